@@ -1,0 +1,60 @@
+# Sourced by bin/dev and bin/test: installs what is missing, idempotently, with progress.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PYTHON="${PYTHON:-python3.11}"
+cd "$ROOT"
+
+step() { printf '==> %s\n' "$*" >&2; }
+
+need_apt=()
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need_apt+=(nginx-light)
+command -v cmake >/dev/null 2>&1 || need_apt+=(cmake)
+command -v g++ >/dev/null 2>&1 || need_apt+=(g++)
+command -v make >/dev/null 2>&1 || need_apt+=(make)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  step "installing ${need_apt[*]} (apt)"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+# Pins live in pyproject.toml; a stamp of its hash skips pip when nothing changed.
+install_venv() {  # venv-dir extras...
+  local venv="$1"; shift
+  local stamp="$venv/.llmaas-stamp" want
+  want="$(sha256sum pyproject.toml | cut -c1-64) $*"
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then return 0; fi
+  [ -x "$venv/bin/python" ] || { step "creating $venv"; "$PYTHON" -m venv "$venv"; }
+  step "installing Python packages into $venv ($*)"
+  "$venv/bin/python" -m pip install -q --upgrade pip >/dev/null
+  "$venv/bin/python" - "$@" > "$venv/requirements.txt" <<'PY'
+import sys, tomllib
+project = tomllib.load(open("pyproject.toml", "rb"))["project"]
+groups = sys.argv[1:]
+deps = [] if groups == ["proxy"] else list(project["dependencies"])
+for group in groups:
+    deps += project["optional-dependencies"][group]
+print("\n".join(deps))
+PY
+  "$venv/bin/python" -m pip install -q -r "$venv/requirements.txt"
+  echo "$want" > "$stamp"
+}
+
+install_venv "$ROOT/.venv" dev
+install_venv "$ROOT/.venv-litellm" proxy
+
+# The local services this kind of machine runs; start any that stopped.
+ensure_services() {
+  if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
+    step "starting PostgreSQL"; pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -1)" main start || true
+  fi
+  if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
+    step "starting Redis"
+    redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log || true
+  fi
+  if ! (exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null; then
+    step "starting RabbitMQ"; rabbitmq-server -detached || true
+    for _ in $(seq 1 60); do (exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null && break; sleep 1; done
+  fi
+}
+ensure_services

@@ -1,0 +1,127 @@
+"""LiteLLM ``custom_auth`` hook: admits a request by the key's snapshot that Django published.
+
+Configured as ``general_settings.custom_auth: inference.proxy.auth.user_api_key_auth``. It
+replaces all of LiteLLM's auth, so it also recognises the master key (operators only).
+Order of checks: key present and well-formed (401) → master key → route allowlist (403) →
+snapshot lookup (503 if Redis cannot answer, 401 if unknown) → expiry (401). The model
+allowlist it returns is enforced by LiteLLM's post-custom-auth checks (403).
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import time
+from typing import Any
+
+from fastapi import Request
+from litellm.proxy._types import LitellmUserRoles, ProxyException, UserAPIKeyAuth
+
+from inference.proxy.contract import SECRET_MAX_LENGTH, SECRET_MIN_LENGTH, SECRET_PREFIX, RedisKeys, hash_secret
+from inference.proxy.routes import INFERENCE_ROUTES
+from inference.proxy.settings import SETTINGS as settings
+from inference.proxy.snapshots import SnapshotStore, SnapshotUnavailable
+
+log = logging.getLogger("llmaas.proxy")
+
+LAST_USED_EVERY = 60.0  # seconds between last-used writes, per key and worker
+
+store = SnapshotStore(settings.redis_url, RedisKeys(settings.redis_prefix), cache_ttl=settings.cache_ttl)
+_last_touched: dict[str, float] = {}
+
+
+class OpenAIError(ProxyException):
+    """A ProxyException whose body carries OpenAI's string ``code`` (e.g. ``invalid_api_key``)."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        type: str,  # noqa: A002 - ProxyException's own name for it
+        code: str,
+        param: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        headers = {"x-llmaas-worker": settings.worker_id, **(headers or {})}
+        super().__init__(message=message, type=type, param=param, code=status, headers=headers, openai_code=code)
+
+    def to_dict(self) -> dict[str, Any]:
+        body = super().to_dict()
+        body["code"] = self.openai_code
+        return body
+
+
+def _unauthorized(message: str) -> OpenAIError:
+    return OpenAIError(401, message, type="invalid_request_error", code="invalid_api_key")
+
+
+def _redacted(secret: str) -> str:
+    return f"{secret[:6]}…{secret[-2:]}" if len(secret) > 12 else "…"
+
+
+def _bearer(api_key: str | None) -> str:
+    key = (api_key or "").strip()
+    if key.lower().startswith("bearer "):
+        key = key[7:].strip()
+    return key
+
+
+async def user_api_key_auth(request: Request, api_key: str | None) -> UserAPIKeyAuth:
+    secret = _bearer(api_key)
+    if not secret:
+        raise _unauthorized(
+            "You didn't provide an API key. Send it in the Authorization header: 'Authorization: Bearer sk-…'."
+        )
+    if settings.master_key and hmac.compare_digest(secret.encode(), settings.master_key.encode()):
+        return UserAPIKeyAuth(api_key=secret, user_role=LitellmUserRoles.PROXY_ADMIN)
+    if not secret.startswith(SECRET_PREFIX) or not SECRET_MIN_LENGTH <= len(secret) <= SECRET_MAX_LENGTH:
+        raise _unauthorized(f"Malformed API key provided: {_redacted(secret)}. Keys look like 'sk-…'.")
+
+    path = request.url.path
+    # Second line of defence behind the route gate (asgi.py): tenants get the inference surface only.
+    if not INFERENCE_ROUTES.match(path):
+        raise OpenAIError(
+            403,
+            f"The route {path} is not available to API keys.",
+            type="invalid_request_error",
+            code="route_not_allowed",
+        )
+
+    key_hash = hash_secret(secret)
+    try:
+        snapshot = await store.get(key_hash)
+    except SnapshotUnavailable as exc:
+        log.warning("failing closed: %s", exc)
+        raise OpenAIError(
+            503,
+            "The service is temporarily unable to check API keys. Please retry shortly.",
+            type="service_unavailable",
+            code="service_unavailable",
+            headers={"Retry-After": "2"},
+        ) from None
+    now = time.time()
+    if snapshot is None:
+        raise _unauthorized(f"Incorrect API key provided: {_redacted(secret)}.")
+    if snapshot.is_expired(now):
+        raise _unauthorized(f"The API key {_redacted(secret)} has expired.")
+
+    if now - _last_touched.get(snapshot.key_id, 0.0) > LAST_USED_EVERY:
+        _last_touched[snapshot.key_id] = now
+        await store.touch(snapshot.key_id, now)
+
+    identity = {"llmaas_key_id": snapshot.key_id, "llmaas_org_id": snapshot.org_id, "llmaas_user_id": snapshot.user_id}
+    return UserAPIKeyAuth(
+        api_key=key_hash,
+        token=key_hash,
+        key_alias=snapshot.key_id,
+        user_id=snapshot.user_id,
+        org_id=snapshot.org_id,
+        models=list(snapshot.models),
+        # The route already passed our allowlist; naming it lets LiteLLM's own role checks
+        # (which treat e.g. /v1/models/{id} as admin-only for non-admins) admit it too.
+        allowed_routes=[path],
+        expires=None,
+        user_role=LitellmUserRoles.INTERNAL_USER,
+        metadata=identity,
+    )

@@ -1,0 +1,194 @@
+"""The Redis contract between Django (control plane) and the LiteLLM hooks (data plane).
+
+Both sides import this module; it imports neither Django nor LiteLLM. Django publishes key
+snapshots and the model catalog here on commit; the proxy's hooks only read them.
+
+Layout, under a prefix (``LLMAAS_REDIS_PREFIX``, default ``llmaas``) so that stacks can share
+one Redis server:
+
+- ``{p}:epoch``            set last by a full publish; absent → the snapshot is not loaded
+                           (a Redis restarted empty) and the proxy answers 503, never 401.
+- ``{p}:key:{sha256}``     one JSON `KeySnapshot` per active key, keyed by the secret's hash.
+- ``{p}:catalog``          the JSON `Catalog` of public models.
+- ``{p}:events``           pub/sub channel of `Event`s that invalidate per-worker caches.
+- ``{p}:usage``            stream of `UsageRecord`s (written by the usage hook).
+- ``{p}:last_used``        hash key_id → unix time of the last authenticated call.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+SNAPSHOT_VERSION = 1
+SECRET_PREFIX = "sk-"  # noqa: S105 - a format marker, not a secret
+# sk- + 48 url-safe characters (288 random bits); anything far off that shape is malformed.
+SECRET_MIN_LENGTH = 20
+SECRET_MAX_LENGTH = 200
+
+
+class ContractError(ValueError):
+    """A value in Redis does not follow this contract (e.g. a newer snapshot version)."""
+
+
+def hash_secret(secret: str) -> str:
+    """The only form in which a key's secret is stored anywhere: SHA-256, hex."""
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class RedisKeys:
+    prefix: str = "llmaas"
+
+    @property
+    def epoch(self) -> str:
+        return f"{self.prefix}:epoch"
+
+    @property
+    def catalog(self) -> str:
+        return f"{self.prefix}:catalog"
+
+    @property
+    def events(self) -> str:
+        return f"{self.prefix}:events"
+
+    @property
+    def usage_stream(self) -> str:
+        return f"{self.prefix}:usage"
+
+    @property
+    def last_used(self) -> str:
+        return f"{self.prefix}:last_used"
+
+    def key(self, key_hash: str) -> str:
+        return f"{self.prefix}:key:{key_hash}"
+
+    @property
+    def key_pattern(self) -> str:
+        return f"{self.prefix}:key:*"
+
+
+def _check_version(data: dict[str, Any], what: str) -> None:
+    version = data.get("v")
+    if version != SNAPSHOT_VERSION:
+        raise ContractError(f"{what} has version {version!r}; this code reads version {SNAPSHOT_VERSION}")
+
+
+@dataclass(frozen=True)
+class KeySnapshot:
+    """What the proxy needs to admit a key. ``models`` empty means every catalog model."""
+
+    key_id: str
+    org_id: str
+    user_id: str
+    models: tuple[str, ...] = ()
+    expires_at: float | None = None  # unix seconds, UTC
+    v: int = SNAPSHOT_VERSION
+
+    def to_json(self) -> str:
+        data = dataclasses.asdict(self)
+        data["models"] = list(self.models)
+        return json.dumps(data, separators=(",", ":"), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, raw: str | bytes) -> KeySnapshot:
+        data = json.loads(raw)
+        _check_version(data, "key snapshot")
+        return cls(
+            key_id=data["key_id"],
+            org_id=data["org_id"],
+            user_id=data["user_id"],
+            models=tuple(data.get("models") or ()),
+            expires_at=data.get("expires_at"),
+        )
+
+    def is_expired(self, now: float) -> bool:
+        return self.expires_at is not None and now >= self.expires_at
+
+
+@dataclass(frozen=True)
+class CatalogModel:
+    name: str
+    upstream_model: str
+    context_window: int
+    # Decimal strings, USD per million tokens: money never travels as float.
+    input_price_per_mtok: str
+    output_price_per_mtok: str
+
+
+@dataclass(frozen=True)
+class Catalog:
+    models: tuple[CatalogModel, ...] = ()
+    v: int = SNAPSHOT_VERSION
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {"v": self.v, "models": [dataclasses.asdict(m) for m in self.models]},
+            separators=(",", ":"),
+            sort_keys=True,
+        )
+
+    @classmethod
+    def from_json(cls, raw: str | bytes) -> Catalog:
+        data = json.loads(raw)
+        _check_version(data, "catalog")
+        return cls(models=tuple(CatalogModel(**m) for m in data["models"]))
+
+    def names(self) -> set[str]:
+        return {m.name for m in self.models}
+
+
+# Events on {p}:events. "key": drop one cached snapshot; "flush": drop them all (full republish);
+# "catalog": the catalog changed.
+EVENT_KEY = "key"
+EVENT_FLUSH = "flush"
+EVENT_CATALOG = "catalog"
+
+
+def encode_event(kind: str, key_hash: str | None = None) -> str:
+    return json.dumps({"type": kind, "hash": key_hash}, separators=(",", ":"))
+
+
+def decode_event(raw: str | bytes) -> tuple[str, str | None]:
+    data = json.loads(raw)
+    return str(data.get("type")), data.get("hash")
+
+
+# Usage records (the usage pipeline appends them to {p}:usage; the webhook ingests them).
+STATUS_SUCCESS = "success"
+STATUS_FAILURE = "failure"
+STATUS_CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True)
+class UsageRecord:
+    call_id: str
+    org_id: str
+    key_id: str
+    user_id: str
+    model: str
+    deployment_id: str
+    prompt_tokens: int
+    completion_tokens: int
+    latency_ms: float
+    ttft_ms: float | None
+    status: str
+    error_type: str | None
+    stream: bool
+    end_user: str | None
+    created_at: float  # unix seconds
+    tokens_estimated: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+    v: int = SNAPSHOT_VERSION
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), separators=(",", ":"), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, raw: str | bytes) -> UsageRecord:
+        data = json.loads(raw)
+        _check_version(data, "usage record")
+        return cls(**data)

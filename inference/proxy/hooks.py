@@ -1,0 +1,50 @@
+"""LiteLLM callbacks of the data plane (``litellm_settings.callbacks: inference.proxy.hooks.proxy_hooks``).
+
+- ``async_pre_call_hook`` drops client-supplied upstream credentials from the body: LiteLLM
+  would otherwise forward a body ``api_key`` to the backend in place of the configured one.
+- ``async_post_call_response_headers_hook`` overwrites the headers by which LiteLLM reveals
+  which backend served a call (its address, its model name) and adds our worker id.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litellm.integrations.custom_logger import CustomLogger
+
+from inference.proxy.settings import SETTINGS as settings
+
+# Body fields that would let a client steer LiteLLM's upstream call with its own credentials.
+CLIENT_CREDENTIAL_FIELDS = ("api_key", "azure_ad_token", "aws_access_key_id", "aws_secret_access_key")
+# LiteLLM's headers that name a backend; they are overwritten with empty values.
+BACKEND_REVEALING_HEADERS = (
+    "x-litellm-model-api-base",
+    "x-litellm-model-id",
+    "x-litellm-model-name",
+    "x-litellm-model-region",
+    "llm_provider-server",
+)
+
+
+class ProxyHooks(CustomLogger):
+    async def async_pre_call_hook(
+        self, user_api_key_dict: Any, cache: Any, data: dict[str, Any], call_type: str
+    ) -> dict[str, Any]:
+        for name in CLIENT_CREDENTIAL_FIELDS:
+            data.pop(name, None)
+        return data
+
+    async def async_post_call_response_headers_hook(
+        self,
+        data: dict[str, Any],
+        user_api_key_dict: Any,
+        response: Any,
+        request_headers: dict[str, str] | None = None,
+        litellm_call_info: Any = None,
+    ) -> dict[str, str]:
+        headers = dict.fromkeys(BACKEND_REVEALING_HEADERS, "")
+        headers["x-llmaas-worker"] = settings.worker_id
+        return headers
+
+
+proxy_hooks = ProxyHooks()

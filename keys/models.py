@@ -1,0 +1,46 @@
+import uuid
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+from django.utils import timezone
+
+from accounts.models import Organization
+
+
+class ApiKey(models.Model):
+    """A virtual key. Only the SHA-256 of its secret and a display prefix are stored."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="api_keys")
+    # Keys outlive their creator: deleting the user keeps the org's key.
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="created_keys"
+    )
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16, help_text="The secret's first characters, for display.")
+    secret_hash = models.CharField(max_length=64, unique=True)
+    allowed_models = ArrayField(
+        models.CharField(max_length=100), default=list, blank=True, help_text="Empty: every model."
+    )
+    expires_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["organization", "-created_at"], name="apikey_org_created"),
+            models.Index(fields=["prefix"], name="apikey_prefix"),
+            models.Index(fields=["revoked_at"], name="apikey_revoked_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None

@@ -1,0 +1,51 @@
+"""Tiny helpers that read settings from the environment (12-factor), with safe dev defaults.
+
+In production (`LLMAAS_ENV=production`) a secret without a value refuses to start the process.
+"""
+
+import os
+
+from django.core.exceptions import ImproperlyConfigured
+
+
+def envstr(name: str, default: str = "") -> str:
+    return os.environ.get(name, default)
+
+
+def envbool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    if value.lower() in {"1", "true", "yes", "on"}:
+        return True
+    if value.lower() in {"0", "false", "no", "off"}:
+        return False
+    raise ImproperlyConfigured(f"{name} must be a boolean (true/false), got {value!r}")
+
+
+def envint(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be an integer, got {value!r}") from exc
+
+
+def envlist(name: str, default: str = "") -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+def is_production() -> bool:
+    return envstr("LLMAAS_ENV", "dev") == "production"
+
+
+def envsecret(name: str, dev_default: str) -> str:
+    """A secret: required in production, a fixed insecure value in dev and tests."""
+    value = os.environ.get(name, "")
+    if value:
+        return value
+    if is_production():
+        raise ImproperlyConfigured(f"{name} must be set in production")
+    return dev_default

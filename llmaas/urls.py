@@ -1,0 +1,58 @@
+from django.contrib import admin
+from django.db import connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import include, path
+
+from inference.publishing import redis_client
+
+
+def health(request: HttpRequest) -> JsonResponse:
+    """Liveness of the control plane's dependencies (PostgreSQL, Redis)."""
+    checks: dict[str, str] = {}
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        checks["database"] = "ok"
+    except Exception as exc:  # noqa: BLE001 - reported, not raised
+        checks["database"] = type(exc).__name__
+    try:
+        redis_client().ping()
+        checks["redis"] = "ok"
+    except Exception as exc:  # noqa: BLE001
+        checks["redis"] = type(exc).__name__
+    healthy = all(v == "ok" for v in checks.values())
+    return JsonResponse({"status": "ok" if healthy else "degraded", "checks": checks}, status=200 if healthy else 503)
+
+
+def _json_error(status: int, code: str, message: str) -> JsonResponse:
+    return JsonResponse({"error": {"code": code, "message": message, "details": {}}}, status=status)
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if request.path.startswith("/api/"):
+        return _json_error(404, "not_found", "No such endpoint.")
+    from django.views.defaults import page_not_found
+
+    return page_not_found(request, exception or Exception())
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    if request.path.startswith("/api/"):
+        return _json_error(500, "internal_error", "Something went wrong on our side; it has been logged.")
+    from django.views.defaults import server_error as default
+
+    return default(request)
+
+
+handler404 = not_found
+handler500 = server_error
+
+admin.site.site_header = "LLMaaS operations"
+admin.site.site_title = "LLMaaS admin"
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/health", health, name="health"),
+    path("api/auth/", include("accounts.urls")),
+    path("api/keys/", include("keys.urls")),
+]

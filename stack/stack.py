@@ -1,0 +1,317 @@
+"""The local stack: configuration, first-start setup, processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import string
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import psycopg
+from psycopg import sql
+
+from stack import assets
+from stack.processes import Proc, Supervisor, http_ok, port_open
+
+ROOT = assets.ROOT
+LITELLM_VENV = Path(os.environ.get("LLMAAS_LITELLM_VENV", ROOT / ".venv-litellm"))
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A catalog entry the stack makes sure exists (through `manage.py catalog_set`)."""
+
+    name: str
+    backend_url: str
+    upstream_model: str
+    context_window: int
+    input_price_per_mtok: Decimal = Decimal("0")
+    output_price_per_mtok: Decimal = Decimal("0")
+    upstream_key_env: str = ""
+
+
+@dataclass(frozen=True)
+class LlamaSpec:
+    """A llama-server instance the stack runs."""
+
+    name: str
+    model_path: Path
+    port: int
+    alias: str
+    parallel: int = 2
+    context: int = 4096
+    threads: int = 1
+
+
+def _env_port(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+@dataclass
+class StackConfig:
+    state_dir: Path
+    database_url: str = "postgres://postgres@127.0.0.1:5432/llmaas"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_prefix: str = "llmaas"
+    broker_url: str = "amqp://guest:guest@127.0.0.1:5672//"
+    public_host: str = "127.0.0.1"
+    public_port: int = 8000
+    django_port: int = 8001
+    litellm_port: int = 4000
+    litellm_workers: int = 2
+    litellm_config: Path | None = None  # default: <state_dir>/litellm.yaml
+    llamas: list[LlamaSpec] = field(default_factory=list)
+    models: list[ModelSpec] = field(default_factory=list)
+    extra_env: dict[str, str] = field(default_factory=dict)
+    snapshot_reconcile_seconds: int = 5
+    gunicorn_workers: int = 2
+
+    @classmethod
+    def dev(cls, state_dir: Path) -> StackConfig:
+        """The README's local stack: dev defaults, every port overridable by env."""
+        chat_port = _env_port("LLMAAS_CHAT_PORT", 8081)
+        return cls(
+            state_dir=state_dir,
+            database_url=os.environ.get("LLMAAS_DATABASE_URL", cls.database_url),
+            redis_url=os.environ.get("LLMAAS_REDIS_URL", cls.redis_url),
+            redis_prefix=os.environ.get("LLMAAS_REDIS_PREFIX", cls.redis_prefix),
+            broker_url=os.environ.get("LLMAAS_CELERY_BROKER_URL", cls.broker_url),
+            public_port=_env_port("LLMAAS_PUBLIC_PORT", 8000),
+            django_port=_env_port("LLMAAS_DJANGO_PORT", 8001),
+            litellm_port=_env_port("LLMAAS_LITELLM_PORT", 4000),
+            litellm_config=ROOT / "litellm" / "config.yaml",
+            llamas=[LlamaSpec("llama-smollm2", assets.smollm2(), chat_port, "smollm2-135m-instruct", threads=2)],
+            models=[
+                ModelSpec(
+                    "smollm2",
+                    f"http://127.0.0.1:{chat_port}/v1",
+                    "smollm2-135m-instruct",
+                    2048,
+                    Decimal("0.10"),
+                    Decimal("0.20"),
+                )
+            ],
+        )
+
+    @property
+    def public_url(self) -> str:
+        return f"http://{self.public_host}:{self.public_port}"
+
+    @property
+    def state_file(self) -> Path:
+        return self.state_dir / "demo.json"
+
+
+class Stack:
+    def __init__(self, config: StackConfig) -> None:
+        self.config = config
+        self.supervisor = Supervisor(ROOT)
+        self.state: dict[str, str] = {}
+
+    # --- environment of the children ------------------------------------------------------
+    def master_key(self) -> str:
+        """LITELLM_MASTER_KEY from the environment, else one generated for this state dir."""
+        if os.environ.get("LITELLM_MASTER_KEY"):
+            return os.environ["LITELLM_MASTER_KEY"]
+        path = self.config.state_dir / "master_key"
+        if not path.exists():
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write("sk-master-" + secrets.token_urlsafe(32))
+        return path.read_text().strip()
+
+    def django_env(self) -> dict[str, str]:
+        c = self.config
+        origins = f"http://{c.public_host}:{c.public_port},http://localhost:{c.public_port}"
+        return {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "llmaas.settings",
+            "PYTHONUNBUFFERED": "1",
+            "LLMAAS_DATABASE_URL": c.database_url,
+            "LLMAAS_REDIS_URL": c.redis_url,
+            "LLMAAS_REDIS_PREFIX": c.redis_prefix,
+            "LLMAAS_CELERY_BROKER_URL": c.broker_url,
+            "LLMAAS_SNAPSHOT_RECONCILE_SECONDS": str(c.snapshot_reconcile_seconds),
+            "DJANGO_CSRF_TRUSTED_ORIGINS": origins,
+            "DJANGO_STATIC_ROOT": str(c.state_dir / "static"),
+            **c.extra_env,
+        }
+
+    def litellm_env(self) -> dict[str, str]:
+        c = self.config
+        return {
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "PYTHONUNBUFFERED": "1",
+            "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+            "CONFIG_FILE_PATH": str(self.litellm_config),
+            "LITELLM_MASTER_KEY": self.master_key(),
+            "LLMAAS_REDIS_URL": c.redis_url,
+            "LLMAAS_REDIS_PREFIX": c.redis_prefix,
+            "DISABLE_ADMIN_UI": "True",
+            "NO_DOCS": "True",
+            "NO_REDOC": "True",
+            **c.extra_env,
+        }
+
+    def manage(self, *args: str) -> str:
+        result = subprocess.run(
+            [sys.executable, str(ROOT / "manage.py"), *args],
+            cwd=ROOT,
+            env=self.django_env(),
+            capture_output=True,
+            text=True,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"manage.py {' '.join(args[:1])} failed:\n{result.stderr[-3000:]}")
+        return result.stdout
+
+    # --- first start ------------------------------------------------------------------------
+    def prepare(self) -> None:
+        """Database, migrations, static files, catalog, admin + demo key, LiteLLM config, Redis."""
+        c = self.config
+        (c.state_dir / "logs").mkdir(parents=True, exist_ok=True)
+        os.chmod(c.state_dir, 0o700)
+        ensure_database(c.database_url)
+        self.manage("migrate", "--noinput")
+        self.manage("collectstatic", "--noinput")
+        for m in c.models:
+            self.manage(
+                "catalog_set",
+                m.name,
+                "--backend-url", m.backend_url,
+                "--upstream-model", m.upstream_model,
+                "--context-window", str(m.context_window),
+                "--input-price", str(m.input_price_per_mtok),
+                "--output-price", str(m.output_price_per_mtok),
+                "--upstream-key-env", m.upstream_key_env,
+            )  # fmt: skip
+        self.manage("llmaas_bootstrap", "--state-file", str(c.state_file))
+        self.state = json.loads(c.state_file.read_text())
+        self.manage("render_litellm_config", "--output", str(self.litellm_config))
+        self.manage("publish_snapshot")
+
+    @property
+    def litellm_config(self) -> Path:
+        return self.config.litellm_config or self.config.state_dir / "litellm.yaml"
+
+    # --- processes --------------------------------------------------------------------------
+    def llama_proc(self, spec: LlamaSpec, binary: Path) -> Proc:
+        argv = [
+            str(binary), "-m", str(spec.model_path), "--host", "127.0.0.1", "--port", str(spec.port),
+            "--alias", spec.alias, "-c", str(spec.context), "-np", str(spec.parallel), "-t", str(spec.threads),
+            "--metrics", "--no-webui",
+        ]  # fmt: skip
+        return Proc(
+            spec.name, argv, dict(os.environ), self.log(spec.name), http_ok(f"http://127.0.0.1:{spec.port}/health")
+        )
+
+    def log(self, name: str) -> Path:
+        return self.config.state_dir / "logs" / f"{name}.log"
+
+    def processes(self) -> list[Proc]:
+        c, py = self.config, sys.executable
+        celery = [py, "-m", "celery", "-A", "llmaas"]
+        django_env, litellm_env = self.django_env(), self.litellm_env()
+        binary = assets.llama_server() if c.llamas else None
+        procs = [self.llama_proc(spec, binary) for spec in c.llamas if binary]
+        procs += [
+            Proc(
+                "django",
+                [py, "-m", "gunicorn", "llmaas.wsgi", "-b", f"127.0.0.1:{c.django_port}", "-w", str(c.gunicorn_workers),
+                 "--access-logfile", "-", "--graceful-timeout", "5"],
+                django_env, self.log("django"), http_ok(f"http://127.0.0.1:{c.django_port}/api/health"),
+            ),
+            Proc("celery-worker", [*celery, "worker", "-l", "info", "-c", "1", "--without-gossip", "--without-mingle"],
+                 django_env, self.log("celery-worker")),
+            Proc("celery-beat", [*celery, "beat", "-l", "info", "-s", str(c.state_dir / "celerybeat-schedule")],
+                 django_env, self.log("celery-beat")),
+            Proc(
+                "litellm",
+                [str(LITELLM_VENV / "bin" / "python"), "-m", "uvicorn", "inference.proxy.asgi:app",
+                 "--host", "127.0.0.1", "--port", str(c.litellm_port), "--workers", str(c.litellm_workers),
+                 "--no-server-header"],
+                litellm_env, self.log("litellm"), http_ok(f"http://127.0.0.1:{c.litellm_port}/health/readiness"),
+            ),
+            Proc(
+                "nginx",
+                [nginx_binary(), "-p", str(c.state_dir / "nginx"), "-e", str(self.log("nginx-error")),
+                 "-c", str(self.render_nginx()), "-g", "daemon off;"],
+                dict(os.environ), self.log("nginx"), lambda: port_open(c.public_port, c.public_host),
+            ),
+        ]  # fmt: skip
+        return procs
+
+    def render_nginx(self) -> Path:
+        c = self.config
+        for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
+            (c.state_dir / "nginx" / sub).mkdir(parents=True, exist_ok=True)
+        template = string.Template((ROOT / "deploy" / "nginx.conf.template").read_text())
+        text = template.substitute(
+            # As root, nginx would hand requests to 'nobody', who cannot enter a private state dir.
+            user_directive="user root;" if os.geteuid() == 0 else "",
+            state_dir=str(c.state_dir),
+            public_host=c.public_host,
+            public_port=c.public_port,
+            django_port=c.django_port,
+            litellm_port=c.litellm_port,
+        )
+        path = c.state_dir / "nginx.conf"
+        path.write_text(text)
+        return path
+
+    def up(self, timeout: float = 240.0) -> None:
+        self.prepare()
+        for proc in self.processes():
+            self.supervisor.start(proc)
+        try:
+            self.supervisor.wait_ready(timeout=timeout)
+        except BaseException:
+            self.down()
+            raise
+
+    def down(self) -> None:
+        self.supervisor.stop_all()
+
+
+def nginx_binary() -> str:
+    found = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+    if not found:
+        raise RuntimeError("nginx is not installed (apt-get install nginx-light); bin/dev and bin/test install it")
+    return found
+
+
+def ensure_database(url: str) -> None:
+    """Create the database named in the URL if it does not exist yet."""
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    admin_url = parts._replace(path="/postgres").geturl()
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is None:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def drop_database(url: str) -> None:
+    parts = urlsplit(url)
+    admin_url = parts._replace(path="/postgres").geturl()
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(parts.path.lstrip("/"))))
+
+
+def ensure_vhost(name: str) -> None:
+    """Create a RabbitMQ vhost for guest (tests isolate their Celery traffic this way)."""
+    subprocess.run(["rabbitmqctl", "-q", "add_vhost", name], check=False, capture_output=True)
+    subprocess.run(
+        ["rabbitmqctl", "-q", "set_permissions", "-p", name, "guest", ".*", ".*", ".*"], check=True, capture_output=True
+    )
+
+
+def delete_vhost(name: str) -> None:
+    subprocess.run(["rabbitmqctl", "-q", "delete_vhost", name], check=False, capture_output=True)
