@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
@@ -81,6 +81,7 @@ class E2E:
     recorder_url: str
     recorder_key: str
     backend_ports: list[int]
+    issued: list[str] = field(default_factory=list)  # every secret handed out, for the log audit
 
     @property
     def public(self) -> str:
@@ -109,6 +110,7 @@ class E2E:
     def create_key(self, session: httpx.Client, **body: object) -> dict[str, object]:
         response = session.post("/api/keys/", json={"name": "e2e", **body})
         assert response.status_code == 201, response.text
+        self.issued.append(response.json()["secret"])
         return dict(response.json())
 
 

@@ -19,8 +19,9 @@ def organization_create(*, name: str, owner: User) -> Organization:
     return org
 
 
-def membership_set(*, organization: Organization, user: User, role: Role) -> Membership:
+def membership_set(*, organization: Organization, user: User, role: Role | str) -> Membership:
+    """Add the user to the organization with this role, or change their role."""
     membership, _ = Membership.objects.update_or_create(
-        organization=organization, user=user, defaults={"role": role.value}
+        organization=organization, user=user, defaults={"role": Role(role).value}
     )
     return membership

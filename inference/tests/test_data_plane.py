@@ -234,3 +234,26 @@ def test_redis_down_fails_closed_and_recovers(e2e, admin):
         # Restarted empty: beat's reconcile republishes the snapshot from PostgreSQL.
         e2e.stack.supervisor.restart("redis", timeout=30)
     assert poll(lambda: post_chat(e2e, key, body).status_code == 200, timeout=30, every=0.25)
+
+
+def test_operators_reach_litellm_admin_routes_with_the_master_key_only_directly(e2e, admin):
+    master = e2e.stack.master_key()
+    headers = {"Authorization": f"Bearer {master}"}
+    assert httpx.get(f"{e2e.litellm}/model/info", headers=headers).status_code == 200
+    assert httpx.get(f"{e2e.public}/model/info", headers=headers).status_code == 404  # never public
+    models = sdk(e2e, master, base=e2e.litellm).models.list()
+    assert {"smollm2", "tiny", "recorder"} <= {m.id for m in models}
+    tenant = str(e2e.create_key(admin, name="not an operator")["secret"])
+    assert httpx.get(f"{e2e.litellm}/model/info", headers={"Authorization": f"Bearer {tenant}"}).status_code == 404
+
+
+def test_no_secret_reaches_any_log(e2e):
+    """Runs last in this module: every key issued above, and the master key, stay out of the logs."""
+    assert e2e.issued, "no key was issued through the API in this session"
+    secrets = [*e2e.issued, e2e.stack.state["demo_key"], e2e.stack.master_key(), e2e.recorder_key]
+    logs = list((e2e.stack.config.state_dir / "logs").glob("*.log"))
+    assert {p.name for p in logs} >= {"litellm.log", "django.log", "nginx-access.log", "celery-worker.log"}
+    for path in logs:
+        text = path.read_text(errors="replace")
+        leaked = [s[:8] for s in secrets if s in text]
+        assert not leaked, f"{path.name} contains secrets starting {leaked}"
