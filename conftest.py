@@ -39,7 +39,7 @@ def redis_client() -> Iterator[redis_lib.Redis]:
 
 
 @pytest.fixture
-def make_user(db):  # type: ignore[no-untyped-def]
+def make_user(db):
     from accounts.models import User
 
     def make(name: str) -> User:
@@ -49,8 +49,8 @@ def make_user(db):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def api():  # type: ignore[no-untyped-def]
-    def client_for(user=None, org=None) -> APIClient:  # type: ignore[no-untyped-def]
+def api():
+    def client_for(user=None, org=None) -> APIClient:
         client = APIClient()
         if user is not None:
             client.force_authenticate(user=user)
@@ -62,7 +62,7 @@ def api():  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def catalog(db):  # type: ignore[no-untyped-def]
+def catalog(db):
     from inference.models import ServedModel
 
     return [

@@ -2,13 +2,11 @@
 running dev stack: their own database, Redis key prefix and eager Celery."""
 
 import os
+import tempfile
 import uuid
 
 RUN_ID = uuid.uuid4().hex[:8]
 os.environ.setdefault("LLMAAS_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/llmaas_unit")
 os.environ["LLMAAS_REDIS_PREFIX"] = f"llmaas-test-{RUN_ID}"
 os.environ.setdefault("LLMAAS_CELERY_EAGER", "1")
-
-_static = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"llmaas-test-static-{RUN_ID}")
-os.makedirs(_static, exist_ok=True)
-os.environ.setdefault("DJANGO_STATIC_ROOT", _static)
+os.environ.setdefault("DJANGO_STATIC_ROOT", tempfile.mkdtemp(prefix="llmaas-test-static-"))

@@ -30,7 +30,9 @@ def alice_org(make_user, catalog):
     return alice, organization_create(name="A", owner=alice)
 
 
-def test_issuing_publishes_the_snapshot_after_commit(alice_org, redis_client, rkeys, django_capture_on_commit_callbacks):
+def test_issuing_publishes_the_snapshot_after_commit(
+    alice_org, redis_client, rkeys, django_capture_on_commit_callbacks
+):
     alice, org = alice_org
     expires = datetime.now(UTC) + timedelta(days=1)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
@@ -46,7 +48,8 @@ def test_issuing_publishes_the_snapshot_after_commit(alice_org, redis_client, rk
         models=("tiny",),
         expires_at=expires.timestamp(),
     )
-    assert issued.secret not in json.dumps([v.decode() for v in map(redis_client.get, redis_client.keys("*"))])
+    stored = redis_client.mget(list(redis_client.scan_iter(f"{rkeys.prefix}:key:*")))
+    assert stored and issued.secret not in json.dumps([v.decode() for v in stored])
 
 
 def test_revoking_withdraws_the_snapshot_and_notifies_workers(

@@ -50,7 +50,7 @@ def test_it_reads_a_snapshot_and_serves_repeats_from_its_cache(rkeys):
     async def scenario():
         store = SnapshotStore(URL, rkeys)
         assert await store.get(key_hash) == snapshot
-        assert await until(lambda: asyncio.sleep(0, store._subscribed))
+        assert await until(lambda: _subscribed(store))
         assert await store.get(key_hash) == snapshot  # now cached
         client.delete(rkeys.key(key_hash))  # without an event: the cache still answers
         assert await store.get(key_hash) == snapshot
@@ -61,17 +61,21 @@ def test_it_reads_a_snapshot_and_serves_repeats_from_its_cache(rkeys):
     run(scenario())
 
 
+async def _subscribed(store) -> bool:
+    return store._subscribed
+
+
 async def _is_none(awaitable) -> bool:
     return (await awaitable) is None
 
 
 def test_a_flush_event_drops_every_cached_snapshot(rkeys):
-    client, snapshot, key_hash = _seed(rkeys)
+    client, _, key_hash = _seed(rkeys)
 
     async def scenario():
         store = SnapshotStore(URL, rkeys)
         await store.get(key_hash)
-        assert await until(lambda: asyncio.sleep(0, store._subscribed))
+        assert await until(lambda: _subscribed(store))
         await store.get(key_hash)
         client.delete(rkeys.key(key_hash))
         client.publish(rkeys.events, encode_event(EVENT_FLUSH))

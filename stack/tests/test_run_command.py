@@ -55,9 +55,7 @@ def test_the_run_command_prints_a_snippet_that_works_and_ctrl_c_stops_everything
         assert re.search(r"login\s+\S+@\S+", output) and re.search(r"password\s+\S+", output)
         assert (state / "demo.json").stat().st_mode & 0o077 == 0  # the secret file is private
 
-        reply = subprocess.run(
-            [sys.executable, "-c", match.group(1)], capture_output=True, text=True, timeout=120
-        )
+        reply = subprocess.run([sys.executable, "-c", match.group(1)], capture_output=True, text=True, timeout=120)
         assert reply.returncode == 0, reply.stderr
         assert reply.stdout.strip()
 
