@@ -49,7 +49,7 @@ def render_litellm_config(models: Iterable[ServedModel]) -> str:
             "always_include_stream_usage": True,
         },
         "litellm_settings": {
-            "callbacks": "inference.proxy.hooks.proxy_hooks",
+            "callbacks": ["inference.proxy.hooks.proxy_hooks", "inference.proxy.usage.usage_logger"],
             "enable_post_custom_auth_checks": True,
             "telemetry": False,
             "drop_params": True,

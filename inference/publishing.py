@@ -53,6 +53,7 @@ def key_snapshot(key: object) -> KeySnapshot | None:
         user_id=str(key.created_by_id or ""),
         models=tuple(key.allowed_models),
         expires_at=key.expires_at.timestamp() if key.expires_at else None,
+        store_chats=key.store_chats,
     )
 
 
@@ -123,7 +124,14 @@ def snapshot_publish_all() -> int:
     active: set[str] = set()
     pipe = client.pipeline(transaction=False)
     queryset = ApiKey.objects.filter(revoked_at__isnull=True).only(
-        "id", "organization_id", "created_by_id", "allowed_models", "expires_at", "revoked_at", "secret_hash"
+        "id",
+        "organization_id",
+        "created_by_id",
+        "allowed_models",
+        "expires_at",
+        "revoked_at",
+        "secret_hash",
+        "store_chats",
     )
     for i, key in enumerate(queryset.iterator(chunk_size=BATCH), start=1):
         snapshot = key_snapshot(key)

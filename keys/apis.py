@@ -31,6 +31,7 @@ class KeyOutputSerializer(serializers.ModelSerializer[ApiKey]):
             "created_by",
             "created_at",
             "expires_at",
+            "store_chats",
             "last_used_at",
             "revoked",
             "revoked_at",
@@ -58,6 +59,7 @@ class KeyCollectionApi(APIView):
             child=serializers.CharField(max_length=100), required=False, default=list, max_length=200
         )
         expires_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+        store_chats = serializers.BooleanField(required=False, default=False)
 
     def get(self, request: Request) -> Response:
         ctx = org_context(request)
@@ -77,6 +79,7 @@ class KeyCollectionApi(APIView):
             name=data["name"],
             models=data["models"],
             expires_at=data["expires_at"],
+            store_chats=data["store_chats"],
         )
         body = dict(KeyOutputSerializer(issued.key).data)
         body["secret"] = issued.secret

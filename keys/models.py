@@ -24,6 +24,7 @@ class ApiKey(models.Model):
         models.CharField(max_length=100), default=list, blank=True, help_text="Empty: every model."
     )
     expires_at = models.DateTimeField(null=True, blank=True)
+    store_chats = models.BooleanField(default=False, help_text="Keep the messages and replies of its calls.")
     created_at = models.DateTimeField(default=timezone.now)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)

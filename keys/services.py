@@ -55,6 +55,7 @@ def key_issue(
     name: str,
     models: list[str] | None = None,
     expires_at: datetime | None = None,
+    store_chats: bool = False,
 ) -> IssuedKey:
     """Create a key and return its secret, which is never stored and cannot be shown again."""
     if expires_at is not None and expires_at <= timezone.now():
@@ -69,6 +70,7 @@ def key_issue(
             secret_hash=hash_secret(secret),
             allowed_models=_check_models(models or []),
             expires_at=expires_at,
+            store_chats=store_chats,
         )
         _publish_on_commit(key.id)
     return IssuedKey(key=key, secret=secret)

@@ -122,6 +122,10 @@ CELERY_TASK_ALWAYS_EAGER = envbool("LLMAAS_CELERY_EAGER", False)
 SNAPSHOT_RECONCILE_SECONDS = envint("LLMAAS_SNAPSHOT_RECONCILE_SECONDS", 5)
 LAST_USED_FLUSH_SECONDS = envint("LLMAAS_LAST_USED_FLUSH_SECONDS", 30)
 
+# The usage webhook: HMAC secret shared with the shipper, and the largest body accepted.
+WEBHOOK_SECRET = envsecret("LLMAAS_WEBHOOK_SECRET", "dev-insecure-webhook-secret")
+WEBHOOK_MAX_BYTES = envint("LLMAAS_WEBHOOK_MAX_BYTES", 4 * 1024 * 1024)
+
 # Where upstream backends are reached for the default local model (bootstrap only).
 LOCAL_MODEL_URL = envstr("LLMAAS_LOCAL_MODEL_URL", "http://127.0.0.1:8081/v1")
 

@@ -55,4 +55,5 @@ urlpatterns = [
     path("api/health", health, name="health"),
     path("api/auth/", include("accounts.urls")),
     path("api/keys/", include("keys.urls")),
+    path("api/webhooks/", include("webhooks.urls")),
 ]

@@ -56,7 +56,11 @@ def main() -> int:
     try:
         print("==> preparing the database, catalog, admin login and demo key", file=sys.stderr, flush=True)
         stack.prepare()
-        print("==> starting llama-server, Django, Celery worker + beat, LiteLLM and nginx", file=sys.stderr, flush=True)
+        print(
+            "==> starting llama-server, Django, Celery worker + beat, LiteLLM, the usage shipper and nginx",
+            file=sys.stderr,
+            flush=True,
+        )
         for proc in stack.processes():
             stack.supervisor.start(proc)
         stack.supervisor.wait_ready(timeout=300)

@@ -119,9 +119,15 @@ class Supervisor:
     def stop(self, name: str) -> None:
         self.procs[name].stop()
 
-    def restart(self, name: str, timeout: float = 180.0) -> None:
+    def restart(self, name: str, timeout: float = 180.0, *, kill: bool = False) -> None:
+        """Stop (SIGTERM, or SIGKILL to the whole group with ``kill``) and start again."""
         proc = self.procs[name]
-        proc.stop()
+        if kill:
+            proc.signal(signal.SIGKILL)
+            if proc.popen is not None:
+                proc.popen.wait(10)
+        else:
+            proc.stop()
         proc.start(self.cwd)
         self.wait_ready([name], timeout)
 

@@ -72,6 +72,8 @@ class StackConfig:
     extra_env: dict[str, str] = field(default_factory=dict)
     snapshot_reconcile_seconds: int = 5
     gunicorn_workers: int = 2
+    shipper_claim_idle_ms: int = 10_000
+    shipper_backoff_max: float = 10.0
 
     @classmethod
     def dev(cls, state_dir: Path) -> StackConfig:
@@ -116,16 +118,34 @@ class Stack:
         self.state: dict[str, str] = {}
 
     # --- environment of the children ------------------------------------------------------
-    def master_key(self) -> str:
-        """LITELLM_MASTER_KEY from the environment, else one generated for this state dir."""
-        if os.environ.get("LITELLM_MASTER_KEY"):
-            return os.environ["LITELLM_MASTER_KEY"]
-        path = self.config.state_dir / "master_key"
+    def secret(self, env: str, prefix: str = "") -> str:
+        """The secret from the environment, else one generated once for this state dir (0600)."""
+        if os.environ.get(env):
+            return os.environ[env]
+        path = self.config.state_dir / env.lower()
         if not path.exists():
+            self.config.state_dir.mkdir(parents=True, exist_ok=True)
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as f:
-                f.write("sk-master-" + secrets.token_urlsafe(32))
+                f.write(prefix + secrets.token_urlsafe(32))
         return path.read_text().strip()
+
+    def master_key(self) -> str:
+        return self.secret("LITELLM_MASTER_KEY", prefix="sk-master-")
+
+    def shipper_env(self) -> dict[str, str]:
+        c = self.config
+        return {
+            **os.environ,
+            "PYTHONUNBUFFERED": "1",
+            "LLMAAS_REDIS_URL": c.redis_url,
+            "LLMAAS_REDIS_PREFIX": c.redis_prefix,
+            "LLMAAS_WEBHOOK_URL": f"http://127.0.0.1:{c.django_port}/api/webhooks/litellm",
+            "LLMAAS_WEBHOOK_SECRET": self.secret("LLMAAS_WEBHOOK_SECRET"),
+            "LLMAAS_SHIPPER_CLAIM_IDLE_MS": str(c.shipper_claim_idle_ms),
+            "LLMAAS_SHIPPER_BACKOFF_MAX": str(c.shipper_backoff_max),
+            **c.extra_env,
+        }
 
     def django_env(self) -> dict[str, str]:
         c = self.config
@@ -141,6 +161,7 @@ class Stack:
             "LLMAAS_SNAPSHOT_RECONCILE_SECONDS": str(c.snapshot_reconcile_seconds),
             "DJANGO_CSRF_TRUSTED_ORIGINS": origins,
             "DJANGO_STATIC_ROOT": str(c.state_dir / "static"),
+            "LLMAAS_WEBHOOK_SECRET": self.secret("LLMAAS_WEBHOOK_SECRET"),
             **c.extra_env,
         }
 
@@ -240,6 +261,7 @@ class Stack:
                  "--no-server-header"],
                 litellm_env, self.log("litellm"), http_ok(f"http://127.0.0.1:{c.litellm_port}/health/readiness"),
             ),
+            Proc("shipper", [py, "-m", "inference.proxy.shipper"], self.shipper_env(), self.log("shipper")),
             Proc(
                 "nginx",
                 [nginx_binary(), "-p", str(c.state_dir / "nginx"), "-e", str(self.log("nginx-error")),

@@ -110,7 +110,12 @@ async def user_api_key_auth(request: Request, api_key: str | None) -> UserAPIKey
         _last_touched[snapshot.key_id] = now
         await store.touch(snapshot.key_id, now)
 
-    identity = {"llmaas_key_id": snapshot.key_id, "llmaas_org_id": snapshot.org_id, "llmaas_user_id": snapshot.user_id}
+    identity = {
+        "llmaas_key_id": snapshot.key_id,
+        "llmaas_org_id": snapshot.org_id,
+        "llmaas_user_id": snapshot.user_id,
+        "llmaas_store_chats": snapshot.store_chats,
+    }
     return UserAPIKeyAuth(
         api_key=key_hash,
         token=key_hash,

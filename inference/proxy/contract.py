@@ -20,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 SNAPSHOT_VERSION = 1
@@ -86,6 +86,7 @@ class KeySnapshot:
     user_id: str
     models: tuple[str, ...] = ()
     expires_at: float | None = None  # unix seconds, UTC
+    store_chats: bool = False  # the key opted in to chat history
     v: int = SNAPSHOT_VERSION
 
     def to_json(self) -> str:
@@ -103,6 +104,7 @@ class KeySnapshot:
             user_id=data["user_id"],
             models=tuple(data.get("models") or ()),
             expires_at=data.get("expires_at"),
+            store_chats=bool(data.get("store_chats", False)),
         )
 
     def is_expired(self, now: float) -> bool:
@@ -157,20 +159,25 @@ def decode_event(raw: str | bytes) -> tuple[str, str | None]:
     return str(data.get("type")), data.get("hash")
 
 
-# Usage records (the usage pipeline appends them to {p}:usage; the webhook ingests them).
+# Usage records: the usage hook appends one per finished call to {p}:usage; the shipper
+# delivers them to the webhook, which stores each once (by call_id) in request_logs.
 STATUS_SUCCESS = "success"
-STATUS_FAILURE = "failure"
-STATUS_CANCELLED = "cancelled"
+STATUS_FAILURE = "failure"  # the backend failed: counted, not billed
+STATUS_CANCELLED = "cancelled"  # the client went away mid-stream: billed for what was generated
+STATUS_REJECTED = "rejected"  # refused at auth (bad key, model not allowed): counted, not billed
+STATUS_RATE_LIMITED = "rate_limited"  # 429 (saturation or limits): counted, not billed
+STATUSES = (STATUS_SUCCESS, STATUS_FAILURE, STATUS_CANCELLED, STATUS_REJECTED, STATUS_RATE_LIMITED)
+USAGE_FIELD = "r"  # the stream entry's one field, holding the record's JSON
 
 
 @dataclass(frozen=True)
 class UsageRecord:
     call_id: str
-    org_id: str
-    key_id: str
-    user_id: str
+    org_id: str | None  # None when the caller was never identified (auth rejections)
+    key_id: str | None
+    user_id: str | None
     model: str
-    deployment_id: str
+    deployment_id: str | None
     prompt_tokens: int
     completion_tokens: int
     latency_ms: float
@@ -179,16 +186,45 @@ class UsageRecord:
     error_type: str | None
     stream: bool
     end_user: str | None
-    created_at: float  # unix seconds
-    tokens_estimated: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
+    created_at: float  # unix seconds, when the call started
+    tokens_estimated: bool = False  # LiteLLM counted the tokens itself (no usage from the backend)
+    chat: dict[str, Any] | None = None  # {"messages": …, "response": …} for keys that opted in
     v: int = SNAPSHOT_VERSION
 
     def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self), separators=(",", ":"), sort_keys=True)
+        return json.dumps(dataclasses.asdict(self), separators=(",", ":"), sort_keys=True, default=str)
 
     @classmethod
-    def from_json(cls, raw: str | bytes) -> UsageRecord:
-        data = json.loads(raw)
+    def from_dict(cls, data: dict[str, Any]) -> UsageRecord:
+        """Validates types strictly: a record that does not follow the contract raises ContractError."""
         _check_version(data, "usage record")
-        return cls(**data)
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - names
+        if unknown:
+            raise ContractError(f"unknown fields {sorted(unknown)}")
+        try:
+            record = cls(**data)
+        except TypeError as exc:
+            raise ContractError(str(exc)) from None
+        record._check_types()
+        return record
+
+    def _check_types(self) -> None:
+        def need(ok: bool, what: str) -> None:
+            if not ok:
+                raise ContractError(f"{what} is invalid")
+
+        need(isinstance(self.call_id, str) and 0 < len(self.call_id) <= 100, "call_id")
+        for name in ("org_id", "key_id", "user_id", "deployment_id", "error_type", "end_user"):
+            value = getattr(self, name)
+            need(value is None or (isinstance(value, str) and len(value) <= 255), name)
+        need(isinstance(self.model, str) and len(self.model) <= 255, "model")
+        for name in ("prompt_tokens", "completion_tokens"):
+            value = getattr(self, name)
+            need(isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**31, name)
+        need(isinstance(self.latency_ms, int | float) and self.latency_ms >= 0, "latency_ms")
+        need(self.ttft_ms is None or (isinstance(self.ttft_ms, int | float) and self.ttft_ms >= 0), "ttft_ms")
+        need(self.status in STATUSES, "status")
+        need(isinstance(self.stream, bool) and isinstance(self.tokens_estimated, bool), "flags")
+        need(isinstance(self.created_at, int | float) and self.created_at > 0, "created_at")
+        need(self.chat is None or isinstance(self.chat, dict), "chat")

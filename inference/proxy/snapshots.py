@@ -63,6 +63,7 @@ class SnapshotStore:
         )
         self._cache: dict[str, _Entry] = {}
         self._subscribed = False
+        self._closing = False
         # Bumped by every invalidation: a lookup that raced one must not cache what it read.
         self._generation = 0
         self._listener: asyncio.Task[None] | None = None
@@ -74,7 +75,9 @@ class SnapshotStore:
 
     async def _listen(self) -> None:
         backoff = 0.1
-        while True:
+        # Polls instead of blocking on listen(): redis-py can swallow a cancellation inside its
+        # connection code, so the loop also checks a flag at least once a second.
+        while not self._stopping():
             pubsub = self._sub_redis.pubsub()
             try:
                 await pubsub.subscribe(self.keys.events)
@@ -83,8 +86,9 @@ class SnapshotStore:
                 self._generation += 1
                 self._subscribed = True
                 backoff = 0.1
-                async for message in pubsub.listen():
-                    if message.get("type") == "message":
+                while not self._stopping():
+                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                    if message is not None and message.get("type") == "message":
                         self._apply(message["data"])
             except asyncio.CancelledError:
                 raise
@@ -94,10 +98,25 @@ class SnapshotStore:
                 self._subscribed = False
                 self._generation += 1
                 self._cache.clear()
-                with contextlib.suppress(Exception):  # the connection is already gone
+                with contextlib.suppress(Exception):  # the connection may already be gone
                     await pubsub.aclose()
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, 2.0)
+            if not self._stopping():
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 2.0)
+
+    def _stopping(self) -> bool:
+        task = asyncio.current_task()
+        return self._closing or (task is not None and task.cancelling() > 0)
+
+    async def close(self) -> None:
+        """Stop the subscription and close connections (worker shutdown, tests)."""
+        self._closing = True
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(self._listener, timeout=5)
+        await self.redis.aclose()
+        await self._sub_redis.aclose()
 
     def _apply(self, raw: bytes | str) -> None:
         self._generation += 1

@@ -139,4 +139,7 @@ def test_the_rendered_litellm_config_names_models_but_no_secret(catalog):
     assert by_name["vllm-big"]["model_info"]["max_input_tokens"] == 8192
     assert config["general_settings"]["master_key"] == "os.environ/LITELLM_MASTER_KEY"
     assert config["general_settings"]["custom_auth"] == "inference.proxy.auth.user_api_key_auth"
-    assert config["litellm_settings"]["callbacks"] == "inference.proxy.hooks.proxy_hooks"
+    assert config["litellm_settings"]["callbacks"] == [
+        "inference.proxy.hooks.proxy_hooks",
+        "inference.proxy.usage.usage_logger",
+    ]

@@ -57,6 +57,7 @@ def test_it_reads_a_snapshot_and_serves_repeats_from_its_cache(rkeys):
         client.publish(rkeys.events, encode_event(EVENT_KEY, key_hash))  # with one: it does not
         assert await until(lambda: _is_none(store.get(key_hash)))
         assert await store.get("b" * 64) is None
+        await store.close()
 
     run(scenario())
 
@@ -80,6 +81,7 @@ def test_a_flush_event_drops_every_cached_snapshot(rkeys):
         client.delete(rkeys.key(key_hash))
         client.publish(rkeys.events, encode_event(EVENT_FLUSH))
         assert await until(lambda: _is_none(store.get(key_hash)))
+        await store.close()
 
     run(scenario())
 
@@ -89,8 +91,10 @@ def test_it_fails_closed_when_the_snapshot_epoch_is_missing(rkeys):
     client.delete(rkeys.epoch)
 
     async def scenario():
+        store = SnapshotStore(URL, rkeys)
         with pytest.raises(SnapshotUnavailable, match="not loaded"):
-            await SnapshotStore(URL, rkeys).get(key_hash)
+            await store.get(key_hash)
+        await store.close()
 
     run(scenario())
 
@@ -100,6 +104,7 @@ def test_it_fails_closed_when_redis_is_unreachable(rkeys):
         store = SnapshotStore(f"redis://127.0.0.1:{free_port()}/0", rkeys, timeout=0.2)
         with pytest.raises(SnapshotUnavailable, match="unreachable"):
             await store.get("a" * 64)
+        await store.close()
 
     run(scenario())
 
@@ -109,7 +114,9 @@ def test_it_refuses_snapshots_of_an_unknown_version(rkeys):
     client.set(rkeys.key(key_hash), '{"v": 99, "key_id": "k"}')
 
     async def scenario():
+        store = SnapshotStore(URL, rkeys)
         with pytest.raises(SnapshotUnavailable, match="unreadable"):
-            await SnapshotStore(URL, rkeys).get(key_hash)
+            await store.get(key_hash)
+        await store.close()
 
     run(scenario())

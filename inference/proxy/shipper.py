@@ -1,0 +1,174 @@
+"""The shipper: drains the usage stream in batches to Django's webhook, at least once.
+
+``python -m inference.proxy.shipper`` (plain Python: Redis + HTTP, no Django, no LiteLLM).
+
+- Reads ``{p}:usage`` as consumer group ``shippers``; each process is its own consumer.
+- POSTs ``{"records": [...]}`` to ``LLMAAS_WEBHOOK_URL`` signed with HMAC-SHA256 over
+  timestamp + body (``LLMAAS_WEBHOOK_SECRET``), every retry signed afresh, with exponential
+  backoff; acknowledges (XACK, then XDEL) only after a 2xx.
+- Entries left pending by a shipper that died are claimed (XAUTOCLAIM) once idle for
+  ``LLMAAS_SHIPPER_CLAIM_IDLE_MS``; the webhook's idempotency turns redelivery into a no-op.
+- Records the webhook rejects as invalid go to ``{p}:usage:dead`` for an operator to read.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import socket
+import time
+from dataclasses import dataclass
+from types import FrameType
+from typing import Any
+
+import httpx
+import redis
+from redis.exceptions import RedisError, ResponseError
+
+from inference.proxy.contract import USAGE_FIELD, RedisKeys
+from inference.proxy.signing import signed_headers
+
+log = logging.getLogger("llmaas.shipper")
+GROUP = "shippers"
+
+Entry = tuple[bytes, dict[bytes, bytes]]
+
+
+@dataclass(frozen=True)
+class ShipperConfig:
+    redis_url: str
+    prefix: str
+    webhook_url: str
+    secret: str
+    batch: int = 500
+    max_body: int = 1024 * 1024
+    claim_idle_ms: int = 10_000
+    backoff_max: float = 10.0
+
+    @classmethod
+    def from_env(cls) -> ShipperConfig:
+        return cls(
+            redis_url=os.environ.get("LLMAAS_REDIS_URL", "redis://127.0.0.1:6379/0"),
+            prefix=os.environ.get("LLMAAS_REDIS_PREFIX", "llmaas"),
+            webhook_url=os.environ.get("LLMAAS_WEBHOOK_URL", "http://127.0.0.1:8001/api/webhooks/litellm"),
+            secret=os.environ.get("LLMAAS_WEBHOOK_SECRET", "dev-insecure-webhook-secret"),
+            batch=int(os.environ.get("LLMAAS_SHIPPER_BATCH", "500")),
+            claim_idle_ms=int(os.environ.get("LLMAAS_SHIPPER_CLAIM_IDLE_MS", "10000")),
+            backoff_max=float(os.environ.get("LLMAAS_SHIPPER_BACKOFF_MAX", "10")),
+        )
+
+
+class Shipper:
+    def __init__(self, config: ShipperConfig) -> None:
+        self.config = config
+        keys = RedisKeys(config.prefix)
+        self.stream, self.dead = keys.usage_stream, keys.usage_stream + ":dead"
+        self.consumer = f"{socket.gethostname()}-{os.getpid()}"
+        self.redis = redis.Redis.from_url(config.redis_url, socket_timeout=5, socket_connect_timeout=2)
+        self.http = httpx.Client(timeout=30)
+        self.stopping = False
+
+    def ensure_group(self) -> None:
+        try:
+            # From the start of the stream: records written before the first shipper count too.
+            self.redis.xgroup_create(self.stream, GROUP, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    def next_batch(self) -> list[Entry]:
+        """Entries abandoned by a dead shipper first, then new ones (blocking up to 1 s)."""
+        claimed = self.redis.xautoclaim(
+            self.stream, GROUP, self.consumer, min_idle_time=self.config.claim_idle_ms, count=self.config.batch
+        )
+        entries: list[Entry] = [e for e in claimed[1] if e[1]]
+        if entries:
+            return entries
+        response: Any = self.redis.xreadgroup(
+            GROUP, self.consumer, {self.stream: ">"}, count=self.config.batch, block=1000
+        )
+        return [entry for _, batch in response or [] for entry in batch]
+
+    def run(self) -> None:
+        self.ensure_group()
+        log.info("shipper %s: %s → %s", self.consumer, self.stream, self.config.webhook_url)
+        backoff = 0.2
+        while not self.stopping:
+            try:
+                entries = self.next_batch()
+                if entries:
+                    self.ship(entries)
+                backoff = 0.2
+            except (RedisError, OSError) as exc:
+                if "NOGROUP" in str(exc):
+                    self.ensure_group()  # Redis restarted empty
+                    continue
+                log.warning("Redis unreachable (%s); retrying in %.1fs", type(exc).__name__, backoff)
+                time.sleep(backoff)
+                backoff = min(backoff * 2, self.config.backoff_max)
+
+    def _chunks(self, entries: list[Entry]) -> list[list[Entry]]:
+        chunks: list[list[Entry]] = [[]]
+        size = 0
+        for entry in entries:
+            length = len(entry[1].get(USAGE_FIELD.encode(), b""))
+            if chunks[-1] and size + length > self.config.max_body:
+                chunks.append([])
+                size = 0
+            chunks[-1].append(entry)
+            size += length + 1
+        return chunks
+
+    def ship(self, entries: list[Entry]) -> None:
+        for chunk in self._chunks(entries):
+            records = []
+            for _, fields in chunk:
+                try:
+                    records.append(json.loads(fields[USAGE_FIELD.encode()]))
+                except (KeyError, ValueError):
+                    records.append(None)  # unreadable: the webhook reports it rejected
+            rejected = self.deliver(json.dumps({"records": records}, separators=(",", ":")).encode())
+            ids = [entry_id for entry_id, _ in chunk]
+            pipe = self.redis.pipeline(transaction=False)
+            for index in rejected:
+                pipe.xadd(self.dead, dict(chunk[index][1]))  # type: ignore[arg-type]
+            pipe.xack(self.stream, GROUP, *ids)
+            pipe.xdel(self.stream, *ids)
+            pipe.execute()
+
+    def deliver(self, body: bytes) -> list[int]:
+        """POST until a 2xx (signing each try afresh); returns the indexes the webhook rejected."""
+        backoff = 0.2
+        while True:
+            try:
+                headers = {"Content-Type": "application/json", **signed_headers(self.config.secret, body)}
+                response = self.http.post(self.config.webhook_url, content=body, headers=headers)
+                if 200 <= response.status_code < 300:
+                    return [int(r["index"]) for r in response.json().get("rejected", [])]
+                log.warning("webhook answered %s; retrying in %.1fs", response.status_code, backoff)
+            except (httpx.HTTPError, ValueError) as exc:
+                log.warning("webhook unreachable (%s); retrying in %.1fs", type(exc).__name__, backoff)
+            if self.stopping:
+                raise SystemExit(0)  # unacknowledged: the next shipper delivers it
+            time.sleep(backoff)
+            backoff = min(backoff * 2, self.config.backoff_max)
+
+
+def main() -> None:
+    logging.basicConfig(
+        level=os.environ.get("LLMAAS_LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(message)s"
+    )
+    shipper = Shipper(ShipperConfig.from_env())
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        shipper.stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    shipper.run()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,112 @@
+"""The shipper against a real Redis stream and the real webhook (Django's live server)."""
+
+import json
+import threading
+import time
+import uuid
+
+import pytest
+import redis as redis_lib
+
+from inference.proxy.contract import USAGE_FIELD, RedisKeys
+from inference.proxy.shipper import GROUP, Shipper, ShipperConfig
+from usage.models import RequestLog
+from webhooks.tests.test_litellm_webhook import record
+
+
+@pytest.fixture
+def prefix():
+    prefix = f"llmaas-test-ship-{uuid.uuid4().hex[:8]}"
+    yield prefix
+    client = redis_lib.Redis.from_url("redis://127.0.0.1:6379/0")
+    for name in client.scan_iter(match=f"{prefix}:*"):
+        client.delete(name)
+
+
+def shipper_for(live_server, settings, prefix, **overrides) -> Shipper:
+    config = ShipperConfig(
+        redis_url="redis://127.0.0.1:6379/0",
+        prefix=prefix,
+        webhook_url=f"{live_server.url}/api/webhooks/litellm",
+        secret=settings.WEBHOOK_SECRET,
+        claim_idle_ms=200,
+        backoff_max=0.2,
+        **overrides,
+    )
+    return Shipper(config)
+
+
+def run_until(shipper: Shipper, done, timeout: float = 20.0) -> None:
+    thread = threading.Thread(target=shipper.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline and not done():
+            time.sleep(0.05)
+    finally:
+        shipper.stopping = True
+        thread.join(10)
+    assert done()
+
+
+def push(client, prefix, records) -> None:
+    for rec in records:
+        client.xadd(RedisKeys(prefix).usage_stream, {USAGE_FIELD: json.dumps(rec)})
+
+
+def test_it_delivers_the_stream_and_empties_it(live_server, settings, prefix):
+    client = redis_lib.Redis.from_url("redis://127.0.0.1:6379/0")
+    records = [record() for _ in range(1203)]
+    push(client, prefix, records)
+    shipper = shipper_for(live_server, settings, prefix, batch=500)
+    run_until(shipper, lambda: RequestLog.objects.count() == 1203)
+    assert set(RequestLog.objects.values_list("call_id", flat=True)) == {r["call_id"] for r in records}
+    stream = RedisKeys(prefix).usage_stream
+    assert client.xlen(stream) == 0
+    assert client.xpending(stream, GROUP)["pending"] == 0
+
+
+def test_a_dead_shippers_pending_entries_are_claimed_by_the_next(live_server, settings, prefix):
+    client = redis_lib.Redis.from_url("redis://127.0.0.1:6379/0")
+    records = [record() for _ in range(20)]
+    push(client, prefix, records)
+    dead = shipper_for(live_server, settings, prefix)
+    dead.ensure_group()
+    assert len(dead.next_batch()) == 20  # read, then "killed" before delivering
+    assert client.xpending(RedisKeys(prefix).usage_stream, GROUP)["pending"] == 20
+
+    heir = shipper_for(live_server, settings, prefix)
+    heir.consumer = "heir"
+    run_until(heir, lambda: RequestLog.objects.count() == 20)
+    assert client.xpending(RedisKeys(prefix).usage_stream, GROUP)["pending"] == 0
+
+
+def test_it_retries_until_the_webhook_accepts_and_writes_once(live_server, settings, prefix):
+    client = redis_lib.Redis.from_url("redis://127.0.0.1:6379/0")
+    records = [record() for _ in range(5)]
+    push(client, prefix, records)
+    shipper = shipper_for(live_server, settings, prefix)
+    shipper.config = ShipperConfig(**{**shipper.config.__dict__, "secret": "wrong-secret"})
+    thread = threading.Thread(target=shipper.run, daemon=True)
+    thread.start()
+    time.sleep(1.0)  # refused (401) several times meanwhile
+    assert RequestLog.objects.count() == 0
+    shipper.config = ShipperConfig(**{**shipper.config.__dict__, "secret": settings.WEBHOOK_SECRET})
+    deadline = time.monotonic() + 20
+    while RequestLog.objects.count() < 5 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    shipper.stopping = True
+    thread.join(10)
+    assert RequestLog.objects.count() == 5
+
+
+def test_records_the_webhook_rejects_go_to_the_dead_letter_stream(live_server, settings, prefix):
+    client = redis_lib.Redis.from_url("redis://127.0.0.1:6379/0")
+    good, bad = record(), record(status="bogus")
+    push(client, prefix, [good, bad])
+    shipper = shipper_for(live_server, settings, prefix)
+    dead_stream = RedisKeys(prefix).usage_stream + ":dead"
+    run_until(shipper, lambda: client.xlen(dead_stream) == 1)
+    assert list(RequestLog.objects.values_list("call_id", flat=True)) == [good["call_id"]]
+    (_, fields), = client.xrange(dead_stream)
+    assert json.loads(fields[USAGE_FIELD.encode()])["call_id"] == bad["call_id"]

@@ -1,0 +1,171 @@
+"""Isolated stacks for the end-to-end tests: their own PostgreSQL cluster, Redis server,
+RabbitMQ vhost and free ports, so a test may stop any of them without touching anyone else."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+import httpx
+
+from stack import assets
+from stack.processes import Proc, free_port, http_ok, port_open
+from stack.stack import ROOT, LlamaSpec, ModelSpec, Stack, StackConfig, delete_vhost, ensure_vhost
+
+PG_VERSION = "15"
+
+
+@dataclass
+class ThrowawayPostgres:
+    """A PostgreSQL cluster of our own (Debian's pg_createcluster), trust auth on loopback."""
+
+    name: str
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/llmaas"
+
+    def create(self) -> None:
+        subprocess.run(
+            ["pg_createcluster", PG_VERSION, self.name, "-p", str(self.port), "--start", "--", "-A", "trust"],
+            check=True,
+            capture_output=True,
+        )
+
+    def stop(self) -> None:
+        subprocess.run(["pg_ctlcluster", PG_VERSION, self.name, "stop", "-m", "immediate"], check=True)
+
+    def start(self) -> None:
+        subprocess.run(["pg_ctlcluster", PG_VERSION, self.name, "start"], check=True)
+
+    def drop(self) -> None:
+        subprocess.run(["pg_dropcluster", "--stop", PG_VERSION, self.name], check=False, capture_output=True)
+
+
+@dataclass
+class E2E:
+    stack: Stack
+    postgres: ThrowawayPostgres
+    recorder_url: str
+    recorder_key: str
+    backend_ports: list[int]
+    dead_port: int
+    issued: list[str] = field(default_factory=list)  # every secret handed out, for the log audit
+
+    @property
+    def public(self) -> str:
+        return self.stack.config.public_url
+
+    @property
+    def litellm(self) -> str:
+        return f"http://127.0.0.1:{self.stack.config.litellm_port}"
+
+    def login(self, email: str | None = None, password: str | None = None) -> httpx.Client:
+        """An HTTP session (cookies + CSRF header) through the public origin."""
+        client = httpx.Client(base_url=self.public, timeout=30)
+        client.get("/api/auth/csrf").raise_for_status()
+        response = client.post(
+            "/api/auth/login",
+            json={
+                "email": email or self.stack.state["admin_email"],
+                "password": password or self.stack.state["admin_password"],
+            },
+            headers={"X-CSRFToken": client.cookies["csrftoken"]},
+        )
+        response.raise_for_status()
+        client.headers["X-CSRFToken"] = client.cookies["csrftoken"]
+        return client
+
+    def create_key(self, session: httpx.Client, **body: object) -> dict[str, object]:
+        response = session.post("/api/keys/", json={"name": "e2e", **body})
+        assert response.status_code == 201, response.text
+        self.issued.append(response.json()["secret"])
+        return dict(response.json())
+
+    def sql(self, query: str, *params: object) -> list[tuple[object, ...]]:
+        import psycopg
+
+        with psycopg.connect(self.postgres.url) as conn:
+            return list(conn.execute(query, params).fetchall())
+
+
+@contextlib.contextmanager
+def isolated_stack(state: Path) -> Iterator[E2E]:
+    run = uuid.uuid4().hex[:8]
+    vhost = f"llmaas_e2e_{run}"
+    ensure_vhost(vhost)
+    postgres = ThrowawayPostgres(f"llmaas_e2e_{run}", free_port())
+    redis_port, recorder_port, smol_port, tiny_port, dead_port = (free_port() for _ in range(5))
+    recorder_key = "upstream-secret-" + uuid.uuid4().hex
+    config = StackConfig(
+        state_dir=state,
+        database_url=postgres.url,
+        redis_url=f"redis://127.0.0.1:{redis_port}/0",
+        redis_prefix=f"llmaas-e2e-{run}",
+        broker_url=f"amqp://guest:guest@127.0.0.1:5672/{vhost}",
+        public_port=free_port(),
+        django_port=free_port(),
+        litellm_port=free_port(),
+        llamas=[
+            LlamaSpec("llama-smollm2", assets.smollm2(), smol_port, "smollm2-135m-instruct"),
+            LlamaSpec("llama-tiny", assets.tiny_gguf(), tiny_port, "tiny-random", context=2048, parallel=4),
+        ],
+        models=[
+            ModelSpec(
+                "smollm2",
+                f"http://127.0.0.1:{smol_port}/v1",
+                "smollm2-135m-instruct",
+                2048,
+                Decimal("0.10"),
+                Decimal("0.20"),
+            ),
+            ModelSpec("tiny", f"http://127.0.0.1:{tiny_port}/v1", "tiny-random", 512, Decimal("1.5"), Decimal("2.5")),
+            ModelSpec(
+                "recorder",
+                f"http://127.0.0.1:{recorder_port}/v1",
+                "recorder-upstream",
+                4096,
+                upstream_key_env="LLMAAS_TEST_RECORDER_KEY",
+            ),
+            # A backend that is down: nothing listens on its port.
+            ModelSpec("offline", f"http://127.0.0.1:{dead_port}/v1", "offline", 2048, Decimal("1"), Decimal("1")),
+        ],
+        extra_env={"LLMAAS_TEST_RECORDER_KEY": recorder_key},
+        snapshot_reconcile_seconds=1,
+        shipper_claim_idle_ms=2000,
+        shipper_backoff_max=1.0,
+    )
+    stack = Stack(config)
+    redis_proc = Proc(
+        "redis",
+        ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        dict(os.environ),
+        state / "logs" / "redis.log",
+        lambda: port_open(redis_port),
+    )
+    recorder = Proc(
+        "recorder",
+        [str(ROOT / ".venv" / "bin" / "python"), "-m", "uvicorn", "inference.tests.recording_backend:app",
+         "--port", str(recorder_port), "--log-level", "warning"],
+        dict(os.environ),
+        state / "logs" / "recorder.log",
+        http_ok(f"http://127.0.0.1:{recorder_port}/_recorded"),
+    )  # fmt: skip
+    try:
+        postgres.create()
+        stack.supervisor.start(redis_proc)
+        stack.supervisor.start(recorder)
+        stack.supervisor.wait_ready(["redis", "recorder"], timeout=30)
+        stack.up()
+        yield E2E(stack, postgres, f"http://127.0.0.1:{recorder_port}", recorder_key, [smol_port, tiny_port], dead_port)
+    finally:
+        stack.down()
+        postgres.drop()
+        delete_vhost(vhost)

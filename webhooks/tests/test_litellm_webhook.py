@@ -1,0 +1,160 @@
+import json
+import time
+import uuid
+from decimal import Decimal
+
+import pytest
+from django.test import Client
+
+from inference.models import ServedModel
+from inference.proxy.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, signed_headers
+from usage.models import ChatHistory, RequestLog
+
+URL = "/api/webhooks/litellm"
+
+
+def record(**overrides):
+    base = {
+        "v": 1,
+        "call_id": str(uuid.uuid4()),
+        "org_id": str(uuid.uuid4()),
+        "key_id": str(uuid.uuid4()),
+        "user_id": str(uuid.uuid4()),
+        "model": "priced",
+        "deployment_id": "priced",
+        "prompt_tokens": 1200,
+        "completion_tokens": 300,
+        "latency_ms": 120.5,
+        "ttft_ms": None,
+        "status": "success",
+        "error_type": None,
+        "stream": False,
+        "end_user": None,
+        "created_at": time.time(),
+        "tokens_estimated": False,
+        "chat": None,
+    }
+    return {**base, **overrides}
+
+
+@pytest.fixture
+def priced(db):
+    return ServedModel.objects.create(
+        name="priced",
+        backend_url="http://127.0.0.1:9/v1",
+        upstream_model="p",
+        context_window=4096,
+        input_price_per_mtok=Decimal("0.15"),
+        output_price_per_mtok=Decimal("0.60"),
+    )
+
+
+def post(body: bytes, headers: dict[str, str] | None = None, secret: str | None = None, now: float | None = None):
+    from django.conf import settings
+
+    signed = signed_headers(secret or settings.WEBHOOK_SECRET, body, now=now)
+    extra = {f"HTTP_{k.upper().replace('-', '_')}": v for k, v in {**signed, **(headers or {})}.items()}
+    return Client().post(URL, body, content_type="application/json", **extra)
+
+
+def batch(*records) -> bytes:
+    return json.dumps({"records": list(records)}).encode()
+
+
+def test_it_stores_each_record_with_its_cost_in_decimal(priced):
+    rec = record()
+    response = post(batch(rec))
+    assert response.status_code == 200, response.content
+    assert response.json() == {"received": 1, "inserted": 1, "duplicates": 0, "rejected": []}
+    row = RequestLog.objects.get(call_id=rec["call_id"])
+    # 1200 × 0.15 / 1e6 + 300 × 0.60 / 1e6 = 0.00018 + 0.00018
+    assert row.cost == Decimal("0.00036")
+    assert (row.prompt_tokens, row.completion_tokens, row.status) == (1200, 300, "success")
+    assert str(row.org_id) == rec["org_id"]
+
+
+@pytest.mark.parametrize("status", ["failure", "rejected", "rate_limited"])
+def test_failures_rejections_and_429s_are_counted_not_billed(priced, status):
+    rec = record(status=status, error_type="X")
+    assert post(batch(rec)).status_code == 200
+    assert RequestLog.objects.get(call_id=rec["call_id"]).cost == 0
+
+
+def test_a_cancelled_call_is_billed_for_its_tokens_and_flagged(priced):
+    rec = record(status="cancelled", tokens_estimated=True, stream=True, completion_tokens=10)
+    post(batch(rec))
+    row = RequestLog.objects.get(call_id=rec["call_id"])
+    assert row.cost > 0 and row.tokens_estimated
+
+
+def test_the_same_batch_delivered_three_times_is_written_once(priced):
+    body = batch(record(), record(), record(chat={"messages": [{"role": "user", "content": "hi"}], "response": "yo"}))
+    answers = [post(body).json() for _ in range(3)]
+    assert [a["inserted"] for a in answers] == [3, 0, 0]
+    assert [a["duplicates"] for a in answers] == [0, 3, 3]
+    assert RequestLog.objects.count() == 3
+    assert ChatHistory.objects.count() == 1
+
+
+def test_a_repeated_call_id_inside_one_batch_is_stored_once(priced):
+    rec = record()
+    assert post(batch(rec, rec)).json()["inserted"] == 1
+    assert RequestLog.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("case", "status"),
+    [("forged", 401), ("stale", 401), ("future", 401), ("unsigned", 401), ("tampered", 401), ("oversized", 413)],
+)
+def test_bad_deliveries_are_refused_and_write_nothing(priced, settings, case, status):
+    body = batch(record())
+    if case == "forged":
+        response = post(body, secret="not-the-secret")
+    elif case == "stale":
+        response = post(body, now=time.time() - 301)
+    elif case == "future":
+        response = post(body, now=time.time() + 301)
+    elif case == "unsigned":
+        response = Client().post(URL, body, content_type="application/json")
+    elif case == "tampered":
+        headers = signed_headers(settings.WEBHOOK_SECRET, body)
+        response = Client().post(
+            URL,
+            batch(record(prompt_tokens=1)),
+            content_type="application/json",
+            HTTP_X_LLMAAS_TIMESTAMP=headers[TIMESTAMP_HEADER],
+            HTTP_X_LLMAAS_SIGNATURE=headers[SIGNATURE_HEADER],
+        )
+    else:
+        settings.WEBHOOK_MAX_BYTES = 1000
+        response = post(batch(*[record() for _ in range(10)]))
+    assert response.status_code == status
+    assert response.json()["error"]["code"] in {"invalid_signature", "payload_too_large"}
+    assert RequestLog.objects.count() == 0
+
+
+def test_invalid_records_are_reported_and_the_valid_ones_kept(priced):
+    good = record()
+    bad = [
+        record(prompt_tokens=-1),
+        record(status="great"),
+        record(org_id="not-a-uuid"),
+        record(extra_field=1),
+        {"v": 2, "call_id": "x"},
+        "a string",
+    ]
+    answer = post(batch(good, *bad)).json()
+    assert answer["inserted"] == 1
+    assert [r["index"] for r in answer["rejected"]] == [1, 2, 3, 4, 5, 6]
+    assert list(RequestLog.objects.values_list("call_id", flat=True)) == [good["call_id"]]
+
+
+@pytest.mark.parametrize("body", [b"{not json", b'{"records": {}}', b"[]", b'{"other": []}'])
+def test_a_body_that_is_not_a_batch_is_a_400(priced, body):
+    response = post(body)
+    assert response.status_code == 400
+    assert RequestLog.objects.count() == 0
+
+
+def test_only_post_is_allowed(db):
+    assert Client().get(URL).status_code == 405
