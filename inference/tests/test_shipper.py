@@ -108,5 +108,5 @@ def test_records_the_webhook_rejects_go_to_the_dead_letter_stream(live_server, s
     dead_stream = RedisKeys(prefix).usage_stream + ":dead"
     run_until(shipper, lambda: client.xlen(dead_stream) == 1)
     assert list(RequestLog.objects.values_list("call_id", flat=True)) == [good["call_id"]]
-    (_, fields), = client.xrange(dead_stream)
+    ((_, fields),) = client.xrange(dead_stream)
     assert json.loads(fields[USAGE_FIELD.encode()])["call_id"] == bad["call_id"]
