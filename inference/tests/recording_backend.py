@@ -35,8 +35,14 @@ def _usage(body: dict[str, Any]) -> dict[str, int]:
     return {"prompt_tokens": prompt, "completion_tokens": 1, "total_tokens": prompt + 1}
 
 
+SATURATED = "__saturated__"  # a message with this content gets the 429 an overloaded backend sends
+
+
 async def chat(request: Request) -> Any:
     body = await _record(request)
+    if any(m.get("content") == SATURATED for m in body.get("messages", [])):
+        error = {"message": "Server is overloaded", "type": "rate_limit_error", "code": "rate_limit_exceeded"}
+        return JSONResponse({"error": error}, status_code=429, headers={"Retry-After": "1"})
     call_id, created, model = f"chatcmpl-{uuid.uuid4().hex}", int(time.time()), body.get("model", "recorder")
     if body.get("stream"):
 

@@ -170,3 +170,31 @@ def test_postgres_down_for_30s_under_load(e2e, key):
     loader.join(60)
     assert len(results) > 100, len(results)
     _all_logged_once(e2e, results)  # includes: every call during the outage succeeded
+
+
+def test_a_backend_saturation_429_is_counted_not_billed(e2e):
+    session = e2e.login()
+    key = str(e2e.create_key(session, name="saturated", models=["recorder"])["secret"])
+    response = chat(e2e, key, {"model": "recorder", "messages": [{"role": "user", "content": "__saturated__"}]})
+    assert response.status_code == 429, response.text
+    logged = wait_rows(e2e, [response.headers["x-litellm-call-id"]])
+    (row,) = logged.values()
+    assert row["status"] == "rate_limited" and row["cost"] == 0
+
+
+def test_chats_are_kept_only_for_keys_that_opt_in(e2e):
+    session = e2e.login()
+    keeper = str(e2e.create_key(session, name="keeper", models=["tiny"], store_chats=True)["secret"])
+    plain = str(e2e.create_key(session, name="plain", models=["tiny"])["secret"])
+    kept = chat(e2e, keeper, {**TINY, "messages": [{"role": "user", "content": "remember me"}]})
+    dropped = chat(e2e, plain, {**TINY, "messages": [{"role": "user", "content": "forget me"}]})
+    ids = [kept.headers["x-litellm-call-id"], dropped.headers["x-litellm-call-id"]]
+    wait_rows(e2e, ids)
+    chats = e2e.sql(
+        "SELECT r.call_id, c.messages::text, c.response::text FROM chat_history c "
+        "JOIN request_logs r ON r.id = c.request_log_id WHERE r.call_id = ANY(%s)",
+        ids,
+    )
+    assert [c[0] for c in chats] == [ids[0]]
+    assert "remember me" in str(chats[0][1])
+    assert kept.json()["choices"][0]["message"]["content"] in str(chats[0][2])
