@@ -1,5 +1,8 @@
+from typing import Any
+
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.http import HttpRequest
 
 from accounts.models import Membership, Organization, User
 
@@ -30,3 +33,10 @@ class OrganizationAdmin(admin.ModelAdmin):
     search_fields = ("name", "=id")
     inlines = [MembershipInline]
     raw_id_fields = ("personal_for",)
+
+    def save_model(self, request: HttpRequest, obj: Organization, form: Any, change: bool) -> None:
+        from keys.services import publish_organization_on_commit, rebuild_spend_on_commit
+
+        super().save_model(request, obj, form, change)
+        publish_organization_on_commit(obj.id)  # limits, zone, models reach every key's snapshot
+        rebuild_spend_on_commit()

@@ -1,11 +1,22 @@
 import uuid
+import zoneinfo
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
+from django.contrib.postgres.fields import ArrayField
+from django.core.exceptions import ValidationError
 from django.db import models, transaction
-from django.utils import timezone
+from django.utils import timezone as dj_timezone
 
 from accounts.roles import Role
+from llmaas.limits import Limits
+
+
+def validate_timezone(value: str) -> None:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValidationError(f"Unknown time zone: {value!r} (use an IANA name such as Europe/Paris).") from None
 
 
 class UserManager(BaseUserManager["User"]):
@@ -42,7 +53,7 @@ class User(AbstractBaseUser, PermissionsMixin):
     name = models.CharField(max_length=150, blank=True)
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False, help_text="Operators: may log in to the admin site.")
-    date_joined = models.DateTimeField(default=timezone.now)
+    date_joined = models.DateTimeField(default=dj_timezone.now)
 
     objects = UserManager()
 
@@ -54,7 +65,7 @@ class User(AbstractBaseUser, PermissionsMixin):
         return self.email
 
 
-class Organization(models.Model):
+class Organization(Limits):
     """The tenant: keys, usage and budgets belong to an organization."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -63,7 +74,13 @@ class Organization(models.Model):
     personal_for = models.OneToOneField(
         User, null=True, blank=True, on_delete=models.CASCADE, related_name="personal_organization"
     )
-    created_at = models.DateTimeField(default=timezone.now)
+    timezone = models.CharField(
+        max_length=64, default="UTC", validators=[validate_timezone], help_text="Budget periods reset at its midnight."
+    )
+    allowed_models = ArrayField(
+        models.CharField(max_length=100), default=list, blank=True, help_text="Empty: every model."
+    )
+    created_at = models.DateTimeField(default=dj_timezone.now)
 
     def __str__(self) -> str:
         return self.name
@@ -73,7 +90,7 @@ class Membership(models.Model):
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="memberships")
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=16, choices=[(r.value, r.value) for r in Role])
-    created_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(default=dj_timezone.now)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["organization", "user"], name="membership_unique")]

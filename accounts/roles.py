@@ -17,14 +17,18 @@ class Action(StrEnum):
     KEY_MANAGE_OWN = "key.manage_own"
     KEY_MANAGE_ANY = "key.manage_any"
     MODEL_LIST = "model.list"
+    LIMITS_VIEW = "limits.view"
+    LIMITS_MANAGE = "limits.manage"
 
 
 PERMISSIONS: dict[Role, frozenset[Action]] = {
     Role.OWNER: frozenset(Action),
     Role.ADMIN: frozenset(Action),
-    Role.MEMBER: frozenset({Action.KEY_CREATE, Action.KEY_LIST, Action.KEY_MANAGE_OWN, Action.MODEL_LIST}),
-    Role.VIEWER: frozenset({Action.MODEL_LIST}),
-    Role.BILLING: frozenset({Action.MODEL_LIST}),
+    Role.MEMBER: frozenset(
+        {Action.KEY_CREATE, Action.KEY_LIST, Action.KEY_MANAGE_OWN, Action.MODEL_LIST, Action.LIMITS_VIEW}
+    ),
+    Role.VIEWER: frozenset({Action.MODEL_LIST, Action.LIMITS_VIEW}),
+    Role.BILLING: frozenset({Action.MODEL_LIST, Action.LIMITS_VIEW}),
 }
 
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import cache
+from typing import TYPE_CHECKING
 
 import redis
 from django.conf import settings
@@ -20,12 +21,18 @@ from inference.proxy.contract import (
     EVENT_CATALOG,
     EVENT_FLUSH,
     EVENT_KEY,
+    NANO_PER_USD,
     Catalog,
     CatalogModel,
     KeySnapshot,
     RedisKeys,
+    ScopeLimits,
     encode_event,
 )
+from llmaas.limits import Limits
+
+if TYPE_CHECKING:
+    from keys.models import ApiKey
 
 log = logging.getLogger(__name__)
 BATCH = 1000
@@ -40,36 +47,71 @@ def redis_keys() -> RedisKeys:
     return RedisKeys(settings.REDIS_PREFIX)
 
 
-def key_snapshot(key: object) -> KeySnapshot | None:
-    """The snapshot the proxy admits this key by, or None if the key must not be admitted."""
-    from keys.models import ApiKey
+NO_MODEL = "-"  # an allowlist naming no real model: key and organization allowlists do not meet
 
-    assert isinstance(key, ApiKey)
+
+def scope_limits(scope: str, owner: Limits, scope_id: str) -> ScopeLimits:
+    return ScopeLimits(
+        scope=scope,
+        id=scope_id,
+        budget_nano=None if owner.budget_usd is None else int(owner.budget_usd * NANO_PER_USD),
+        budget_period=owner.budget_period,
+        rpm=owner.rpm,
+        tpm=owner.tpm,
+        max_parallel=owner.max_parallel,
+    )
+
+
+def effective_models(key_models: list[str], org_models: list[str]) -> tuple[str, ...]:
+    """Key ∩ organization allowlists (empty: every model)."""
+    if key_models and org_models:
+        both = [m for m in key_models if m in set(org_models)]
+        return tuple(both) or (NO_MODEL,)
+    return tuple(key_models or org_models)
+
+
+def key_snapshot(key: ApiKey, *, expires_at: datetime | None = None) -> KeySnapshot | None:
+    """The snapshot the proxy admits this key by, or None if the key must not be admitted."""
     if key.revoked_at is not None:
         return None
+    org = key.organization
+    expiry = min((t for t in (key.expires_at, expires_at) if t is not None), default=None)
     return KeySnapshot(
         key_id=str(key.id),
         org_id=str(key.organization_id),
         user_id=str(key.created_by_id or ""),
-        models=tuple(key.allowed_models),
-        expires_at=key.expires_at.timestamp() if key.expires_at else None,
+        models=effective_models(key.allowed_models, org.allowed_models),
+        expires_at=expiry.timestamp() if expiry else None,
         store_chats=key.store_chats,
+        scopes=(scope_limits("key", key, str(key.id)), scope_limits("org", org, str(org.id))),
+        timezone=org.timezone,
     )
 
 
-def key_publish(key: object) -> None:
-    """Publish (or withdraw) one key's snapshot and tell every proxy worker to drop its copy."""
-    from keys.models import ApiKey
-
-    assert isinstance(key, ApiKey)
+def _write_key(pipe: redis.client.Pipeline, key: ApiKey, now: datetime) -> None:
+    """Queue the SETs/DELs of one key's snapshots (current secret, and the previous one in its grace)."""
     keys = redis_keys()
     snapshot = key_snapshot(key)
-    pipe = redis_client().pipeline(transaction=True)
     if snapshot is None:
         pipe.delete(keys.key(key.secret_hash))
     else:
         pipe.set(keys.key(key.secret_hash), snapshot.to_json())
-    pipe.publish(keys.events, encode_event(EVENT_KEY, key.secret_hash))
+    if key.previous_secret_hash:
+        grace_end = key.previous_secret_expires_at
+        previous = key_snapshot(key, expires_at=grace_end) if grace_end and grace_end > now else None
+        if previous is None or grace_end is None:
+            pipe.delete(keys.key(key.previous_secret_hash))
+        else:  # Redis drops it when the grace ends; the hook checks the expiry too
+            pipe.set(keys.key(key.previous_secret_hash), previous.to_json(), exat=grace_end)
+
+
+def key_publish(key: ApiKey) -> None:
+    """Publish (or withdraw) one key's snapshots and tell every proxy worker to drop its copies."""
+    keys = redis_keys()
+    pipe = redis_client().pipeline(transaction=True)
+    _write_key(pipe, key, timezone.now())
+    for key_hash in filter(None, (key.secret_hash, key.previous_secret_hash)):
+        pipe.publish(keys.events, encode_event(EVENT_KEY, key_hash))
     pipe.execute()
 
 
@@ -84,6 +126,7 @@ def catalog_build() -> Catalog:
                 context_window=m.context_window,
                 input_price_per_mtok=str(m.input_price_per_mtok),
                 output_price_per_mtok=str(m.output_price_per_mtok),
+                max_output_tokens=m.max_output_tokens,
             )
             for m in ServedModel.objects.filter(is_active=True).order_by("name")
         )
@@ -123,25 +166,18 @@ def snapshot_publish_all() -> int:
     keys = redis_keys()
     active: set[str] = set()
     pipe = client.pipeline(transaction=False)
-    queryset = ApiKey.objects.filter(revoked_at__isnull=True).only(
-        "id",
-        "organization_id",
-        "created_by_id",
-        "allowed_models",
-        "expires_at",
-        "revoked_at",
-        "secret_hash",
-        "store_chats",
-    )
+    queryset = ApiKey.objects.filter(revoked_at__isnull=True).select_related("organization")
     for i, key in enumerate(queryset.iterator(chunk_size=BATCH), start=1):
-        snapshot = key_snapshot(key)
-        if snapshot is None:
-            continue
+        _write_key(pipe, key, started)
         active.add(keys.key(key.secret_hash))
-        pipe.set(keys.key(key.secret_hash), snapshot.to_json())
+        if key.previous_secret_hash and key.previous_secret_expires_at and key.previous_secret_expires_at > started:
+            active.add(keys.key(key.previous_secret_hash))
         if i % BATCH == 0:
             pipe.execute()
     pipe.execute()
+    from usage.budgets import spend_rebuild
+
+    spend_rebuild()
     stale = (name.decode() for name in client.scan_iter(match=keys.key_pattern, count=BATCH))
     for batch in _batched((name for name in stale if name not in active), BATCH):
         client.delete(*batch)
@@ -157,7 +193,8 @@ def withdraw_recently_revoked(*, since: object) -> int:
     """Delete the snapshots of keys revoked since ``since`` (guards against publish races)."""
     from keys.models import ApiKey
 
-    hashes = list(ApiKey.objects.filter(revoked_at__gte=since).values_list("secret_hash", flat=True))
+    revoked = ApiKey.objects.filter(revoked_at__gte=since).values_list("secret_hash", "previous_secret_hash")
+    hashes = [h for pair in revoked for h in pair if h]
     if not hashes:
         return 0
     keys = redis_keys()

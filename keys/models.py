@@ -6,10 +6,15 @@ from django.db import models
 from django.utils import timezone
 
 from accounts.models import Organization
+from llmaas.limits import Limits
 
 
-class ApiKey(models.Model):
-    """A virtual key. Only the SHA-256 of its secret and a display prefix are stored."""
+class ApiKey(Limits):
+    """A virtual key. Only the SHA-256 of its secret and a display prefix are stored.
+
+    The id and the prefix are stable; rotation replaces the secret (keeping the prefix) and
+    lets the previous one work until ``previous_secret_expires_at``.
+    """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="api_keys")
@@ -31,6 +36,10 @@ class ApiKey(models.Model):
     revoked_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    previous_secret_hash = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
+    rotation_id = models.CharField(max_length=100, blank=True, help_text="Client id of the last rotation.")
+    rotated_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [

@@ -3,7 +3,8 @@
 import logging
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -12,10 +13,10 @@ from accounts.models import Organization, User
 from inference.models import ServedModel
 from inference.proxy.contract import SECRET_PREFIX, hash_secret
 from keys.models import ApiKey
-from llmaas.errors import ApplicationError
+from llmaas.errors import ApplicationError, Conflict
 
 log = logging.getLogger(__name__)
-PREFIX_LENGTH = 10  # "sk-" + 7 characters: enough to tell keys apart, far too little to guess
+PREFIX_LENGTH = 10  # "sk-" + 7 characters: public, to tell keys apart; the secret follows it
 
 
 @dataclass(frozen=True)
@@ -24,17 +25,23 @@ class IssuedKey:
     secret: str  # shown once, never stored
 
 
-def _publish_on_commit(key_id: object) -> None:
-    def publish() -> None:
-        from keys.tasks import key_sync
+def _run_or_queue(task: Any, *args: str) -> None:
+    """After commit: publish now; if Redis is down, retry from the queue (the proxy fails closed)."""
 
+    def publish() -> None:
         try:
-            key_sync(str(key_id))
-        except Exception:  # Redis down: retry from the queue; the proxy fails closed meanwhile
-            log.warning("publishing key %s to Redis failed; queued for retry", key_id, exc_info=True)
-            key_sync.apply_async(args=(str(key_id),), countdown=1)
+            task(*args)
+        except Exception:
+            log.warning("%s%s failed; queued for retry", task.name, args, exc_info=True)
+            task.apply_async(args=args, countdown=1)
 
     transaction.on_commit(publish)
+
+
+def publish_key_on_commit(key_id: object) -> None:
+    from keys.tasks import key_sync
+
+    _run_or_queue(key_sync, str(key_id))
 
 
 def _check_models(models: list[str]) -> list[str]:
@@ -56,24 +63,128 @@ def key_issue(
     models: list[str] | None = None,
     expires_at: datetime | None = None,
     store_chats: bool = False,
+    limits: dict[str, Any] | None = None,
 ) -> IssuedKey:
     """Create a key and return its secret, which is never stored and cannot be shown again."""
     if expires_at is not None and expires_at <= timezone.now():
         raise ApplicationError("expires_at must be in the future.", code="invalid_expiry")
-    secret = SECRET_PREFIX + secrets.token_urlsafe(36)
+    prefix = SECRET_PREFIX + secrets.token_urlsafe(6)[: PREFIX_LENGTH - len(SECRET_PREFIX)]
+    secret = _new_secret(prefix)
     with transaction.atomic():
         key = ApiKey.objects.create(
             organization=organization,
             created_by=created_by,
             name=name,
-            prefix=secret[:PREFIX_LENGTH],
+            prefix=prefix,
             secret_hash=hash_secret(secret),
             allowed_models=_check_models(models or []),
             expires_at=expires_at,
             store_chats=store_chats,
+            **(limits or {}),
         )
-        _publish_on_commit(key.id)
+        publish_key_on_commit(key.id)
+        if limits and limits.get("budget_usd") is not None:
+            rebuild_spend_on_commit()
     return IssuedKey(key=key, secret=secret)
+
+
+def _new_secret(prefix: str) -> str:
+    """The key's public prefix, then 288 random bits: rotation keeps the prefix."""
+    return prefix + secrets.token_urlsafe(36)
+
+
+LIMIT_FIELDS = ("budget_usd", "budget_period", "rpm", "tpm", "max_parallel")
+KEY_FIELDS = ("name", "expires_at", "store_chats", *LIMIT_FIELDS)
+
+
+def key_update(*, key: ApiKey, changes: dict[str, Any]) -> ApiKey:
+    """Change a key's name, models, limits, expiry or chat opt-in; the proxy sees it at once."""
+    if key.revoked_at is not None:
+        raise Conflict("A revoked key cannot be changed.", code="key_revoked")
+    if "expires_at" in changes and changes["expires_at"] is not None and changes["expires_at"] <= timezone.now():
+        raise ApplicationError("expires_at must be in the future.", code="invalid_expiry")
+    with transaction.atomic():
+        for name in KEY_FIELDS:
+            if name in changes:
+                setattr(key, name, changes[name])
+        if "models" in changes:
+            key.allowed_models = _check_models(changes["models"])
+        key.save()
+        publish_key_on_commit(key.id)
+        if any(name in changes for name in LIMIT_FIELDS):
+            rebuild_spend_on_commit()
+    return key
+
+
+def publish_organization_on_commit(org_id: object) -> None:
+    from keys.tasks import organization_sync
+
+    _run_or_queue(organization_sync, str(org_id))
+
+
+def organization_limits_set(*, organization: Organization, changes: dict[str, Any]) -> Organization:
+    """Change an organization's limits, time zone or models; every key of it is republished."""
+    with transaction.atomic():
+        for name in (*LIMIT_FIELDS, "timezone"):
+            if name in changes:
+                setattr(organization, name, changes[name])
+        if "models" in changes:
+            organization.allowed_models = _check_models(changes["models"])
+        organization.full_clean()
+        organization.save()
+        publish_organization_on_commit(organization.id)
+        rebuild_spend_on_commit()
+    return organization
+
+
+def rebuild_spend_on_commit() -> None:
+    from keys.tasks import spend_sync
+
+    _run_or_queue(spend_sync)
+
+
+@dataclass(frozen=True)
+class Rotation:
+    key: ApiKey
+    secret: str | None  # None when the call repeats a rotation id: the secret was shown once
+    replayed: bool
+
+
+MAX_GRACE = timedelta(days=30)
+
+
+def key_rotate(*, key: ApiKey, rotation_id: str, grace: timedelta) -> Rotation:
+    """Give the key a new secret (same id and prefix); the old one works until the grace ends.
+
+    Idempotent on ``rotation_id``: repeating it changes nothing and returns the same key.
+    """
+    if not timedelta(0) <= grace <= MAX_GRACE:
+        raise ApplicationError("grace_seconds must be between 0 and 30 days.", code="invalid_grace")
+    with transaction.atomic():
+        locked = ApiKey.objects.select_for_update().get(pk=key.pk)
+        if locked.revoked_at is not None:
+            raise Conflict("A revoked key cannot be rotated.", code="key_revoked")
+        if locked.rotation_id == rotation_id:
+            return Rotation(locked, None, replayed=True)
+        secret = _new_secret(locked.prefix)
+        now = timezone.now()
+        old_hashes = {locked.secret_hash, locked.previous_secret_hash}
+        locked.previous_secret_hash = locked.secret_hash if grace > timedelta(0) else None
+        locked.previous_secret_expires_at = now + grace if grace > timedelta(0) else None
+        locked.secret_hash = hash_secret(secret)
+        locked.rotation_id = rotation_id
+        locked.rotated_at = now
+        locked.save()
+        publish_key_on_commit(locked.id)
+        for gone in old_hashes - {locked.previous_secret_hash, None}:
+            _withdraw_on_commit(gone)  # type: ignore[arg-type]
+    return Rotation(locked, secret, replayed=False)
+
+
+def _withdraw_on_commit(key_hash: str) -> None:
+    from keys.tasks import snapshot_withdraw
+
+    _run_or_queue(snapshot_withdraw, key_hash)
 
 
 def key_revoke(*, key: ApiKey, by: User | None) -> ApiKey:
@@ -85,7 +196,7 @@ def key_revoke(*, key: ApiKey, by: User | None) -> ApiKey:
             key.revoked_at, key.revoked_by = now, by
         else:
             key.refresh_from_db()
-        _publish_on_commit(key.id)
+        publish_key_on_commit(key.id)
     return key
 
 

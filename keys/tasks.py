@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from celery import shared_task
 
+from inference.proxy.contract import EVENT_KEY, encode_event
 from inference.publishing import key_publish, redis_client, redis_keys
 from keys.models import ApiKey
 from keys.services import keys_last_used_record
@@ -14,13 +15,42 @@ from keys.services import keys_last_used_record
 @shared_task(autoretry_for=(Exception,), retry_backoff=True, retry_backoff_max=30, max_retries=None)
 def key_sync(key_id: str) -> None:
     """Publish the key's current state (re-read from PostgreSQL, so a late retry never resurrects it)."""
-    key = ApiKey.objects.filter(pk=uuid.UUID(key_id)).first()
+    key = ApiKey.objects.filter(pk=uuid.UUID(key_id)).select_related("organization").first()
     if key is not None:
         key_publish(key)
 
 
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
+
+
+@shared_task(autoretry_for=(Exception,), retry_backoff=True, retry_backoff_max=30, max_retries=None)
+def organization_sync(org_id: str) -> int:
+    """Republish every live key of an organization (its limits, zone or models changed)."""
+    keys = ApiKey.objects.filter(organization_id=uuid.UUID(org_id), revoked_at__isnull=True)
+    count = 0
+    for key in keys.select_related("organization").iterator(chunk_size=500):
+        key_publish(key)
+        count += 1
+    return count
+
+
+@shared_task(autoretry_for=(Exception,), retry_backoff=True, retry_backoff_max=30, max_retries=None)
+def spend_sync() -> int:
+    """Budget counters of the current periods from request_logs (a budget was set or changed)."""
+    from usage.budgets import spend_rebuild
+
+    return spend_rebuild()
+
+
+@shared_task(autoretry_for=(Exception,), retry_backoff=True, retry_backoff_max=30, max_retries=None)
+def snapshot_withdraw(key_hash: str) -> None:
+    """Remove one secret's snapshot (a previous secret replaced before its grace ended)."""
+    keys = redis_keys()
+    pipe = redis_client().pipeline(transaction=True)
+    pipe.delete(keys.key(key_hash))
+    pipe.publish(keys.events, encode_event(EVENT_KEY, key_hash))
+    pipe.execute()
 
 
 @shared_task

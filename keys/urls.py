@@ -1,8 +1,10 @@
 from django.urls import path
 
-from keys.apis import KeyCollectionApi, KeyItemApi
+from keys.apis import KeyCollectionApi, KeyEffectiveApi, KeyItemApi, KeyRotateApi
 
 urlpatterns = [
     path("", KeyCollectionApi.as_view(), name="keys"),
     path("<str:key_id>/", KeyItemApi.as_view(), name="key"),
+    path("<str:key_id>/rotate", KeyRotateApi.as_view(), name="key-rotate"),
+    path("<str:key_id>/effective", KeyEffectiveApi.as_view(), name="key-effective"),
 ]

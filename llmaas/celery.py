@@ -19,6 +19,16 @@ def _schedule(sender: Celery, **_: object) -> None:
         name="snapshot-reconcile",
     )
     sender.add_periodic_task(
+        float(settings.BUDGET_RECONCILE_SECONDS),
+        sender.signature("usage.tasks.budgets_reconcile"),
+        name="budgets-reconcile",
+    )
+    sender.add_periodic_task(
+        float(settings.RESERVATION_PURGE_SECONDS),
+        sender.signature("usage.tasks.reservations_expire"),
+        name="reservations-expire",
+    )
+    sender.add_periodic_task(
         float(settings.LAST_USED_FLUSH_SECONDS),
         sender.signature("keys.tasks.last_used_flush"),
         name="last-used-flush",

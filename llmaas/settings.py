@@ -121,6 +121,8 @@ CELERY_TASK_ALWAYS_EAGER = envbool("LLMAAS_CELERY_EAGER", False)
 # How often beat checks that Redis still holds the snapshot (Redis restarted empty → republish).
 SNAPSHOT_RECONCILE_SECONDS = envint("LLMAAS_SNAPSHOT_RECONCILE_SECONDS", 5)
 LAST_USED_FLUSH_SECONDS = envint("LLMAAS_LAST_USED_FLUSH_SECONDS", 30)
+BUDGET_RECONCILE_SECONDS = envint("LLMAAS_BUDGET_RECONCILE_SECONDS", 300)
+RESERVATION_PURGE_SECONDS = envint("LLMAAS_RESERVATION_PURGE_SECONDS", 10)
 
 # The usage webhook: HMAC secret shared with the shipper, and the largest body accepted.
 WEBHOOK_SECRET = envsecret("LLMAAS_WEBHOOK_SECRET", "dev-insecure-webhook-secret")

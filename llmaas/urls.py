@@ -4,6 +4,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import include, path
 
 from inference.publishing import redis_client
+from keys.apis import OrganizationLimitsApi
 
 
 def health(request: HttpRequest) -> JsonResponse:
@@ -56,4 +57,5 @@ urlpatterns = [
     path("api/auth/", include("accounts.urls")),
     path("api/keys/", include("keys.urls")),
     path("api/webhooks/", include("webhooks.urls")),
+    path("api/organization/limits", OrganizationLimitsApi.as_view(), name="organization-limits"),
 ]

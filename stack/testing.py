@@ -137,7 +137,11 @@ def isolated_stack(state: Path) -> Iterator[E2E]:
             # A backend that is down: nothing listens on its port.
             ModelSpec("offline", f"http://127.0.0.1:{dead_port}/v1", "offline", 2048, Decimal("1"), Decimal("1")),
         ],
-        extra_env={"LLMAAS_TEST_RECORDER_KEY": recorder_key},
+        extra_env={
+            "LLMAAS_TEST_RECORDER_KEY": recorder_key,
+            "LLMAAS_RESERVATION_TTL": "8",  # short, so tests see abandoned reservations expire
+            "LLMAAS_RESERVATION_PURGE_SECONDS": "1",
+        },
         snapshot_reconcile_seconds=1,
         shipper_claim_idle_ms=2000,
         shipper_backoff_max=1.0,

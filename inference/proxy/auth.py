@@ -11,13 +11,24 @@ from __future__ import annotations
 
 import hmac
 import logging
+import math
 import time
 from typing import Any
 
 from fastapi import Request
 from litellm.proxy._types import LitellmUserRoles, ProxyException, UserAPIKeyAuth
+from litellm.proxy.common_utils.http_parsing_utils import _read_request_body
+from redis.exceptions import RedisError
 
-from inference.proxy.contract import SECRET_MAX_LENGTH, SECRET_MIN_LENGTH, SECRET_PREFIX, RedisKeys, hash_secret
+from inference.proxy.admission import GENERATION_SUFFIXES, Admission, Refusal
+from inference.proxy.contract import (
+    SECRET_MAX_LENGTH,
+    SECRET_MIN_LENGTH,
+    SECRET_PREFIX,
+    KeySnapshot,
+    RedisKeys,
+    hash_secret,
+)
 from inference.proxy.routes import INFERENCE_ROUTES
 from inference.proxy.settings import SETTINGS as settings
 from inference.proxy.snapshots import SnapshotStore, SnapshotUnavailable
@@ -27,6 +38,7 @@ log = logging.getLogger("llmaas.proxy")
 LAST_USED_EVERY = 60.0  # seconds between last-used writes, per key and worker
 
 store = SnapshotStore(settings.redis_url, RedisKeys(settings.redis_prefix), cache_ttl=settings.cache_ttl)
+admission = Admission(store.redis, store.keys, settings.reservation_ttl)
 _last_touched: dict[str, float] = {}
 
 
@@ -42,14 +54,64 @@ class OpenAIError(ProxyException):
         code: str,
         param: str | None = None,
         headers: dict[str, str] | None = None,
+        details: dict[str, Any] | None = None,
     ) -> None:
         headers = {"x-llmaas-worker": settings.worker_id, **(headers or {})}
-        super().__init__(message=message, type=type, param=param, code=status, headers=headers, openai_code=code)
+        super().__init__(
+            message=message,
+            type=type,
+            param=param,
+            code=status,
+            headers=headers,
+            openai_code=code,
+            provider_specific_fields=details,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         body = super().to_dict()
         body["code"] = self.openai_code
         return body
+
+
+def _unavailable(exc: Exception) -> OpenAIError:
+    log.warning("failing closed: %s", exc)
+    return OpenAIError(
+        503,
+        "The service is temporarily unable to check API keys or limits. Please retry shortly.",
+        type="service_unavailable",
+        code="service_unavailable",
+        headers={"Retry-After": "2"},
+    )
+
+
+def _limited(snapshot: KeySnapshot) -> bool:
+    return any(
+        s.budget_nano is not None or s.rpm is not None or s.tpm is not None or s.max_parallel is not None
+        for s in snapshot.scopes
+    )
+
+
+async def _admit(snapshot: KeySnapshot, body: dict[str, Any], model_name: str, path: str) -> dict[str, Any]:
+    """Reserve the request's worst case against every limit (one Redis script), or refuse (429)."""
+    try:
+        model = await store.catalog_model(model_name)
+        if model is None:
+            return {}  # LiteLLM answers for unknown models; nothing can be spent on them
+        outcome = await admission.admit(snapshot, model, body, path)
+    except (SnapshotUnavailable, RedisError, OSError) as exc:
+        raise _unavailable(exc) from None
+    if isinstance(outcome, Refusal):
+        retry_after = 3600 if outcome.reset_at is None else max(1, math.ceil(outcome.reset_at - time.time()))
+        budget = outcome.kind == "budget"
+        raise OpenAIError(
+            429,
+            outcome.message(),
+            type="insufficient_quota" if budget else "rate_limit_exceeded",
+            code="insufficient_quota" if budget else "rate_limit_exceeded",
+            headers={"Retry-After": str(retry_after)},
+            details=outcome.details(),
+        )
+    return outcome.metadata()
 
 
 def _unauthorized(message: str) -> OpenAIError:
@@ -92,14 +154,7 @@ async def user_api_key_auth(request: Request, api_key: str | None) -> UserAPIKey
     try:
         snapshot = await store.get(key_hash)
     except SnapshotUnavailable as exc:
-        log.warning("failing closed: %s", exc)
-        raise OpenAIError(
-            503,
-            "The service is temporarily unable to check API keys. Please retry shortly.",
-            type="service_unavailable",
-            code="service_unavailable",
-            headers={"Retry-After": "2"},
-        ) from None
+        raise _unavailable(exc) from None
     now = time.time()
     if snapshot is None:
         raise _unauthorized(f"Incorrect API key provided: {_redacted(secret)}.")
@@ -110,12 +165,26 @@ async def user_api_key_auth(request: Request, api_key: str | None) -> UserAPIKey
         _last_touched[snapshot.key_id] = now
         await store.touch(snapshot.key_id, now)
 
-    identity = {
+    identity: dict[str, Any] = {
         "llmaas_key_id": snapshot.key_id,
         "llmaas_org_id": snapshot.org_id,
         "llmaas_user_id": snapshot.user_id,
         "llmaas_store_chats": snapshot.store_chats,
     }
+    if request.method == "POST" and path.endswith(GENERATION_SUFFIXES):
+        body = await _read_request_body(request)
+        model = str(body.get("model", ""))
+        # Checked here, before admission, so that a refused model never counts against a limit.
+        if snapshot.models and model not in snapshot.models:
+            raise OpenAIError(
+                403,
+                f"This API key may not use the model {model!r}.",
+                type="invalid_request_error",
+                code="model_not_allowed",
+                param="model",
+            )
+        if _limited(snapshot):
+            identity |= await _admit(snapshot, body, model, path)
     return UserAPIKeyAuth(
         api_key=key_hash,
         token=key_hash,

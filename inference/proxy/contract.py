@@ -21,7 +21,9 @@ import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 SNAPSHOT_VERSION = 1
 SECRET_PREFIX = "sk-"  # noqa: S105 - a format marker, not a secret
@@ -70,11 +72,67 @@ class RedisKeys:
     def key_pattern(self) -> str:
         return f"{self.prefix}:key:*"
 
+    # Admission state (see admission_lua.py).
+    @property
+    def reservations(self) -> str:
+        return f"{self.prefix}:resv"
+
+    @property
+    def reservation_data(self) -> str:
+        return f"{self.prefix}:resv:data"
+
+    def settled(self, reservation_id: str) -> str:
+        return f"{self.prefix}:settled:{reservation_id}"
+
+    def budget(self, scope: str, scope_id: str, period_id: str) -> str:
+        return f"{self.prefix}:b:{scope}:{scope_id}:{period_id}"
+
+    def requests_window(self, scope: str, scope_id: str) -> str:
+        return f"{self.prefix}:r:{scope}:{scope_id}"
+
+    def tokens_window(self, scope: str, scope_id: str) -> str:
+        return f"{self.prefix}:t:{scope}:{scope_id}"
+
+    def in_flight(self, scope: str, scope_id: str) -> str:
+        return f"{self.prefix}:p:{scope}:{scope_id}"
+
 
 def _check_version(data: dict[str, Any], what: str) -> None:
     version = data.get("v")
     if version != SNAPSHOT_VERSION:
         raise ContractError(f"{what} has version {version!r}; this code reads version {SNAPSHOT_VERSION}")
+
+
+NANO_PER_USD = 10**9  # budgets and spend travel in Redis as integer nano-dollars
+
+PERIOD_DAILY, PERIOD_MONTHLY, PERIOD_LIFETIME = "daily", "monthly", "lifetime"
+
+
+def budget_period(period: str, tz: str, now: datetime) -> tuple[str, datetime | None, datetime | None]:
+    """(period id, start, end) of the budget period containing ``now``, in the org's time zone."""
+    local = now.astimezone(ZoneInfo(tz))
+    if period == PERIOD_DAILY:
+        start = local.replace(hour=0, minute=0, second=0, microsecond=0)
+        end = (start + timedelta(days=1, hours=2)).replace(hour=0)  # DST-safe next midnight
+        return start.strftime("d%Y%m%d"), start, end
+    if period == PERIOD_MONTHLY:
+        start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        end = (start + timedelta(days=32)).replace(day=1)
+        return start.strftime("m%Y%m"), start, end
+    return "all", None, None
+
+
+@dataclass(frozen=True)
+class ScopeLimits:
+    """One scope's limits (a key, its organization). None: unlimited."""
+
+    scope: str  # "key" | "org"
+    id: str
+    budget_nano: int | None = None
+    budget_period: str = PERIOD_MONTHLY
+    rpm: int | None = None
+    tpm: int | None = None
+    max_parallel: int | None = None
 
 
 @dataclass(frozen=True)
@@ -87,11 +145,14 @@ class KeySnapshot:
     models: tuple[str, ...] = ()
     expires_at: float | None = None  # unix seconds, UTC
     store_chats: bool = False  # the key opted in to chat history
+    scopes: tuple[ScopeLimits, ...] = ()  # the key's, then its organization's
+    timezone: str = "UTC"  # the organization's: budget periods reset at its midnight
     v: int = SNAPSHOT_VERSION
 
     def to_json(self) -> str:
         data = dataclasses.asdict(self)
         data["models"] = list(self.models)
+        data["scopes"] = [dataclasses.asdict(s) for s in self.scopes]
         return json.dumps(data, separators=(",", ":"), sort_keys=True)
 
     @classmethod
@@ -105,6 +166,8 @@ class KeySnapshot:
             models=tuple(data.get("models") or ()),
             expires_at=data.get("expires_at"),
             store_chats=bool(data.get("store_chats", False)),
+            scopes=tuple(ScopeLimits(**s) for s in data.get("scopes") or ()),
+            timezone=data.get("timezone") or "UTC",
         )
 
     def is_expired(self, now: float) -> bool:
@@ -119,6 +182,7 @@ class CatalogModel:
     # Decimal strings, USD per million tokens: money never travels as float.
     input_price_per_mtok: str
     output_price_per_mtok: str
+    max_output_tokens: int = 1024
 
 
 @dataclass(frozen=True)

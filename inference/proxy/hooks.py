@@ -44,6 +44,8 @@ class ProxyHooks(CustomLogger):
     ) -> dict[str, str]:
         headers = dict.fromkeys(BACKEND_REVEALING_HEADERS, "")
         headers["x-llmaas-worker"] = settings.worker_id
+        metadata = getattr(user_api_key_dict, "metadata", None) or {}
+        headers.update(metadata.get("llmaas_ratelimit_headers") or {})
         return headers
 
 

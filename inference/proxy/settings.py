@@ -11,6 +11,7 @@ class ProxySettings:
     redis_prefix: str
     master_key: str
     cache_ttl: float
+    reservation_ttl: float  # seconds before an unsettled reservation gives its budget back
     # An opaque id for this worker process, sent as x-llmaas-worker: it tells operators (and
     # tests) which worker answered without revealing anything about the host.
     worker_id: str
@@ -22,6 +23,7 @@ class ProxySettings:
             redis_prefix=os.environ.get("LLMAAS_REDIS_PREFIX", "llmaas"),
             master_key=os.environ.get("LITELLM_MASTER_KEY", ""),
             cache_ttl=float(os.environ.get("LLMAAS_PROXY_CACHE_TTL", "60")),
+            reservation_ttl=float(os.environ.get("LLMAAS_RESERVATION_TTL", "900")),
             worker_id=secrets.token_hex(4),
         )
 

@@ -17,11 +17,17 @@ import time
 from dataclasses import dataclass
 
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from inference.proxy.contract import (
+    EVENT_CATALOG,
     EVENT_FLUSH,
     EVENT_KEY,
+    Catalog,
+    CatalogModel,
     ContractError,
     KeySnapshot,
     RedisKeys,
@@ -29,6 +35,18 @@ from inference.proxy.contract import (
 )
 
 log = logging.getLogger("llmaas.proxy")
+
+
+def async_redis(url: str, timeout: float) -> aioredis.Redis:
+    """A client that reconnects once, at once, when a pooled connection went stale (Redis
+    restarted): without it each worker's first call after a restart would fail."""
+    return aioredis.Redis.from_url(
+        url,
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
+        retry=Retry(NoBackoff(), retries=1),
+        retry_on_error=[RedisConnectionError],
+    )
 
 
 class SnapshotUnavailable(Exception):
@@ -54,14 +72,13 @@ class SnapshotStore:
         self.keys = keys
         self.cache_ttl = cache_ttl
         self.cache_size = cache_size
-        self.redis = aioredis.Redis.from_url(
-            redis_url, socket_timeout=timeout, socket_connect_timeout=timeout, retry_on_timeout=False
-        )
+        self.redis = async_redis(redis_url, timeout)
         # The subscriber blocks on reads, so it gets a connection without a read timeout.
         self._sub_redis = aioredis.Redis.from_url(
             redis_url, socket_connect_timeout=timeout, socket_keepalive=True, health_check_interval=10
         )
         self._cache: dict[str, _Entry] = {}
+        self._catalog: dict[str, CatalogModel] | None = None
         self._subscribed = False
         self._closing = False
         # Bumped by every invalidation: a lookup that raced one must not cache what it read.
@@ -83,6 +100,7 @@ class SnapshotStore:
                 await pubsub.subscribe(self.keys.events)
                 # Anything published while we were away is unknown: start from an empty cache.
                 self._cache.clear()
+                self._catalog = None
                 self._generation += 1
                 self._subscribed = True
                 backoff = 0.1
@@ -98,6 +116,7 @@ class SnapshotStore:
                 self._subscribed = False
                 self._generation += 1
                 self._cache.clear()
+                self._catalog = None
                 with contextlib.suppress(Exception):  # the connection may already be gone
                     await pubsub.aclose()
             if not self._stopping():
@@ -129,6 +148,9 @@ class SnapshotStore:
             self._cache.pop(key_hash, None)
         elif kind == EVENT_FLUSH:
             self._cache.clear()
+            self._catalog = None
+        elif kind == EVENT_CATALOG:
+            self._catalog = None
 
     # --- lookups ----------------------------------------------------------------------------
     async def get(self, key_hash: str) -> KeySnapshot | None:
@@ -158,6 +180,23 @@ class SnapshotStore:
                 self._cache.clear()
             self._cache[key_hash] = _Entry(snapshot, now)
         return snapshot
+
+    async def catalog_model(self, name: str) -> CatalogModel | None:
+        """The catalog entry of a public model name (cached like the snapshots)."""
+        catalog = self._catalog if self._subscribed else None
+        if catalog is None:
+            generation = self._generation
+            try:
+                raw = await self.redis.get(self.keys.catalog)
+            except (RedisError, OSError) as exc:
+                raise SnapshotUnavailable(f"Redis unreachable ({type(exc).__name__})") from exc
+            try:
+                catalog = {m.name: m for m in Catalog.from_json(raw).models} if raw else {}
+            except (ContractError, ValueError, KeyError, TypeError) as exc:
+                raise SnapshotUnavailable("unreadable catalog") from exc
+            if self._subscribed and generation == self._generation:
+                self._catalog = catalog
+        return catalog.get(name)
 
     async def touch(self, key_id: str, when: float) -> None:
         """Record the key's last use (flushed to PostgreSQL by a Celery beat task)."""

@@ -16,10 +16,10 @@ from collections import deque
 from datetime import datetime
 from typing import Any
 
-import redis.asyncio as aioredis
 from litellm.integrations.custom_logger import CustomLogger
 from redis.exceptions import RedisError
 
+from inference.proxy.admission import Admission
 from inference.proxy.contract import (
     STATUS_CANCELLED,
     STATUS_FAILURE,
@@ -31,6 +31,7 @@ from inference.proxy.contract import (
     UsageRecord,
 )
 from inference.proxy.settings import SETTINGS
+from inference.proxy.snapshots import async_redis
 
 log = logging.getLogger("llmaas.proxy.usage")
 CLIENT_DISCONNECTED = "Client disconnected the request"
@@ -107,7 +108,8 @@ class UsageLogger(CustomLogger):
     def __init__(self, redis_url: str, keys: RedisKeys) -> None:
         super().__init__()
         self.stream = keys.usage_stream
-        self.redis = aioredis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=1)
+        self.redis = async_redis(redis_url, timeout=2)
+        self.admission = Admission(self.redis, keys, SETTINGS.reservation_ttl)
         self.buffer: deque[str] = deque()
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
@@ -115,10 +117,29 @@ class UsageLogger(CustomLogger):
 
     # --- LiteLLM callbacks --------------------------------------------------------------------
     async def async_log_success_event(self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any) -> None:
-        self._add(usage_record(kwargs, ok=True))
+        record = usage_record(kwargs, ok=True)
+        self._add(record)
+        await self._settle(kwargs, record)
 
     async def async_log_failure_event(self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any) -> None:
-        self._add(usage_record(kwargs, ok=False, exception=kwargs.get("exception")))
+        record = usage_record(kwargs, ok=False, exception=kwargs.get("exception"))
+        self._add(record)
+        await self._settle(kwargs, record)
+
+    async def _settle(self, kwargs: Any, record: UsageRecord | None) -> None:
+        """Charge the call's real cost and free its reservation (a failed call costs nothing)."""
+        slo = kwargs.get("standard_logging_object") or {}
+        metadata = (slo.get("metadata") or {}).get("user_api_key_auth_metadata") or {}
+        if record is None or not metadata.get("llmaas_reservation"):
+            return
+        billed = record.status in (STATUS_SUCCESS, STATUS_CANCELLED)
+        try:
+            await self.admission.settle(
+                metadata, record.prompt_tokens if billed else 0, record.completion_tokens if billed else 0
+            )
+        except (RedisError, OSError) as exc:
+            # The reservation expires on its own; PostgreSQL has the call, and reconcile fixes the spend.
+            log.warning("settling a reservation failed (%s)", type(exc).__name__)
 
     # --- buffer → stream -----------------------------------------------------------------------
     def _add(self, record: UsageRecord | None) -> None:

@@ -12,7 +12,7 @@ from django.utils import timezone
 from accounts.services import organization_create
 from inference.config_render import render_litellm_config
 from inference.models import ServedModel
-from inference.proxy.contract import Catalog, KeySnapshot, RedisKeys, decode_event
+from inference.proxy.contract import Catalog, KeySnapshot, RedisKeys, ScopeLimits, decode_event
 from inference.publishing import snapshot_publish_all, snapshot_reconcile
 from keys.models import ApiKey
 from keys.services import key_issue, key_revoke
@@ -47,6 +47,7 @@ def test_issuing_publishes_the_snapshot_after_commit(
         user_id=str(alice.id),
         models=("tiny",),
         expires_at=expires.timestamp(),
+        scopes=(ScopeLimits("key", str(issued.key.id)), ScopeLimits("org", str(org.id))),
     )
     stored = redis_client.mget(list(redis_client.scan_iter(f"{rkeys.prefix}:key:*")))
     assert stored and issued.secret not in json.dumps([v.decode() for v in stored])

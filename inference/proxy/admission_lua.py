@@ -1,0 +1,136 @@
+"""The admission scripts run inside Redis: one round trip admits (or refuses) a request
+across every scope at once, so concurrent requests on several workers cannot overshoot.
+
+Per scope (a key, its organization) the scripts keep, under the contract's prefix:
+  B = budget hash {spent, reserved} for the current period (nano-USD integers)
+  R = requests per second bucket (hash second → count), a 60 s sliding window
+  T = tokens per second bucket (hash second → tokens), a 60 s sliding window
+  P = requests in flight
+and globally Z (reservation id → expiry, ms) and D (reservation id → what it holds), so an
+expired reservation (a crashed proxy, a lost callback) gives back its budget and its slot.
+"""
+
+# Shared by both scripts: give back reservations whose time is up (bounded per call).
+_PURGE = """
+local function purge(zkey, dkey, now_ms, limit)
+  local ids = redis.call('ZRANGEBYSCORE', zkey, '-inf', now_ms, 'LIMIT', 0, limit)
+  for _, id in ipairs(ids) do
+    local raw = redis.call('HGET', dkey, id)
+    if raw then
+      for _, s in ipairs(cjson.decode(raw)) do
+        redis.call('HINCRBY', s[1], 'reserved', -s[4])
+        if tonumber(redis.call('GET', s[2]) or '0') > 0 then redis.call('DECR', s[2]) end
+      end
+    end
+    redis.call('ZREM', zkey, id)
+    redis.call('HDEL', dkey, id)
+  end
+  return #ids
+end
+local function window(key, now_s)
+  local total, oldest = 0, nil
+  local buckets = redis.call('HGETALL', key)
+  for i = 1, #buckets, 2 do
+    local sec = tonumber(buckets[i])
+    if sec <= now_s - 60 then
+      redis.call('HDEL', key, buckets[i])
+    else
+      total = total + tonumber(buckets[i + 1])
+      if oldest == nil or sec < oldest then oldest = sec end
+    end
+  end
+  return total, oldest
+end
+"""
+
+# KEYS: Z, D, then per scope B, R, T, P.
+# ARGV: now_ms, reservation id, ttl_ms, cost (nano), tokens, then per scope
+#       budget, rpm, tpm, parallel (-1 = unlimited), B's ttl in seconds (-1 = none).
+# Returns {1, rpm_limit, rpm_left, rpm_reset_s, tpm_limit, tpm_left, tpm_reset_s} (the tightest
+# scope for each; -1 if unlimited) or {0, scope index (1-based), kind, limit, current, reset_s}.
+ADMIT = (
+    _PURGE
+    + """
+local now_ms = tonumber(ARGV[1])
+local now_s = math.floor(now_ms / 1000)
+local id, ttl_ms = ARGV[2], tonumber(ARGV[3])
+local cost, tokens = tonumber(ARGV[4]), tonumber(ARGV[5])
+purge(KEYS[1], KEYS[2], now_ms, 100)
+local n = (#KEYS - 2) / 4
+local best = {-1, -1, 0, -1, -1, 0}
+local state = {}
+for i = 1, n do
+  local B, R, T, P = KEYS[3 + (i-1)*4], KEYS[4 + (i-1)*4], KEYS[5 + (i-1)*4], KEYS[6 + (i-1)*4]
+  local a = 5 + (i-1)*5
+  local budget, rpm, tpm, par = tonumber(ARGV[a+1]), tonumber(ARGV[a+2]), tonumber(ARGV[a+3]), tonumber(ARGV[a+4])
+  if budget >= 0 then
+    local used = tonumber(redis.call('HGET', B, 'spent') or '0') + tonumber(redis.call('HGET', B, 'reserved') or '0')
+    if used + cost > budget then return {0, i, 'budget', budget, used, -1} end
+  end
+  local reqs, roldest = window(R, now_s)
+  if rpm >= 0 and reqs >= rpm then return {0, i, 'rpm', rpm, reqs, (roldest or now_s) + 60 - now_s} end
+  local toks, toldest = window(T, now_s)
+  if tpm >= 0 and toks >= tpm then return {0, i, 'tpm', tpm, toks, (toldest or now_s) + 60 - now_s} end
+  local inflight = tonumber(redis.call('GET', P) or '0')
+  if par >= 0 and inflight >= par then return {0, i, 'parallel', par, inflight, 1} end
+  state[i] = {B, R, T, P, rpm, reqs, roldest, tpm, toks, toldest, tonumber(ARGV[a+5])}
+end
+local held = {}
+for i = 1, n do
+  local s = state[i]
+  redis.call('HINCRBY', s[1], 'reserved', cost)
+  if s[11] > 0 then redis.call('EXPIRE', s[1], s[11]) end
+  redis.call('HINCRBY', s[2], now_s, 1)
+  redis.call('EXPIRE', s[2], 120)
+  redis.call('HINCRBY', s[3], now_s, tokens)
+  redis.call('EXPIRE', s[3], 120)
+  redis.call('INCR', s[4])
+  redis.call('EXPIRE', s[4], math.ceil(ttl_ms / 1000) + 60)
+  held[i] = {s[1], s[4], s[3], cost, now_s, tokens}
+  if s[5] >= 0 and (best[1] < 0 or s[5] - s[6] - 1 < best[2]) then
+    best[1], best[2], best[3] = s[5], s[5] - s[6] - 1, (s[7] or now_s) + 60 - now_s
+  end
+  if s[8] >= 0 and (best[4] < 0 or s[8] - s[9] - tokens < best[5]) then
+    best[4], best[5], best[6] = s[8], math.max(0, s[8] - s[9] - tokens), (s[10] or now_s) + 60 - now_s
+  end
+end
+redis.call('ZADD', KEYS[1], now_ms + ttl_ms, id)
+redis.call('HSET', KEYS[2], id, cjson.encode(held))
+return {1, best[1], best[2], best[3], best[4], best[5], best[6]}
+"""
+)
+
+# KEYS: Z, D, the settled marker for this id, then the B key of every scope (used when the
+# reservation already expired). ARGV: reservation id, actual cost (nano), actual tokens, now_ms.
+# Idempotent: a second settle of the same id does nothing.
+SETTLE = (
+    _PURGE
+    + """
+if redis.call('SET', KEYS[3], '1', 'NX', 'EX', 86400) == false then return 0 end
+local id, cost, tokens = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local raw = redis.call('HGET', KEYS[2], id)
+if raw then
+  for _, s in ipairs(cjson.decode(raw)) do
+    redis.call('HINCRBY', s[1], 'reserved', -s[4])
+    redis.call('HINCRBY', s[1], 'spent', cost)
+    if tonumber(redis.call('GET', s[2]) or '0') > 0 then redis.call('DECR', s[2]) end
+    if redis.call('HEXISTS', s[3], s[5]) == 1 then redis.call('HINCRBY', s[3], s[5], tokens - s[6]) end
+  end
+  redis.call('ZREM', KEYS[1], id)
+  redis.call('HDEL', KEYS[2], id)
+  return 1
+end
+for i = 4, #KEYS do redis.call('HINCRBY', KEYS[i], 'spent', cost) end
+return 2
+"""
+)
+
+# KEYS: Z, D. ARGV: now_ms. Gives back every expired reservation (run by beat when idle).
+PURGE = (
+    _PURGE
+    + """
+local total, n = 0, 1
+while n > 0 do n = purge(KEYS[1], KEYS[2], tonumber(ARGV[1]), 500); total = total + n end
+return total
+"""
+)

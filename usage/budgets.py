@@ -1,0 +1,113 @@
+"""Budget counters in Redis, kept honest by PostgreSQL (request_logs is the source of truth).
+
+The proxy settles spend in Redis as calls finish; these functions rebuild those counters
+after Redis lost them, correct drift, and give back expired reservations when idle.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from django.db.models import Q, Sum
+from django.utils import timezone
+
+from accounts.models import Organization
+from inference.proxy.admission_lua import PURGE
+from inference.proxy.contract import NANO_PER_USD, budget_period
+from inference.publishing import redis_client, redis_keys
+from keys.models import ApiKey
+from usage.models import RequestLog
+
+log = logging.getLogger(__name__)
+
+# Raise the Redis counter to PostgreSQL's figure, never lower it: Redis may already hold
+# settled calls whose records are still on their way to PostgreSQL. Returns the old value.
+_RAISE_SPENT = """
+local current = tonumber(redis.call('HGET', KEYS[1], 'spent') or '0')
+local floor = tonumber(ARGV[1])
+if floor > current then redis.call('HSET', KEYS[1], 'spent', floor) end
+if tonumber(ARGV[2]) > 0 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+return current
+"""
+
+
+@dataclass(frozen=True)
+class ScopeSpend:
+    scope: str
+    scope_id: str
+    period_id: str
+    start: datetime | None
+    end: datetime | None
+    budget: Decimal
+    spent_pg: Decimal
+
+
+def _spend(scope: str, scope_id: object, start: datetime | None) -> Decimal:
+    where = Q(key_id=scope_id) if scope == "key" else Q(org_id=scope_id)
+    if start is not None:
+        where &= Q(created_at__gte=start)
+    return RequestLog.objects.filter(where).aggregate(total=Sum("cost"))["total"] or Decimal(0)
+
+
+def scope_spend(scope: str, scope_id: object, budget: Decimal, period: str, tz: str) -> ScopeSpend:
+    period_id, start, end = budget_period(period, tz, timezone.now())
+    return ScopeSpend(scope, str(scope_id), period_id, start, end, budget, _spend(scope, scope_id, start))
+
+
+def budgeted_scopes() -> list[ScopeSpend]:
+    scopes = [
+        scope_spend("org", org.id, org.budget_usd, org.budget_period, org.timezone)
+        for org in Organization.objects.filter(budget_usd__isnull=False)
+        if org.budget_usd is not None
+    ]
+    keys = ApiKey.objects.filter(budget_usd__isnull=False, revoked_at__isnull=True).select_related("organization")
+    scopes += [
+        scope_spend("key", key.id, key.budget_usd, key.budget_period, key.organization.timezone)
+        for key in keys
+        if key.budget_usd is not None
+    ]
+    return scopes
+
+
+def redis_spent(s: ScopeSpend) -> int:
+    raw = redis_client().hget(redis_keys().budget(s.scope, s.scope_id, s.period_id), "spent")
+    return int(raw or 0)
+
+
+def raise_spent(s: ScopeSpend) -> int:
+    """Make Redis count at least what PostgreSQL says; returns the correction (nano-USD)."""
+    pg = int(s.spent_pg * NANO_PER_USD)
+    ttl = -1 if s.end is None else int((s.end - timezone.now()).total_seconds()) + 86400
+    before = int(redis_client().eval(_RAISE_SPENT, 1, redis_keys().budget(s.scope, s.scope_id, s.period_id), pg, ttl))
+    return max(0, pg - before)
+
+
+def spend_rebuild(scopes: list[ScopeSpend] | None = None) -> int:
+    """After Redis lost them (or a limit changed): counters of the current periods from PostgreSQL."""
+    return sum(raise_spent(s) for s in (budgeted_scopes() if scopes is None else scopes))
+
+
+def spend_reconcile() -> dict[str, int]:
+    """Periodic: compare Redis spend with request_logs, correct what Redis undercounts, report drift."""
+    scopes = budgeted_scopes()
+    drift = sum(abs(int(s.spent_pg * NANO_PER_USD) - redis_spent(s)) for s in scopes)
+    corrected = spend_rebuild(scopes)
+    client, keys = redis_client(), redis_keys()
+    client.hset(f"{keys.prefix}:metrics", mapping={"spend_drift_nano": drift, "spend_corrected_nano": corrected})
+    if corrected:
+        log.warning("budget reconcile: raised Redis spend by $%.6f across %d scopes", corrected / 1e9, len(scopes))
+    return {"scopes": len(scopes), "drift_nano": drift, "corrected_nano": corrected}
+
+
+def reservations_purge() -> int:
+    """Give back the budget and slots of reservations whose time is up (beat; the proxy does it too)."""
+    keys = redis_keys()
+    return int(redis_client().eval(PURGE, 2, keys.reservations, keys.reservation_data, int(time.time() * 1000)))
+
+
+def open_reservations() -> int:
+    return int(redis_client().zcard(redis_keys().reservations))
