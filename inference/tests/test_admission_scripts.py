@@ -117,7 +117,7 @@ def test_rpm_counts_in_a_sliding_minute_and_reports_the_tightest_scope(keys):
         assert outcomes[0].headers["x-ratelimit-remaining-requests"] == "1"
         refusal = outcomes[2]
         assert isinstance(refusal, Refusal) and (refusal.scope, refusal.kind, refusal.limit) == ("org", "rpm", 2)
-        assert time.time() < refusal.reset_at <= time.time() + 61
+        assert refusal.reset_at is not None and time.time() < refusal.reset_at <= time.time() + 61
 
     run(keys, scenario)
 
