@@ -68,6 +68,9 @@ class Command(BaseCommand):
             org = Organization.objects.filter(name=DEMO_ORG, memberships__user=admin).first()
             if org is None:
                 org = organization_create(name=DEMO_ORG, owner=admin)
+                # A small monthly budget, so that the demo key shows limits at work.
+                org.budget_usd, org.budget_period, org.rpm = Decimal("5"), "monthly", 120
+                org.save(update_fields=["budget_usd", "budget_period", "rpm"])
             key_id = state.get("demo_key_id")
             alive = key_id and ApiKey.objects.filter(pk=key_id, organization=org, revoked_at__isnull=True).exists()
             if not alive or not state.get("demo_key"):
