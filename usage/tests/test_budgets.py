@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from accounts.services import organization_create
 from keys.services import key_issue
-from usage.budgets import budgeted_scopes, redis_spent, spend_reconcile, spend_rebuild
+from usage.budgets import budgeted_scopes, redis_spent, spend_rebuild, spend_reconcile
 from usage.models import RequestLog
 
 
