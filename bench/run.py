@@ -1,0 +1,380 @@
+"""The control plane's cost on the hot path, as ratios against stock LiteLLM and the backend.
+
+    .venv/bin/python -m bench.run [--quick] [--out bench/out]
+
+Writes report.md, report.json and PNG plots. Every figure is a ratio against a baseline
+measured in the same run, with samples interleaved across levels (see bench/README.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import redis
+
+from bench.stacks import Bench
+from inference.proxy.signing import signed_headers
+from stack.stack import ROOT
+
+CHAT = {"model": "fast", "messages": [{"role": "user", "content": "ping"}], "max_tokens": 8}
+rng = random.Random(7)
+
+
+def say(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def load(url: str, key: str, body: dict, concurrency: int = 1, **limits: float) -> dict[str, Any]:
+    argv = [sys.executable, "-m", "bench.loadgen", url + "/v1/chat/completions", key, json.dumps(body)]
+    argv += ["--concurrency", str(concurrency)]
+    for name, value in limits.items():
+        argv += [f"--{name}", str(value)]
+    out = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, check=True)
+    return dict(json.loads(out.stdout))
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def bootstrap(
+    samples: dict[str, list[float]], stat: Callable[[dict[str, list[float]]], float], n: int = 1000
+) -> tuple[float, float]:
+    """95 % CI of a statistic of several samples, by resampling each with replacement."""
+    values = []
+    for _ in range(n):
+        resampled = {k: rng.choices(v, k=len(v)) for k, v in samples.items()}
+        try:
+            values.append(stat(resampled))
+        except ZeroDivisionError:
+            continue
+    values.sort()
+    return values[int(0.025 * len(values))], values[int(0.975 * len(values)) - 1]
+
+
+def b1_added_latency(bench: Bench, rounds: int, per_round: int) -> dict[str, Any]:
+    say(f"B1: added latency, c=1, {rounds} interleaved rounds × {per_round} requests per level")
+    levels = {"L0": (bench.l0, "none"), "L1": (bench.l1, bench.l1_key), "L2": (bench.l2, bench.key)}
+    samples: dict[str, list[float]] = {k: [] for k in levels}
+    for _ in range(rounds):
+        order = list(levels)
+        rng.shuffle(order)
+        for level in order:
+            url, key = levels[level]
+            samples[level] += load(url, key, CHAT, 1, requests=per_round)["latencies_ms"]
+    result: dict[str, Any] = {"samples": {k: len(v) for k, v in samples.items()}}
+    for name, q in (("p50", 0.5), ("p99", 0.99)):
+
+        def ratio(s: dict[str, list[float]], q: float = q) -> float:
+            return (pct(s["L2"], q) - pct(s["L1"], q)) / (pct(s["L1"], q) - pct(s["L0"], q))
+
+        result[name] = {
+            **{level: round(pct(v, q), 3) for level, v in samples.items()},
+            "ratio": round(ratio(samples), 3),
+            "ci95": [round(x, 3) for x in bootstrap(samples, ratio)],
+        }
+    result["raw"] = samples
+    return result
+
+
+def knee(bench: Bench, url: str, key: str, levels: list[int], seconds: float) -> dict[str, Any]:
+    points = []
+    for c in levels:
+        r = load(url, key, CHAT, c, seconds=seconds)
+        lat = r["latencies_ms"]
+        points.append(
+            {"concurrency": c, "rps": round(r["rps"], 1), "p99": round(pct(lat, 0.99), 2), "errors": r["errors"]}
+        )
+    idle = points[0]["p99"]
+    ok = [p for p in points if p["p99"] < 2 * idle and not p["errors"]]
+    return {"points": points, "idle_p99": idle, "knee_rps": max((p["rps"] for p in ok), default=0.0)}
+
+
+def b2_throughput(bench: Bench, levels: list[int], seconds: float) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for workers in (1, 2):
+        say(f"B2: throughput knee with {workers} worker(s), concurrency {levels}")
+        bench.set_workers(workers)
+        l1 = knee(bench, bench.l1, bench.l1_key, levels, seconds)
+        l2 = knee(bench, bench.l2, bench.key, levels, seconds)
+        result[f"workers_{workers}"] = {"L1": l1, "L2": l2, "ratio": round(l2["knee_rps"] / l1["knee_rps"], 3)}
+    return result
+
+
+def b3_ttft(bench: Bench, n: int) -> dict[str, Any]:
+    say(f"B3: streaming time to first token on SmolLM2, {n} varied prompts, interleaved")
+    samples: dict[str, list[float]] = {"L1": [], "L2": []}
+    for i in range(n):
+        body = {
+            "model": "smollm2",
+            "messages": [{"role": "user", "content": f"Question {i}: name {rng.randint(2, 99)} animals that {i}."}],
+            "max_tokens": 16,
+            "stream": True,
+            "cache_prompt": False,
+        }
+        pairs = [("L1", bench.l1, bench.l1_key), ("L2", bench.l2, bench.key)]
+        rng.shuffle(pairs)
+        for level, url, key in pairs:
+            samples[level] += load(url, key, body, 1, requests=1)["ttfb_ms"]
+
+    def ratio(s: dict[str, list[float]]) -> float:
+        return statistics.median(s["L2"]) / statistics.median(s["L1"])
+
+    return {
+        "median_ms": {k: round(statistics.median(v), 2) for k, v in samples.items()},
+        "ratio": round(ratio(samples), 3),
+        "ci95": [round(x, 3) for x in bootstrap(samples, ratio)],
+    }
+
+
+def b4_statements(bench: Bench, n: int) -> dict[str, Any]:
+    say(f"B4: SQL statements and Redis commands per proxied request ({n} requests)")
+    assert bench.stack is not None
+    sup = bench.stack.supervisor
+    quiet = ["shipper", "celery-beat", "celery-worker"]  # background work, measured apart from the hot path
+    for name in quiet:
+        sup.stop(name)
+    db = bench.stack.config.database_url
+    client = redis.Redis.from_url(bench.stack.config.redis_url)
+    name = db.rsplit("/", 1)[1]
+
+    def pg() -> int:
+        with psycopg.connect(db.rsplit("/", 1)[0] + "/postgres") as conn:
+            row = conn.execute("SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = %s", (name,))
+            return int(row.fetchone()[0])  # type: ignore[index]
+
+    def commands() -> dict[str, int]:
+        return {k.removeprefix("cmdstat_"): int(v["calls"]) for k, v in client.info("commandstats").items()}
+
+    time.sleep(1)
+    before_pg, before_redis = pg(), commands()
+    load(bench.l2, bench.key, CHAT, 4, requests=n)
+    time.sleep(2)  # let the usage hook's buffer drain
+    after_pg, after_redis = pg(), commands()
+    for name_ in quiet:
+        sup.restart(name_, timeout=60)
+    per_request = {
+        k: round((after_redis.get(k, 0) - before_redis.get(k, 0)) / n, 3)
+        for k in after_redis
+        if after_redis.get(k, 0) != before_redis.get(k, 0)
+    }
+    # Client-issued commands: one EVALSHA admits before the call (another settles after the
+    # response), MGET only on snapshot-cache misses; the rest run inside the scripts.
+    on_path = per_request.get("evalsha", 0) / 2 + per_request.get("mget", 0)
+    after = per_request.get("evalsha", 0) / 2 + per_request.get("xadd", 0)
+    return {
+        "sql_transactions_per_request": round((after_pg - before_pg) / n, 4),
+        "redis_commands_per_request": per_request,
+        "redis_round_trips_on_the_request_path": round(on_path, 3),
+        "redis_round_trips_after_the_response": round(after, 3),
+        "note": "commandstats also counts commands run inside scripts; XADD is pipelined in batches",
+    }
+
+
+def b5_ingest(bench: Bench, rows: int) -> dict[str, Any]:
+    say(f"B5: usage ingest through the webhook vs COPY, {rows} rows")
+    assert bench.stack is not None
+    import dataclasses
+    import uuid
+
+    import httpx
+
+    from inference.proxy.contract import UsageRecord
+
+    now = time.time()
+    records = [
+        dataclasses.asdict(
+            UsageRecord(
+                call_id=str(uuid.uuid4()), org_id=str(uuid.uuid4()), key_id=str(uuid.uuid4()), user_id=None,
+                model="fast", deployment_id="fast", prompt_tokens=12, completion_tokens=8, latency_ms=3.2,
+                ttft_ms=None, status="success", error_type=None, stream=False, end_user=None, created_at=now,
+            )
+        )
+        for _ in range(rows)
+    ]  # fmt: skip
+    secret = bench.stack.secret("LLMAAS_WEBHOOK_SECRET")
+    url = f"http://127.0.0.1:{bench.stack.config.django_port}/api/webhooks/litellm"
+    started = time.perf_counter()
+    with httpx.Client(timeout=120) as client:
+        for i in range(0, rows, 500):
+            body = json.dumps({"records": records[i : i + 500]}).encode()
+            headers = {"Content-Type": "application/json", **signed_headers(secret, body)}
+            client.post(url, content=body, headers=headers).raise_for_status()
+    webhook = rows / (time.perf_counter() - started)
+    table = f"bench_copy_{uuid.uuid4().hex[:6]}"
+    with psycopg.connect(bench.stack.config.database_url, autocommit=True) as conn:
+        conn.execute(f"CREATE TABLE {table} (LIKE request_logs INCLUDING ALL)")
+        columns = ["call_id", "model", "prompt_tokens", "completion_tokens", "cost", "latency_ms", "status", "stream",
+                   "tokens_estimated", "created_at", "ingested_at"]  # fmt: skip
+        started = time.perf_counter()
+        with conn.cursor().copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            for r in records:
+                copy.write_row([r["call_id"] + "c", r["model"], r["prompt_tokens"], r["completion_tokens"], "0.001",
+                                r["latency_ms"], r["status"], r["stream"], False, "now", "now"])  # fmt: skip
+        copy_rate = rows / (time.perf_counter() - started)
+        conn.execute(f"DROP TABLE {table}")
+    return {
+        "webhook_rows_per_s": round(webhook),
+        "copy_rows_per_s": round(copy_rate),
+        "ratio": round(webhook / copy_rate, 3),
+    }
+
+
+def rss_mb(pids: list[int]) -> list[float]:
+    sizes = []
+    for pid in pids:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                sizes.append(int(line.split()[1]) / 1024)
+    return [s for s in sizes if s > 50]  # proxy workers, not uvicorn's tiny helper processes
+
+
+def b6_rss(bench: Bench) -> dict[str, Any]:
+    say("B6: proxy worker RSS after warm-up")
+    for url, key in ((bench.l1, bench.l1_key), (bench.l2, bench.key)):
+        load(url, key, CHAT, 8, requests=500)
+    l1, l2 = rss_mb(bench.worker_pids("L1")), rss_mb(bench.worker_pids("L2"))
+    ratio = statistics.mean(l2) / statistics.mean(l1)
+    return {"L1_mb": [round(x, 1) for x in l1], "L2_mb": [round(x, 1) for x in l2], "ratio": round(ratio, 3)}
+
+
+def b7_soak(bench: Bench, knee_rps: float, seconds: float) -> dict[str, Any]:
+    rate = max(1.0, 0.8 * knee_rps)
+    say(f"B7: soak at {rate:.0f} req/s (80 % of the knee) for {seconds:.0f} s per level")
+    result: dict[str, Any] = {"rate": round(rate, 1), "seconds": seconds}
+    for level, url, key in (("L1", bench.l1, bench.l1_key), ("L2", bench.l2, bench.key)):
+        warm = load(url, key, CHAT, 8, seconds=max(5.0, seconds * 0.1), rate=rate)
+        start = statistics.mean(rss_mb(bench.worker_pids(level)))
+        soak = load(url, key, CHAT, 16, seconds=seconds, rate=rate)
+        end = statistics.mean(rss_mb(bench.worker_pids(level)))
+        errors = sum(soak["errors"].values()) + sum(warm["errors"].values())
+        result[level] = {"errors": errors, "rss_start_mb": round(start, 1), "rss_end_mb": round(end, 1),
+                         "growth_mb": round(end - start, 1), "rps": round(soak["rps"], 1)}  # fmt: skip
+    g1, g2 = max(result["L1"]["growth_mb"], 0.1), max(result["L2"]["growth_mb"], 0.1)
+    result["growth_ratio"] = round(g2 / g1, 3)
+    return result
+
+
+def plots(out: Path, b1: dict[str, Any], b2: dict[str, Any]) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for level, values in b1["raw"].items():
+        ax.hist(values, bins=60, alpha=0.5, label=level, range=(0, max(pct(v, 0.99) for v in b1["raw"].values())))
+    ax.set_xlabel("latency (ms), c=1, non-streamed")
+    ax.set_ylabel("requests")
+    ax.legend()
+    ax.set_title("B1: latency distributions (L0 backend, L1 stock LiteLLM, L2 LLMaaS)")
+    fig.tight_layout()
+    fig.savefig(out / "b1_latency.png")
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for ax, (name, data) in zip(axes, b2.items(), strict=True):
+        for level in ("L1", "L2"):
+            pts = data[level]["points"]
+            ax.plot([p["rps"] for p in pts], [p["p99"] for p in pts], marker="o", label=level)
+        ax.set_xlabel("throughput (req/s)")
+        ax.set_ylabel("p99 latency (ms)")
+        ax.set_title(f"B2: {name.replace('_', ' ')}")
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(out / "b2_throughput.png")
+    return ["b1_latency.png", "b2_throughput.png"]
+
+
+def verdict(value: float, target: str) -> str:
+    op, bound = target.split()
+    met = value <= float(bound) if op == "≤" else value >= float(bound)
+    return "met" if met else "**missed**"
+
+
+def report(out: Path, results: dict[str, Any]) -> str:
+    b1, b2, b3, b4, b5, b6, b7 = (results[k] for k in ("B1", "B2", "B3", "B4", "B5", "B6", "B7"))
+    rows = [
+        ("B1", "added p50 latency (L2−L1)/(L1−L0)", b1["p50"]["ratio"], f"CI95 {b1['p50']['ci95']}", "≤ 0.10"),
+        ("B1", "added p99 latency (L2−L1)/(L1−L0)", b1["p99"]["ratio"], f"CI95 {b1['p99']['ci95']}", "≤ 0.10"),
+        ("B2", "throughput knee L2/L1, 1 worker", b2["workers_1"]["ratio"],
+         f"{b2['workers_1']['L2']['knee_rps']} vs {b2['workers_1']['L1']['knee_rps']} req/s", "≥ 0.90"),
+        ("B2", "throughput knee L2/L1, 2 workers", b2["workers_2"]["ratio"],
+         f"{b2['workers_2']['L2']['knee_rps']} vs {b2['workers_2']['L1']['knee_rps']} req/s", "≥ 0.90"),
+        ("B3", "streaming TTFT L2/L1 (SmolLM2)", b3["ratio"], f"CI95 {b3['ci95']}, medians {b3['median_ms']} ms",
+         "≤ 1.05"),
+        ("B4", "SQL transactions per proxied request", b4["sql_transactions_per_request"], "", "≤ 0"),
+        ("B4", "Redis round trips on the request path", b4["redis_round_trips_on_the_request_path"],
+         f"after the response: {b4['redis_round_trips_after_the_response']}; all commands incl. in scripts: "
+         + json.dumps(b4["redis_commands_per_request"]), "≤ 2"),
+        ("B5", "ingest rows/s webhook / COPY", b5["ratio"], f"{b5['webhook_rows_per_s']} vs {b5['copy_rows_per_s']}",
+         "≥ 0.25"),
+        ("B6", "proxy worker RSS L2/L1", b6["ratio"], f"{b6['L2_mb']} vs {b6['L1_mb']} MB", "≤ 1.10"),
+        ("B7", "soak errors (L2)", b7["L2"]["errors"], f"{b7['seconds']:.0f} s at {b7['rate']} req/s", "≤ 0"),
+        ("B7", "soak RSS growth L2/L1", b7["growth_ratio"],
+         f"{b7['L2']['growth_mb']} vs {b7['L1']['growth_mb']} MB (floored at 0.1)", "≤ 1.2"),
+    ]  # fmt: skip
+    lines = [
+        "# LLMaaS hot-path benchmark",
+        "",
+        f"Run {results['started']}, {'quick' if results['quick'] else 'full'} mode, on {results['machine']}.",
+        "L0 = backend direct, L1 = stock LiteLLM (same version and workers, master key, no hooks),",
+        "L2 = LLMaaS through nginx (route gate, auth, admission, usage hook, shipper).",
+        "",
+        "| id | figure | value | detail | target | verdict |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    lines += [f"| {i} | {f} | {v} | {d} | {t} | {verdict(float(v), t)} |" for i, f, v, d, t in rows]
+    lines += ["", "B1 percentiles (ms): " + json.dumps({k: b1[k] for k in ("p50", "p99")})]
+    for name, data in b2.items():
+        for level in ("L1", "L2"):
+            points = (f"c={p['concurrency']}: {p['rps']} req/s p99 {p['p99']} ms" for p in data[level]["points"])
+            lines.append(f"B2 {name} {level}: " + ", ".join(points))
+    lines += ["", "![B1](b1_latency.png)", "![B2](b2_throughput.png)", ""]
+    text = "\n".join(lines)
+    (out / "report.md").write_text(text)
+    return text
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.run")
+    parser.add_argument("--quick", action="store_true", help="a short run (under 3 minutes)")
+    parser.add_argument("--out", default=str(ROOT / "bench" / "out"))
+    args = parser.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    quick = args.quick
+    bench = Bench(out / "state")
+    results: dict[str, Any] = {"started": time.strftime("%Y-%m-%d %H:%M:%S"), "quick": quick}
+    results["machine"] = f"{subprocess.run(['nproc'], capture_output=True, text=True).stdout.strip()} cores"
+    say("starting the fast backend, SmolLM2, stock LiteLLM and the LLMaaS stack")
+    bench.up()
+    try:
+        results["B1"] = b1_added_latency(bench, rounds=4 if quick else 10, per_round=40 if quick else 150)
+        results["B3"] = b3_ttft(bench, n=8 if quick else 40)
+        results["B4"] = b4_statements(bench, n=200 if quick else 1000)
+        results["B5"] = b5_ingest(bench, rows=2000 if quick else 20000)
+        results["B2"] = b2_throughput(bench, [1, 4, 16] if quick else [1, 2, 4, 8, 16, 32], 2.5 if quick else 6)
+        results["B6"] = b6_rss(bench)
+        knee_rps = min(results["B2"]["workers_2"]["L1"]["knee_rps"], results["B2"]["workers_2"]["L2"]["knee_rps"])
+        results["B7"] = b7_soak(bench, knee_rps, 15 if quick else 600)
+    finally:
+        bench.down()
+    files = plots(out, results["B1"], results["B2"])
+    results["B1"].pop("raw")
+    (out / "report.json").write_text(json.dumps(results, indent=2))
+    print(report(out, results))
+    say(f"report: {out / 'report.md'}, {out / 'report.json'}, plots: {', '.join(files)}")
+
+
+if __name__ == "__main__":
+    main()
