@@ -350,7 +350,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a short run (under 3 minutes)")
     parser.add_argument("--out", default=str(ROOT / "bench" / "out"))
     args = parser.parse_args()
-    out = Path(args.out)
+    out = Path(args.out).resolve()  # nginx and the stack need absolute paths
     out.mkdir(parents=True, exist_ok=True)
     quick = args.quick
     bench = Bench(out / "state")
