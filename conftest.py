@@ -10,7 +10,10 @@ import redis as redis_lib
 from django.conf import settings
 from rest_framework.test import APIClient
 
+from inference.proxy.contract import RedisKeys
 from stack.testing import E2E, isolated_stack
+
+LOCAL_REDIS = "redis://127.0.0.1:6379/0"
 
 
 # --- unit-level fixtures ----------------------------------------------------------------------
@@ -19,6 +22,16 @@ def redis_client() -> Iterator[redis_lib.Redis]:
     client = redis_lib.Redis.from_url(settings.REDIS_URL)
     yield client
     for name in client.scan_iter(match=f"{settings.REDIS_PREFIX}:*"):
+        client.delete(name)
+
+
+@pytest.fixture
+def redis_prefix() -> Iterator[RedisKeys]:
+    """Contract key names under a fresh prefix on the local Redis, removed afterwards."""
+    keys = RedisKeys(f"llmaas-test-{uuid.uuid4().hex[:8]}")
+    yield keys
+    client = redis_lib.Redis.from_url(LOCAL_REDIS)
+    for name in client.scan_iter(match=f"{keys.prefix}:*"):
         client.delete(name)
 
 

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
-import httpx
 import yaml
 
 from stack import assets
@@ -30,6 +29,7 @@ from stack.stack import (
     drop_database,
     ensure_vhost,
 )
+from stack.testing import session
 
 
 @dataclass
@@ -132,15 +132,9 @@ class Bench:
         """A key with limits, so that admission runs on every call (limits far out of reach)."""
         assert self.stack is not None
         state = self.stack.state
-        with httpx.Client(base_url=self.l2, timeout=30) as client:
-            client.get("/api/auth/csrf")
-            client.post(
-                "/api/auth/login",
-                json={"email": state["admin_email"], "password": state["admin_password"]},
-                headers={"X-CSRFToken": client.cookies["csrftoken"]},
-            ).raise_for_status()
+        with session(self.l2, state["admin_email"], state["admin_password"]) as client:
             body = {"name": "bench", "budget_usd": "100000", "rpm": 10_000_000, "tpm": 1_000_000_000}
-            response = client.post("/api/keys/", json=body, headers={"X-CSRFToken": client.cookies["csrftoken"]})
+            response = client.post("/api/keys/", json=body)
             response.raise_for_status()
             return str(response.json()["secret"])
 

@@ -9,27 +9,18 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 
+# Beat's schedule: (setting with the period in seconds, task).
+PERIODIC = (
+    ("SNAPSHOT_RECONCILE_SECONDS", "inference.tasks.snapshot_reconcile"),
+    ("BUDGET_RECONCILE_SECONDS", "usage.tasks.budgets_reconcile"),
+    ("RESERVATION_PURGE_SECONDS", "usage.tasks.reservations_expire"),
+    ("LAST_USED_FLUSH_SECONDS", "keys.tasks.last_used_flush"),
+)
+
+
 @app.on_after_finalize.connect
 def _schedule(sender: Celery, **_: object) -> None:
     from django.conf import settings
 
-    sender.add_periodic_task(
-        float(settings.SNAPSHOT_RECONCILE_SECONDS),
-        sender.signature("inference.tasks.snapshot_reconcile"),
-        name="snapshot-reconcile",
-    )
-    sender.add_periodic_task(
-        float(settings.BUDGET_RECONCILE_SECONDS),
-        sender.signature("usage.tasks.budgets_reconcile"),
-        name="budgets-reconcile",
-    )
-    sender.add_periodic_task(
-        float(settings.RESERVATION_PURGE_SECONDS),
-        sender.signature("usage.tasks.reservations_expire"),
-        name="reservations-expire",
-    )
-    sender.add_periodic_task(
-        float(settings.LAST_USED_FLUSH_SECONDS),
-        sender.signature("keys.tasks.last_used_flush"),
-        name="last-used-flush",
-    )
+    for setting, task in PERIODIC:
+        sender.add_periodic_task(float(getattr(settings, setting)), sender.signature(task), name=task)

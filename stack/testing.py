@@ -21,6 +21,20 @@ from stack.stack import ROOT, LlamaSpec, ModelSpec, Stack, StackConfig, delete_v
 PG_VERSION = "15"
 
 
+def session(base_url: str, email: str, password: str) -> httpx.Client:
+    """An HTTP session (cookies + CSRF header) logged in through the public origin."""
+    client = httpx.Client(base_url=base_url, timeout=30)
+    client.get("/api/auth/csrf").raise_for_status()
+    response = client.post(
+        "/api/auth/login",
+        json={"email": email, "password": password},
+        headers={"X-CSRFToken": client.cookies["csrftoken"]},
+    )
+    response.raise_for_status()
+    client.headers["X-CSRFToken"] = client.cookies["csrftoken"]
+    return client
+
+
 @dataclass
 class ThrowawayPostgres:
     """A PostgreSQL cluster of our own (Debian's pg_createcluster), trust auth on loopback."""
@@ -68,20 +82,9 @@ class E2E:
         return f"http://127.0.0.1:{self.stack.config.litellm_port}"
 
     def login(self, email: str | None = None, password: str | None = None) -> httpx.Client:
-        """An HTTP session (cookies + CSRF header) through the public origin."""
-        client = httpx.Client(base_url=self.public, timeout=30)
-        client.get("/api/auth/csrf").raise_for_status()
-        response = client.post(
-            "/api/auth/login",
-            json={
-                "email": email or self.stack.state["admin_email"],
-                "password": password or self.stack.state["admin_password"],
-            },
-            headers={"X-CSRFToken": client.cookies["csrftoken"]},
+        return session(
+            self.public, email or self.stack.state["admin_email"], password or self.stack.state["admin_password"]
         )
-        response.raise_for_status()
-        client.headers["X-CSRFToken"] = client.cookies["csrftoken"]
-        return client
 
     def create_key(self, session: httpx.Client, **body: object) -> dict[str, object]:
         response = session.post("/api/keys/", json={"name": "e2e", **body})

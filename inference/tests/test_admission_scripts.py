@@ -2,13 +2,12 @@
 
 import asyncio
 import time
-import uuid
 
 import pytest
 import redis as redis_lib
 
 from inference.proxy.admission import Admission, Admitted, Refusal, nano_per_token, prompt_upper_bound
-from inference.proxy.contract import CatalogModel, KeySnapshot, RedisKeys, ScopeLimits
+from inference.proxy.contract import CatalogModel, KeySnapshot, ScopeLimits
 from inference.proxy.snapshots import async_redis
 
 URL = "redis://127.0.0.1:6379/0"
@@ -17,12 +16,8 @@ BODY = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "max_toke
 
 
 @pytest.fixture
-def keys():
-    keys = RedisKeys(f"llmaas-test-adm-{uuid.uuid4().hex[:8]}")
-    yield keys
-    client = redis_lib.Redis.from_url(URL)
-    for name in client.scan_iter(match=f"{keys.prefix}:*"):
-        client.delete(name)
+def keys(redis_prefix):
+    return redis_prefix
 
 
 def snapshot(**key_limits) -> KeySnapshot:

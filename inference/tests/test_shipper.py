@@ -3,7 +3,6 @@
 import json
 import threading
 import time
-import uuid
 
 import pytest
 import redis as redis_lib
@@ -15,12 +14,8 @@ from webhooks.tests.test_litellm_webhook import record
 
 
 @pytest.fixture
-def prefix():
-    prefix = f"llmaas-test-ship-{uuid.uuid4().hex[:8]}"
-    yield prefix
-    client = redis_lib.Redis.from_url("redis://127.0.0.1:6379/0")
-    for name in client.scan_iter(match=f"{prefix}:*"):
-        client.delete(name)
+def prefix(redis_prefix):
+    return redis_prefix.prefix
 
 
 def shipper_for(live_server, settings, prefix, **overrides) -> Shipper:

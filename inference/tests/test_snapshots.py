@@ -2,12 +2,11 @@
 
 import asyncio
 import time
-import uuid
 
 import pytest
 import redis as redis_lib
 
-from inference.proxy.contract import EVENT_FLUSH, EVENT_KEY, KeySnapshot, RedisKeys, encode_event
+from inference.proxy.contract import EVENT_FLUSH, EVENT_KEY, KeySnapshot, encode_event
 from inference.proxy.snapshots import SnapshotStore, SnapshotUnavailable
 from stack.processes import free_port
 
@@ -15,12 +14,8 @@ URL = "redis://127.0.0.1:6379/0"
 
 
 @pytest.fixture
-def rkeys():
-    keys = RedisKeys(f"llmaas-test-snap-{uuid.uuid4().hex[:8]}")
-    yield keys
-    client = redis_lib.Redis.from_url(URL)
-    for name in client.scan_iter(match=f"{keys.prefix}:*"):
-        client.delete(name)
+def rkeys(redis_prefix):
+    return redis_prefix
 
 
 def run(coro):
