@@ -363,8 +363,8 @@ def main() -> None:
     results: dict[str, Any] = {"started": time.strftime("%Y-%m-%d %H:%M:%S"), "quick": quick}
     results["machine"] = f"{subprocess.run(['nproc'], capture_output=True, text=True).stdout.strip()} cores"
     say("starting the fast backend, SmolLM2, stock LiteLLM and the LLMaaS stack")
-    bench.up()
     try:
+        bench.up()
         results["B1"] = b1_added_latency(bench, rounds=4 if quick else 10, per_round=40 if quick else 150)
         results["B3"] = b3_ttft(bench, n=8 if quick else 40)
         results["B4"] = b4_statements(bench, n=200 if quick else 1000)

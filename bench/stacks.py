@@ -132,11 +132,14 @@ class Bench:
         """A key with limits, so that admission runs on every call (limits far out of reach)."""
         assert self.stack is not None
         state = self.stack.state
-        with session(self.l2, state["admin_email"], state["admin_password"]) as client:
+        client = session(self.l2, state["admin_email"], state["admin_password"])
+        try:
             body = {"name": "bench", "budget_usd": "100000", "rpm": 10_000_000, "tpm": 1_000_000_000}
             response = client.post("/api/keys/", json=body)
             response.raise_for_status()
             return str(response.json()["secret"])
+        finally:
+            client.close()
 
     def set_workers(self, workers: int) -> None:
         """Restart both proxies with this many workers."""
