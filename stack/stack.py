@@ -88,7 +88,8 @@ class StackConfig:
             public_port=_env_port("LLMAAS_PUBLIC_PORT", 8000),
             django_port=_env_port("LLMAAS_DJANGO_PORT", 8001),
             litellm_port=_env_port("LLMAAS_LITELLM_PORT", 4000),
-            litellm_config=ROOT / "litellm" / "config.yaml",
+            # The default stack renders the repository's config; another state dir keeps its own.
+            litellm_config=ROOT / "litellm" / "config.yaml" if state_dir == ROOT / ".state" else None,
             llamas=[LlamaSpec("llama-smollm2", assets.smollm2(), chat_port, "smollm2-135m-instruct", threads=2)],
             models=[
                 ModelSpec(

@@ -3,8 +3,10 @@
 Configured as ``general_settings.custom_auth: inference.proxy.auth.user_api_key_auth``. It
 replaces all of LiteLLM's auth, so it also recognises the master key (operators only).
 Order of checks: key present and well-formed (401) → master key → route allowlist (403) →
-snapshot lookup (503 if Redis cannot answer, 401 if unknown) → expiry (401). The model
-allowlist it returns is enforced by LiteLLM's post-custom-auth checks (403).
+snapshot lookup (503 if Redis cannot answer, 401 if unknown) → expiry (401). The key's model
+allowlist is checked here too (403 for generation, 404 for /models/{id}), before admission, so
+LiteLLM's own common checks are left off (they cost ~4 % of a worker's CPU and count nothing
+we need).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import hmac
 import logging
 import math
+import re
 import time
 from typing import Any
 
@@ -35,6 +38,7 @@ from inference.proxy.snapshots import SnapshotStore, SnapshotUnavailable
 
 log = logging.getLogger("llmaas.proxy")
 
+MODEL_PATH = re.compile(r"^(?:/v1)?/models/([^/]+)$")
 LAST_USED_EVERY = 60.0  # seconds between last-used writes, per key and worker
 
 store = SnapshotStore(settings.redis_url, RedisKeys(settings.redis_prefix), cache_ttl=settings.cache_ttl)
@@ -171,6 +175,14 @@ async def user_api_key_auth(request: Request, api_key: str | None) -> UserAPIKey
         "llmaas_user_id": snapshot.user_id,
         "llmaas_store_chats": snapshot.store_chats,
     }
+    model_path = MODEL_PATH.match(path)
+    if model_path and snapshot.models and model_path.group(1) not in snapshot.models:
+        raise OpenAIError(
+            404,
+            f"The model {model_path.group(1)!r} does not exist.",
+            type="invalid_request_error",
+            code="model_not_found",
+        )
     if request.method == "POST" and path.endswith(GENERATION_SUFFIXES):
         body = await _read_request_body(request)
         model = str(body.get("model", ""))

@@ -95,7 +95,12 @@ def test_it_refuses_bad_keys_with_openai_401s(e2e, key):
 
 def test_it_enforces_the_key_model_allowlist(e2e, admin):
     key = str(e2e.create_key(admin, name="tiny only", models=["tiny"])["secret"])
-    assert _is_openai_error(post_chat(e2e, key), 403)
+    assert _is_openai_error(post_chat(e2e, key), 403, "model_not_allowed")
+    client = sdk(e2e, key)
+    assert [m.id for m in client.models.list()] == ["tiny"]
+    assert client.models.retrieve("tiny").id == "tiny"
+    with pytest.raises(openai.NotFoundError):
+        client.models.retrieve("smollm2")
     ok = post_chat(e2e, key, {**CHAT, "model": "tiny"})
     assert ok.status_code == 200, ok.text
     assert ok.json()["usage"]["completion_tokens"] == 4  # the tiny model always runs to max_tokens
