@@ -17,17 +17,27 @@ PER_MILLION = Decimal(1_000_000)
 COST_QUANTUM = Decimal("1e-10")
 BILLED = (STATUS_SUCCESS, STATUS_CANCELLED)  # failures, rejections and 429s are counted, not billed
 
-_INSERT = """
-INSERT INTO request_logs (call_id, org_id, key_id, user_id, model, deployment_id, prompt_tokens,
-    completion_tokens, cost, latency_ms, ttft_ms, status, error_type, stream, end_user,
-    tokens_estimated, created_at, ingested_at)
-SELECT t.*, now() FROM unnest(
-    %s::text[], %s::uuid[], %s::uuid[], %s::uuid[], %s::text[], %s::text[], %s::int[], %s::int[],
-    %s::numeric[], %s::float8[], %s::float8[], %s::text[], %s::text[], %s::bool[], %s::text[],
-    %s::bool[], %s::timestamptz[]) AS t
+COLUMNS = (
+    "call_id, org_id, key_id, user_id, model, deployment_id, prompt_tokens, completion_tokens, cost, "
+    "latency_ms, ttft_ms, status, error_type, stream, end_user, tokens_estimated, created_at"
+)
+# COPY into a per-connection staging table, then one INSERT … SELECT: about 1.5× faster than
+# the same rows through unnest() arrays (bench B5), and still one idempotent statement.
+_STAGE = """
+CREATE TEMP TABLE IF NOT EXISTS request_logs_stage (
+    call_id text, org_id uuid, key_id uuid, user_id uuid, model text, deployment_id text,
+    prompt_tokens int, completion_tokens int, cost numeric, latency_ms float8, ttft_ms float8,
+    status text, error_type text, stream bool, end_user text, tokens_estimated bool,
+    created_at timestamptz
+) ON COMMIT DELETE ROWS
+"""
+_COPY = f"COPY request_logs_stage ({COLUMNS}) FROM STDIN"
+_INSERT = f"""
+INSERT INTO request_logs ({COLUMNS}, ingested_at)
+SELECT {COLUMNS}, now() FROM request_logs_stage
 ON CONFLICT (call_id) DO NOTHING
 RETURNING id, call_id
-"""
+"""  # noqa: S608 - a constant column list, no input in it
 
 
 @dataclass(frozen=True)
@@ -56,16 +66,15 @@ def check_ids(record: UsageRecord) -> None:
 
 
 def request_logs_ingest(*, records: list[UsageRecord]) -> IngestResult:
-    """Insert the records in one statement; a call id already stored is skipped (idempotent)."""
+    """Store the records (COPY, then one INSERT); a call id already stored is skipped (idempotent)."""
     if not records:
         return IngestResult(0, 0)
     names = {r.model for r in records}
     prices = {
         m.name: (m.input_price_per_mtok, m.output_price_per_mtok) for m in ServedModel.objects.filter(name__in=names)
     }
-    columns: list[list[object]] = [[] for _ in range(17)]
-    for r in records:
-        row = (
+    rows = [
+        (
             r.call_id,
             _uuid_or_none(r.org_id),
             _uuid_or_none(r.key_id),
@@ -84,11 +93,16 @@ def request_logs_ingest(*, records: list[UsageRecord]) -> IngestResult:
             r.tokens_estimated,
             datetime.fromtimestamp(r.created_at, tz=UTC),
         )
-        for column, value in zip(columns, row, strict=True):
-            column.append(value)
+        for r in records
+    ]
     with transaction.atomic():
         with connection.cursor() as cursor:
-            cursor.execute(_INSERT, columns)
+            cursor.execute(_STAGE)
+            cursor.execute("DELETE FROM request_logs_stage")  # empty unless a caller's transaction is still open
+            with cursor.cursor.copy(_COPY) as copy:
+                for row in rows:
+                    copy.write_row(row)
+            cursor.execute(_INSERT)
             inserted = {call_id: log_id for log_id, call_id in cursor.fetchall()}
         chats: list[ChatHistory] = []
         for r in records:
