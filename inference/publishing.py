@@ -88,6 +88,12 @@ def key_snapshot(key: ApiKey, *, expires_at: datetime | None = None) -> KeySnaps
     )
 
 
+def _in_grace(key: ApiKey, now: datetime) -> bool:
+    """Whether the key's previous secret (after a rotation) still works."""
+    end = key.previous_secret_expires_at
+    return bool(key.previous_secret_hash) and end is not None and end > now
+
+
 def _write_key(pipe: redis.client.Pipeline, key: ApiKey, now: datetime) -> None:
     """Queue the SETs/DELs of one key's snapshots (current secret, and the previous one in its grace)."""
     keys = redis_keys()
@@ -96,13 +102,14 @@ def _write_key(pipe: redis.client.Pipeline, key: ApiKey, now: datetime) -> None:
         pipe.delete(keys.key(key.secret_hash))
     else:
         pipe.set(keys.key(key.secret_hash), snapshot.to_json())
-    if key.previous_secret_hash:
-        grace_end = key.previous_secret_expires_at
-        previous = key_snapshot(key, expires_at=grace_end) if grace_end and grace_end > now else None
-        if previous is None or grace_end is None:
-            pipe.delete(keys.key(key.previous_secret_hash))
-        else:  # Redis drops it when the grace ends; the hook checks the expiry too
-            pipe.set(keys.key(key.previous_secret_hash), previous.to_json(), exat=grace_end)
+    if not key.previous_secret_hash:
+        return
+    grace_end = key.previous_secret_expires_at
+    previous = key_snapshot(key, expires_at=grace_end) if _in_grace(key, now) else None
+    if previous is None or grace_end is None:
+        pipe.delete(keys.key(key.previous_secret_hash))
+    else:  # Redis drops it when the grace ends; the hook checks the expiry too
+        pipe.set(keys.key(key.previous_secret_hash), previous.to_json(), exat=grace_end)
 
 
 def key_publish(key: ApiKey) -> None:
@@ -170,8 +177,8 @@ def snapshot_publish_all() -> int:
     for i, key in enumerate(queryset.iterator(chunk_size=BATCH), start=1):
         _write_key(pipe, key, started)
         active.add(keys.key(key.secret_hash))
-        if key.previous_secret_hash and key.previous_secret_expires_at and key.previous_secret_expires_at > started:
-            active.add(keys.key(key.previous_secret_hash))
+        if _in_grace(key, started):
+            active.add(keys.key(str(key.previous_secret_hash)))
         if i % BATCH == 0:
             pipe.execute()
     pipe.execute()

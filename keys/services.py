@@ -14,6 +14,7 @@ from inference.models import ServedModel
 from inference.proxy.contract import SECRET_PREFIX, hash_secret
 from keys.models import ApiKey
 from llmaas.errors import ApplicationError, Conflict
+from llmaas.limits import Limits
 
 log = logging.getLogger(__name__)
 PREFIX_LENGTH = 10  # "sk-" + 7 characters: public, to tell keys apart; the secret follows it
@@ -66,8 +67,7 @@ def key_issue(
     limits: dict[str, Any] | None = None,
 ) -> IssuedKey:
     """Create a key and return its secret, which is never stored and cannot be shown again."""
-    if expires_at is not None and expires_at <= timezone.now():
-        raise ApplicationError("expires_at must be in the future.", code="invalid_expiry")
+    _check_expiry(expires_at)
     prefix = SECRET_PREFIX + secrets.token_urlsafe(6)[: PREFIX_LENGTH - len(SECRET_PREFIX)]
     secret = _new_secret(prefix)
     with transaction.atomic():
@@ -88,12 +88,17 @@ def key_issue(
     return IssuedKey(key=key, secret=secret)
 
 
+def _check_expiry(expires_at: datetime | None) -> None:
+    if expires_at is not None and expires_at <= timezone.now():
+        raise ApplicationError("expires_at must be in the future.", code="invalid_expiry")
+
+
 def _new_secret(prefix: str) -> str:
     """The key's public prefix, then 288 random bits: rotation keeps the prefix."""
     return prefix + secrets.token_urlsafe(36)
 
 
-LIMIT_FIELDS = ("budget_usd", "budget_period", "rpm", "tpm", "max_parallel")
+LIMIT_FIELDS = Limits.LIMIT_FIELDS
 KEY_FIELDS = ("name", "expires_at", "store_chats", *LIMIT_FIELDS)
 
 
@@ -101,8 +106,7 @@ def key_update(*, key: ApiKey, changes: dict[str, Any]) -> ApiKey:
     """Change a key's name, models, limits, expiry or chat opt-in; the proxy sees it at once."""
     if key.revoked_at is not None:
         raise Conflict("A revoked key cannot be changed.", code="key_revoked")
-    if "expires_at" in changes and changes["expires_at"] is not None and changes["expires_at"] <= timezone.now():
-        raise ApplicationError("expires_at must be in the future.", code="invalid_expiry")
+    _check_expiry(changes.get("expires_at"))
     with transaction.atomic():
         for name in KEY_FIELDS:
             if name in changes:

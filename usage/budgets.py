@@ -16,6 +16,7 @@ from django.db.models import Q, Sum
 from django.utils import timezone
 
 from accounts.models import Organization
+from inference.proxy.admission import budget_ttl
 from inference.proxy.admission_lua import PURGE
 from inference.proxy.contract import NANO_PER_USD, budget_period
 from inference.publishing import redis_client, redis_keys
@@ -81,7 +82,7 @@ def redis_spent(s: ScopeSpend) -> int:
 def raise_spent(s: ScopeSpend) -> int:
     """Make Redis count at least what PostgreSQL says; returns the correction (nano-USD)."""
     pg = int(s.spent_pg * NANO_PER_USD)
-    ttl = -1 if s.end is None else int((s.end - timezone.now()).total_seconds()) + 86400
+    ttl = budget_ttl(s.end, timezone.now())
     before = int(redis_client().eval(_RAISE_SPENT, 1, redis_keys().budget(s.scope, s.scope_id, s.period_id), pg, ttl))
     return max(0, pg - before)
 

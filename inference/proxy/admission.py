@@ -121,7 +121,7 @@ def _headers(result: list[int]) -> dict[str, str]:
     return headers
 
 
-def _b_ttl(end: datetime | None, now: datetime) -> int:
+def budget_ttl(end: datetime | None, now: datetime) -> int:
     # A period's counters live a day past its end (late settles), then go.
     return -1 if end is None else int((end - now).total_seconds()) + 86400
 
@@ -156,7 +156,7 @@ class Admission:
                 self.keys.in_flight(scope.scope, scope.id),
             ]
             args += [_or_minus(scope.budget_nano), _or_minus(scope.rpm), _or_minus(scope.tpm)]
-            args += [_or_minus(scope.max_parallel), _b_ttl(end, now)]
+            args += [_or_minus(scope.max_parallel), budget_ttl(end, now)]
         raw = await self._admit(keys, args)
         if int(raw[0]) == 1:
             return Admitted(reservation_id, budget_keys, price_in, price_out, _headers([int(v) for v in raw]))

@@ -204,9 +204,6 @@ async def user_api_key_auth(request: Request, api_key: str | None) -> UserAPIKey
         user_id=snapshot.user_id,
         org_id=snapshot.org_id,
         models=list(snapshot.models),
-        # The route already passed our allowlist; naming it lets LiteLLM's own role checks
-        # (which treat e.g. /v1/models/{id} as admin-only for non-admins) admit it too.
-        allowed_routes=[path],
         expires=None,
         user_role=LitellmUserRoles.INTERNAL_USER,
         metadata=identity,

@@ -99,9 +99,7 @@ class SnapshotStore:
             try:
                 await pubsub.subscribe(self.keys.events)
                 # Anything published while we were away is unknown: start from an empty cache.
-                self._cache.clear()
-                self._catalog = None
-                self._generation += 1
+                self._forget()
                 self._subscribed = True
                 backoff = 0.1
                 while not self._stopping():
@@ -114,14 +112,18 @@ class SnapshotStore:
                 log.warning("snapshot subscription lost (%s); cache disabled until it is back", type(exc).__name__)
             finally:
                 self._subscribed = False
-                self._generation += 1
-                self._cache.clear()
-                self._catalog = None
+                self._forget()
                 with contextlib.suppress(Exception):  # the connection may already be gone
                     await pubsub.aclose()
             if not self._stopping():
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 2.0)
+
+    def _forget(self) -> None:
+        """Drop every cached snapshot and the catalog; a lookup in flight will not cache."""
+        self._generation += 1
+        self._cache.clear()
+        self._catalog = None
 
     def _stopping(self) -> bool:
         task = asyncio.current_task()
@@ -147,8 +149,7 @@ class SnapshotStore:
         if kind == EVENT_KEY and key_hash:
             self._cache.pop(key_hash, None)
         elif kind == EVENT_FLUSH:
-            self._cache.clear()
-            self._catalog = None
+            self._forget()
         elif kind == EVENT_CATALOG:
             self._catalog = None
 
