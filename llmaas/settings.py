@@ -24,6 +24,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "accounts",
     "keys",
     "usage",
@@ -104,6 +106,27 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "llmaas.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+
+# OpenAPI 3 schema at /api/schema/, docs at /api/docs/ (assets from drf-spectacular-sidecar).
+SPECTACULAR_SETTINGS = {
+    "TITLE": "LLMaaS control plane API",
+    "DESCRIPTION": (
+        "Organizations, members, API keys, limits, usage and audit. Session auth with CSRF; the "
+        "current organization is the `LLMaaS-Organization` header (an organization id), default the "
+        'caller\'s personal one. Every error is `{"error": {"code", "message", "details"}}`. '
+        "Inference itself is OpenAI's API under `/v1`."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "llmaas.openapi.add_org_header"],
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
 }
 
 # Redis: the data plane's source of keys and catalog. The prefix isolates stacks that share
@@ -127,6 +150,21 @@ RESERVATION_PURGE_SECONDS = envint("LLMAAS_RESERVATION_PURGE_SECONDS", 10)
 # The usage webhook: HMAC secret shared with the shipper, and the largest body accepted.
 WEBHOOK_SECRET = envsecret("LLMAAS_WEBHOOK_SECRET", "dev-insecure-webhook-secret")
 WEBHOOK_MAX_BYTES = envint("LLMAAS_WEBHOOK_MAX_BYTES", 4 * 1024 * 1024)
+
+# Email (verification, password reset, invitations, budget alerts): SMTP from the environment;
+# dev prints messages on the console.
+_EMAIL_DEFAULT = "smtp" if is_production() else "console"
+EMAIL_BACKEND = envstr("LLMAAS_EMAIL_BACKEND", f"django.core.mail.backends.{_EMAIL_DEFAULT}.EmailBackend")
+EMAIL_HOST = envstr("LLMAAS_EMAIL_HOST", "localhost")
+EMAIL_PORT = envint("LLMAAS_EMAIL_PORT", 25)
+EMAIL_HOST_USER = envstr("LLMAAS_EMAIL_USER")
+EMAIL_HOST_PASSWORD = envstr("LLMAAS_EMAIL_PASSWORD")
+EMAIL_USE_TLS = envbool("LLMAAS_EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = envbool("LLMAAS_EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = envint("LLMAAS_EMAIL_TIMEOUT", 10)
+DEFAULT_FROM_EMAIL = envstr("LLMAAS_EMAIL_FROM", "LLMaaS <noreply@llmaas.local>")
+# The public origin, for links in emails (verification, invitations, alerts).
+PUBLIC_URL = envstr("LLMAAS_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
 
 # Where upstream backends are reached for the default local model (bootstrap only).
 LOCAL_MODEL_URL = envstr("LLMAAS_LOCAL_MODEL_URL", "http://127.0.0.1:8081/v1")
