@@ -15,6 +15,10 @@ PERIODIC = (
     ("BUDGET_RECONCILE_SECONDS", "usage.tasks.budgets_reconcile"),
     ("RESERVATION_PURGE_SECONDS", "usage.tasks.reservations_expire"),
     ("LAST_USED_FLUSH_SECONDS", "keys.tasks.last_used_flush"),
+    ("ROLLUP_SECONDS", "usage.tasks.aggregate_daily_usage"),
+    ("BUDGET_CHECK_SECONDS", "usage.tasks.check_budgets"),
+    ("PARTITION_MAINTENANCE_SECONDS", "usage.tasks.partitions_maintain"),
+    ("RETENTION_SECONDS", "usage.tasks.retention_apply"),
 )
 
 

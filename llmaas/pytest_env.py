@@ -11,5 +11,6 @@ os.environ.setdefault("LLMAAS_DATABASE_URL", "postgres://postgres@127.0.0.1:5432
 os.environ.setdefault("LLMAAS_TEST_DATABASE_NAME", f"test_llmaas_{RUN_ID}")
 os.environ["LLMAAS_REDIS_PREFIX"] = f"llmaas-test-{RUN_ID}"
 os.environ.setdefault("LLMAAS_CELERY_EAGER", "1")
+os.environ.setdefault("LLMAAS_TEST_FAST_PASSWORD_HASHER", "1")
 os.environ.setdefault("LLMAAS_DB_CONN_MAX_AGE", "0")  # live-server threads must not hold the test db open
 os.environ.setdefault("DJANGO_STATIC_ROOT", tempfile.mkdtemp(prefix="llmaas-test-static-"))

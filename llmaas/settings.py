@@ -91,6 +91,10 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# Tests only: a fast (insecure) hasher, so that creating personas costs milliseconds, not seconds.
+if envbool("LLMAAS_TEST_FAST_PASSWORD_HASHER") and not is_production():
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
@@ -146,6 +150,17 @@ SNAPSHOT_RECONCILE_SECONDS = envint("LLMAAS_SNAPSHOT_RECONCILE_SECONDS", 5)
 LAST_USED_FLUSH_SECONDS = envint("LLMAAS_LAST_USED_FLUSH_SECONDS", 30)
 BUDGET_RECONCILE_SECONDS = envint("LLMAAS_BUDGET_RECONCILE_SECONDS", 300)
 RESERVATION_PURGE_SECONDS = envint("LLMAAS_RESERVATION_PURGE_SECONDS", 10)
+# Usage at scale: rollups, budget alerts, partitions and retention (beat periods in seconds).
+ROLLUP_SECONDS = envint("LLMAAS_ROLLUP_SECONDS", 60)
+BUDGET_CHECK_SECONDS = envint("LLMAAS_BUDGET_CHECK_SECONDS", 60)
+PARTITION_MAINTENANCE_SECONDS = envint("LLMAAS_PARTITION_MAINTENANCE_SECONDS", 3600)
+RETENTION_SECONDS = envint("LLMAAS_RETENTION_SECONDS", 3600)
+PARTITIONS_AHEAD = envint("LLMAAS_PARTITIONS_AHEAD", 3)  # monthly partitions created ahead of time
+LOG_RETENTION_DAYS = envint("LLMAAS_LOG_RETENTION_DAYS", 400)  # the most any organization keeps
+CHAT_RETENTION_DAYS = envint("LLMAAS_CHAT_RETENTION_DAYS", 90)
+RETENTION_DETACH_ONLY = envbool("LLMAAS_RETENTION_DETACH_ONLY", False)  # keep old partitions, detached
+# End-to-end tests only (ignored in production): a directory of pause points (llmaas/testhooks.py).
+TEST_HOOKS_DIR = envstr("LLMAAS_TEST_HOOKS_DIR")
 
 # The usage webhook: HMAC secret shared with the shipper, and the largest body accepted.
 WEBHOOK_SECRET = envsecret("LLMAAS_WEBHOOK_SECRET", "dev-insecure-webhook-secret")

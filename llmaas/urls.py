@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from inference.publishing import redis_client
 from keys.apis import OrganizationLimitsApi
+from usage.urls import chat_urls, notification_urls, usage_urls
 
 
 def health(request: HttpRequest) -> JsonResponse:
@@ -62,4 +63,7 @@ urlpatterns = [
     path("api/keys/", include("keys.urls")),
     path("api/webhooks/", include("webhooks.urls")),
     path("api/organization/limits", OrganizationLimitsApi.as_view(), name="organization-limits"),
+    path("api/usage/", include(usage_urls)),
+    path("api/chats/", include(chat_urls)),
+    path("api/notifications/", include(notification_urls)),
 ]

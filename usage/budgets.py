@@ -9,10 +9,10 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
+from uuid import UUID
 
-from django.db.models import Q, Sum
 from django.utils import timezone
 
 from accounts.models import Organization
@@ -21,16 +21,19 @@ from inference.proxy.admission_lua import PURGE
 from inference.proxy.contract import NANO_PER_USD, budget_period
 from inference.publishing import redis_client, redis_keys
 from keys.models import ApiKey
-from usage.models import RequestLog
+from usage.summary import EPOCH, UsageQuery, usage_totals
 
 log = logging.getLogger(__name__)
 
 # Raise the Redis counter to PostgreSQL's figure, never lower it: Redis may already hold
-# settled calls whose records are still on their way to PostgreSQL. Returns the old value.
+# settled calls whose records are still on their way to PostgreSQL. With ARGV[3] (the budget,
+# nano-USD) ≥ 0 the period is also blocked at that budget: admission refuses every call while
+# the scope's budget is not raised above it. Returns the old value.
 _RAISE_SPENT = """
 local current = tonumber(redis.call('HGET', KEYS[1], 'spent') or '0')
 local floor = tonumber(ARGV[1])
 if floor > current then redis.call('HSET', KEYS[1], 'spent', floor) end
+if tonumber(ARGV[3]) >= 0 then redis.call('HSET', KEYS[1], 'blocked', ARGV[3]) end
 if tonumber(ARGV[2]) > 0 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
 return current
 """
@@ -45,29 +48,49 @@ class ScopeSpend:
     end: datetime | None
     budget: Decimal
     spent_pg: Decimal
+    org_id: str = ""
+
+    @property
+    def budget_nano(self) -> int:
+        return int(self.budget * NANO_PER_USD)
+
+    @property
+    def spent_nano(self) -> int:
+        return int(self.spent_pg * NANO_PER_USD)
+
+    @property
+    def exhausted(self) -> bool:
+        # A zero budget already refuses every call that costs anything; free calls stay allowed.
+        return self.budget_nano > 0 and self.spent_nano >= self.budget_nano
 
 
-def _spend(scope: str, scope_id: object, start: datetime | None) -> Decimal:
-    where = Q(key_id=scope_id) if scope == "key" else Q(org_id=scope_id)
-    if start is not None:
-        where &= Q(created_at__gte=start)
-    return RequestLog.objects.filter(where).aggregate(total=Sum("cost"))["total"] or Decimal(0)
+def period_spend(org_id: UUID, key_id: UUID | None, start: datetime | None, now: datetime) -> Decimal:
+    """What PostgreSQL counts for the scope since ``start``: rollups plus the not-yet-rolled tail."""
+    query = UsageQuery(org_id, start or EPOCH, now, "total", key_ids=None if key_id is None else [key_id])
+    return usage_totals(query).cost
 
 
-def scope_spend(scope: str, scope_id: object, budget: Decimal, period: str, tz: str) -> ScopeSpend:
-    period_id, start, end = budget_period(period, tz, timezone.now())
-    return ScopeSpend(scope, str(scope_id), period_id, start, end, budget, _spend(scope, scope_id, start))
+def scope_spend(
+    scope: str, scope_id: UUID, org_id: UUID, budget: Decimal, period: str, tz: str, now: datetime | None = None
+) -> ScopeSpend:
+    now = now or timezone.now()
+    period_id, start, end = budget_period(period, tz, now)
+    spent = period_spend(org_id, scope_id if scope == "key" else None, start, now + timedelta(seconds=1))
+    return ScopeSpend(scope, str(scope_id), period_id, start, end, budget, spent, str(org_id))
 
 
 def budgeted_scopes() -> list[ScopeSpend]:
+    now = timezone.now()
     scopes = [
-        scope_spend("org", org.id, org.budget_usd, org.budget_period, org.timezone)
+        scope_spend("org", org.id, org.id, org.budget_usd, org.budget_period, org.timezone, now)
         for org in Organization.objects.filter(budget_usd__isnull=False)
         if org.budget_usd is not None
     ]
     keys = ApiKey.objects.filter(budget_usd__isnull=False, revoked_at__isnull=True).select_related("organization")
     scopes += [
-        scope_spend("key", key.id, key.budget_usd, key.budget_period, key.organization.timezone)
+        scope_spend(
+            "key", key.id, key.organization_id, key.budget_usd, key.budget_period, key.organization.timezone, now
+        )
         for key in keys
         if key.budget_usd is not None
     ]
@@ -80,10 +103,13 @@ def redis_spent(s: ScopeSpend) -> int:
 
 
 def raise_spent(s: ScopeSpend) -> int:
-    """Make Redis count at least what PostgreSQL says; returns the correction (nano-USD)."""
-    pg = int(s.spent_pg * NANO_PER_USD)
+    """Make Redis count at least what PostgreSQL says, and block an exhausted period; returns the
+    correction (nano-USD)."""
+    pg = s.spent_nano
     ttl = budget_ttl(s.end, timezone.now())
-    before = int(redis_client().eval(_RAISE_SPENT, 1, redis_keys().budget(s.scope, s.scope_id, s.period_id), pg, ttl))
+    block = s.budget_nano if s.exhausted else -1
+    key = redis_keys().budget(s.scope, s.scope_id, s.period_id)
+    before = int(redis_client().eval(_RAISE_SPENT, 1, key, pg, ttl, block))
     return max(0, pg - before)
 
 
@@ -95,7 +121,7 @@ def spend_rebuild(scopes: list[ScopeSpend] | None = None) -> int:
 def spend_reconcile() -> dict[str, int]:
     """Periodic: compare Redis spend with request_logs, correct what Redis undercounts, report drift."""
     scopes = budgeted_scopes()
-    drift = sum(abs(int(s.spent_pg * NANO_PER_USD) - redis_spent(s)) for s in scopes)
+    drift = sum(abs(s.spent_nano - redis_spent(s)) for s in scopes)
     corrected = spend_rebuild(scopes)
     client, keys = redis_client(), redis_keys()
     client.hset(f"{keys.prefix}:metrics", mapping={"spend_drift_nano": drift, "spend_corrected_nano": corrected})

@@ -1,6 +1,16 @@
+"""Usage: request logs (partitioned by month), chat history, rollups, budget alerts, notifications.
+
+``request_logs`` is a declaratively partitioned table (RANGE on ``created_at``, one partition a
+month plus a default one; see partitions.py): PostgreSQL requires every unique constraint to
+include the partition key, so a call is stored once per ``(call_id, created_at)``: a record is
+redelivered with the same start time, so this is still exactly once per call.
+"""
+
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from accounts.models import Organization
 from inference.proxy.contract import STATUSES
 
 
@@ -8,10 +18,12 @@ class RequestLog(models.Model):
     """One row per call through the proxy, written once (idempotent on LiteLLM's call id).
 
     Ids are plain columns, not foreign keys: logs outlive keys and organizations, and the
-    ingest path stays a single bulk insert.
+    ingest path stays a single bulk insert. The table's DDL lives in migration 0002 (partitioned;
+    the database's primary key is ``(id, created_at)``).
     """
 
-    call_id = models.CharField(max_length=100, unique=True)
+    id = models.BigAutoField(primary_key=True)
+    call_id = models.CharField(max_length=100)
     org_id = models.UUIDField(null=True)
     key_id = models.UUIDField(null=True)
     user_id = models.UUIDField(null=True)
@@ -32,6 +44,7 @@ class RequestLog(models.Model):
 
     class Meta:
         db_table = "request_logs"
+        constraints = [models.UniqueConstraint(fields=["call_id", "created_at"], name="request_logs_call_once")]
         indexes = [
             models.Index(fields=["org_id", "created_at"], name="request_logs_org_time"),
             models.Index(fields=["key_id", "created_at"], name="request_logs_key_time"),
@@ -42,18 +55,165 @@ class RequestLog(models.Model):
 
 
 class ChatHistory(models.Model):
-    """Messages and reply of a call whose key opted in to chat history."""
+    """Messages and reply of a call whose key opted in to chat history.
 
-    request_log = models.OneToOneField(RequestLog, on_delete=models.CASCADE, related_name="chat")
+    Tied to its request log by ``(call_id, created_at)`` (no foreign key: request_logs is
+    partitioned, and chats have their own retention).
+    """
+
+    call_id = models.CharField(max_length=100)
+    request_log_id = models.BigIntegerField(null=True)
     org_id = models.UUIDField(null=True)
     key_id = models.UUIDField(null=True)
+    model = models.CharField(max_length=255, default="")
     messages = models.JSONField()
     response = models.JSONField(null=True)
     created_at = models.DateTimeField()
 
     class Meta:
         db_table = "chat_history"
-        indexes = [models.Index(fields=["key_id", "created_at"], name="chat_history_key_time")]
+        constraints = [models.UniqueConstraint(fields=["call_id", "created_at"], name="chat_history_call_once")]
+        indexes = [
+            models.Index(fields=["key_id", "created_at"], name="chat_history_key_time"),
+            models.Index(fields=["org_id", "created_at"], name="chat_history_org_time"),
+            models.Index(fields=["created_at"], name="chat_history_time"),
+        ]
 
     def __str__(self) -> str:
-        return f"chat of {self.request_log_id}"
+        return f"chat of {self.call_id}"
+
+
+class UsageBucket(models.Model):
+    """Totals of one organization's calls in one time bucket, per key and model.
+
+    Level 0 rows are per (key, model); level 1 rows split those by end user (the OpenAI
+    ``user`` field), so that the common summaries read only the small level-0 rows.
+    """
+
+    bucket = models.DateTimeField(help_text="Start of the bucket (UTC)")
+    org_id = models.UUIDField()
+    level = models.SmallIntegerField(default=0)
+    key_id = models.UUIDField(null=True)
+    model = models.CharField(max_length=255)
+    end_user = models.CharField(max_length=255, default="")
+    requests = models.BigIntegerField()
+    errors = models.BigIntegerField(help_text="Calls whose status is not success")
+    prompt_tokens = models.BigIntegerField()
+    completion_tokens = models.BigIntegerField()
+    cost = models.DecimalField(max_digits=24, decimal_places=10)
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return f"{self.org_id} {self.bucket:%Y-%m-%d %H:%M} {self.model}"
+
+
+def _one_row(table: str) -> models.UniqueConstraint:
+    """One row per bucket, organization, level, key, model and end user (also the query index)."""
+    return models.UniqueConstraint(
+        fields=["org_id", "level", "bucket", "key_id", "model", "end_user"],
+        name=f"{table}_one_row",
+        nulls_distinct=False,
+    )
+
+
+class UsageHourly(UsageBucket):
+    class Meta:
+        db_table = "usage_hourly"
+        constraints = [_one_row("usage_hourly")]
+
+
+class UsageDaily(UsageBucket):
+    class Meta:
+        db_table = "usage_daily"
+        constraints = [_one_row("usage_daily")]
+
+
+class MonthlyUsage(UsageBucket):
+    class Meta:
+        db_table = "monthly_usage"
+        constraints = [_one_row("monthly_usage")]
+
+
+class DirtyHour(models.Model):
+    """An hour of an organization that got new request logs since its rollup was computed.
+
+    Written by the ingest in the same transaction as the rows (append-only: one row per batch
+    and hour), consumed by the aggregation, which recomputes those hours. An hour with a mark
+    is read from request_logs by the summaries (the not-yet-rolled tail).
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    org_id = models.UUIDField()
+    hour = models.DateTimeField()
+
+    class Meta:
+        db_table = "usage_dirty_hours"
+        indexes = [models.Index(fields=["org_id", "hour"], name="usage_dirty_org_hour")]
+
+    def __str__(self) -> str:
+        return f"{self.org_id} {self.hour:%Y-%m-%d %H:00}"
+
+
+class RetentionPolicy(models.Model):
+    """How long an organization's request logs and chats are kept (empty: the platform default)."""
+
+    organization = models.OneToOneField(Organization, on_delete=models.CASCADE, related_name="retention")
+    log_retention_days = models.PositiveIntegerField(null=True, blank=True)
+    chat_retention_days = models.PositiveIntegerField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "retention policies"
+
+    def __str__(self) -> str:
+        return f"retention of {self.organization_id}"
+
+
+class BudgetAlert(models.Model):
+    """A budget threshold crossed: at most one per scope, period, threshold and limit.
+
+    The unique constraint is what makes an alert fire once even when two checks race; a row
+    at threshold 100 is also the block that check_budgets publishes to Redis.
+    """
+
+    scope = models.CharField(max_length=8)  # key | org
+    scope_id = models.UUIDField()
+    period_id = models.CharField(max_length=16)
+    threshold = models.PositiveSmallIntegerField()  # percent: 90, 100
+    limit_nano = models.BigIntegerField(help_text="The budget it was measured against (nano-USD)")
+    spent_nano = models.BigIntegerField()
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="budget_alerts")
+    created_at = models.DateTimeField(default=timezone.now)
+    emailed_at = models.DateTimeField(null=True, blank=True)
+    email_claimed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["scope", "scope_id", "period_id", "threshold", "limit_nano"], name="budget_alert_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.scope} {self.scope_id} {self.period_id} {self.threshold}%"
+
+
+class Notification(models.Model):
+    """An in-app notification for one member of an organization."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="notifications")
+    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
+    kind = models.CharField(max_length=32)  # e.g. budget.threshold
+    title = models.CharField(max_length=200)
+    body = models.TextField()
+    data = models.JSONField(default=dict)
+    created_at = models.DateTimeField(default=timezone.now)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["recipient", "organization", "-created_at"], name="notification_inbox")]
+
+    def __str__(self) -> str:
+        return self.title

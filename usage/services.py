@@ -1,17 +1,26 @@
-"""Ingest of usage records into request_logs (and chat_history), exactly once per call id."""
+"""Writes of the usage app: the ingest of usage records into request_logs (and chat_history),
+exactly once per call; chat deletion, notifications, retention."""
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import connection, transaction
+from django.utils import timezone
 
+from accounts.models import Organization, User
 from inference.models import ServedModel
 from inference.proxy.contract import STATUS_CANCELLED, STATUS_SUCCESS, UsageRecord
-from usage.models import ChatHistory
+from llmaas.errors import ApplicationError
+from usage.models import ChatHistory, Notification, RetentionPolicy
+from usage.retention import delete_batched, effective_days
+
+log = logging.getLogger(__name__)
 
 PER_MILLION = Decimal(1_000_000)
 COST_QUANTUM = Decimal("1e-10")
@@ -32,11 +41,19 @@ CREATE TEMP TABLE IF NOT EXISTS request_logs_stage (
 ) ON COMMIT DELETE ROWS
 """
 _COPY = f"COPY request_logs_stage ({COLUMNS}) FROM STDIN"
+# The rows, and one dirty mark per organization and hour they touch, in one statement: the
+# aggregation recomputes exactly those hours (see rollups.py), and the marks commit with the rows.
 _INSERT = f"""
-INSERT INTO request_logs ({COLUMNS}, ingested_at)
-SELECT {COLUMNS}, now() FROM request_logs_stage
-ON CONFLICT (call_id) DO NOTHING
-RETURNING id, call_id
+WITH stored AS (
+    INSERT INTO request_logs ({COLUMNS}, ingested_at)
+    SELECT {COLUMNS}, now() FROM request_logs_stage
+    ON CONFLICT (call_id, created_at) DO NOTHING
+    RETURNING id, call_id, org_id, created_at
+), marks AS (
+    INSERT INTO usage_dirty_hours (org_id, hour)
+    SELECT DISTINCT org_id, date_trunc('hour', created_at, 'UTC') FROM stored WHERE org_id IS NOT NULL
+)
+SELECT id, call_id FROM stored
 """  # noqa: S608 - a constant column list, no input in it
 
 
@@ -111,7 +128,9 @@ def request_logs_ingest(*, records: list[UsageRecord]) -> IngestResult:
                 continue
             chats.append(
                 ChatHistory(
+                    call_id=r.call_id,
                     request_log_id=log_id,
+                    model=r.model,
                     org_id=_uuid_or_none(r.org_id),
                     key_id=_uuid_or_none(r.key_id),
                     messages=r.chat.get("messages"),
@@ -123,3 +142,56 @@ def request_logs_ingest(*, records: list[UsageRecord]) -> IngestResult:
         ChatHistory.objects.bulk_create(chats)
     stored = len(inserted) + len(chats)
     return IngestResult(inserted=stored, duplicates=len(records) - stored)
+
+
+def chats_delete(*, organization: Organization, key_ids: list[uuid.UUID] | None, before: datetime | None,
+                 by: User | None) -> int:  # fmt: skip
+    """Delete the organization's chats (of these keys, older than ``before``); returns how many."""
+    params: list[object] = [organization.id]
+    where = "org_id = %s"
+    if key_ids is not None:
+        where += " AND key_id = ANY(%s)"
+        params.append(list(key_ids))
+    if before is not None:
+        where += " AND created_at < %s"
+        params.append(before)
+    deleted = delete_batched("chat_history", where, params)
+    log.info("%d chats of organization %s deleted by %s", deleted, organization.id, by.pk if by else None)
+    return deleted
+
+
+def notification_mark_read(*, notification: Notification) -> Notification:
+    if notification.read_at is None:
+        Notification.objects.filter(pk=notification.pk, read_at__isnull=True).update(read_at=timezone.now())
+        notification.refresh_from_db(fields=["read_at"])
+    return notification
+
+
+def retention_get(*, organization: Organization) -> dict[str, int | None]:
+    policy = RetentionPolicy.objects.filter(organization=organization).first()
+    logs, chats = effective_days(policy)
+    return {
+        "log_retention_days": policy.log_retention_days if policy else None,
+        "chat_retention_days": policy.chat_retention_days if policy else None,
+        "effective_log_retention_days": logs,
+        "effective_chat_retention_days": chats,
+        "platform_log_retention_days": settings.LOG_RETENTION_DAYS,
+        "platform_chat_retention_days": settings.CHAT_RETENTION_DAYS,
+    }
+
+
+def retention_set(
+    *, organization: Organization, changes: dict[str, int | None], by: User | None
+) -> dict[str, int | None]:
+    """Change how long the organization keeps its logs and chats (never longer than the platform)."""
+    limits = {"log_retention_days": settings.LOG_RETENTION_DAYS, "chat_retention_days": settings.CHAT_RETENTION_DAYS}
+    too_long = {name: f"At most {limits[name]} days." for name, days in changes.items() if days and days > limits[name]}
+    if too_long:
+        raise ApplicationError("Retention longer than the platform keeps.", code="invalid_request", details=too_long)
+    with transaction.atomic():
+        policy, _ = RetentionPolicy.objects.select_for_update().get_or_create(organization=organization)
+        for name, days in changes.items():
+            setattr(policy, name, days)
+        policy.save()
+    log.info("retention of organization %s set to %s by %s", organization.id, changes, by.pk if by else None)
+    return retention_get(organization=organization)

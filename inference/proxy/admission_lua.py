@@ -2,7 +2,7 @@
 across every scope at once, so concurrent requests on several workers cannot overshoot.
 
 Per scope (a key, its organization) the scripts keep, under the contract's prefix:
-  B = budget hash {spent, reserved} for the current period (nano-USD integers)
+  B = budget hash {spent, reserved, blocked} for the current period (nano-USD integers)
   R = requests per second bucket (hash second → count), a 60 s sliding window
   T = tokens per second bucket (hash second → tokens), a 60 s sliding window
   P = requests in flight
@@ -64,8 +64,11 @@ for i = 1, n do
   local a = 5 + (i-1)*5
   local budget, rpm, tpm, par = tonumber(ARGV[a+1]), tonumber(ARGV[a+2]), tonumber(ARGV[a+3]), tonumber(ARGV[a+4])
   if budget >= 0 then
-    local used = tonumber(redis.call('HGET', B, 'spent') or '0') + tonumber(redis.call('HGET', B, 'reserved') or '0')
-    if used + cost > budget then return {0, i, 'budget', budget, used, -1} end
+    local b = redis.call('HMGET', B, 'spent', 'reserved', 'blocked')
+    local used = tonumber(b[1] or '0') + tonumber(b[2] or '0')
+    -- 'blocked' (set by check_budgets when PostgreSQL counts the period as spent) holds while
+    -- the budget is not raised above the one it was blocked at.
+    if used + cost > budget or (b[3] and tonumber(b[3]) >= budget) then return {0, i, 'budget', budget, used, -1} end
   end
   local reqs, roldest = window(R, now_s)
   if rpm >= 0 and reqs >= rpm then return {0, i, 'rpm', rpm, reqs, (roldest or now_s) + 60 - now_s} end

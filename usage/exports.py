@@ -1,0 +1,70 @@
+"""Streamed exports (CSV, JSON, NDJSON) of request logs, chats and summaries.
+
+PostgreSQL's ``COPY (query) TO STDOUT`` produces the rows and the response relays them as they
+come, in chunks of about 64 KiB: memory stays flat whatever the size of the export, and nothing
+is formatted row by row in Python. JSON rows come from ``row_to_json`` (which escapes every
+control character, so a row is always one line); the JSON format wraps them in an array.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+from django.db import connection
+
+log = logging.getLogger(__name__)
+
+FORMATS = {
+    "csv": ("text/csv; charset=utf-8", "csv"),
+    "json": ("application/json", "json"),
+    "ndjson": ("application/x-ndjson", "ndjson"),
+}
+CHUNK = 64 * 1024
+# CSV options that never quote or escape a row_to_json line (it holds no control characters).
+_VERBATIM = "FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02'"
+
+
+def iso(column: str) -> str:
+    """A timestamptz column as ISO 8601 UTC text (the same in every format)."""
+    return f"""to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
+
+
+def flag(column: str, csv: bool) -> str:
+    """Booleans as true/false in CSV (COPY would write t/f), as JSON booleans otherwise."""
+    return f"CASE WHEN {column} THEN 'true' ELSE 'false' END" if csv else column
+
+
+def _copy(statement: str, params: dict[str, Any]) -> Iterator[bytes]:
+    buffer = bytearray()
+    with connection.cursor() as cursor, cursor.cursor.copy(statement, params) as copy:
+        # A client that goes away mid-export closes this generator: leaving the block with
+        # GeneratorExit makes psycopg cancel the COPY on the server and drain the connection.
+        for data in copy:
+            buffer += data
+            if len(buffer) >= CHUNK:
+                yield bytes(buffer)
+                buffer.clear()
+    if buffer:
+        yield bytes(buffer)
+
+
+def _json_array(lines: Iterator[bytes]) -> Iterator[bytes]:
+    """NDJSON chunks → one JSON array, looking at one chunk at a time (a row never has a newline)."""
+    yield b"[\n"
+    pending_separator = False
+    for chunk in lines:
+        if pending_separator:
+            yield b",\n"
+        pending_separator = chunk.endswith(b"\n")
+        yield (chunk[:-1] if pending_separator else chunk).replace(b"\n", b",\n")
+    yield b"\n]\n"
+
+
+def stream(select: str, params: dict[str, Any], fmt: str) -> Iterator[bytes]:
+    """Stream the rows of ``select`` (a SELECT statement) in ``fmt``."""
+    if fmt == "csv":
+        return _copy(f"COPY ({select}) TO STDOUT WITH (FORMAT csv, HEADER)", params)
+    lines = _copy(f"COPY (SELECT row_to_json(x) FROM ({select}) x) TO STDOUT WITH ({_VERBATIM})", params)
+    return _json_array(lines) if fmt == "json" else lines

@@ -1,0 +1,128 @@
+"""Rollups: hour, day and month totals per organization, key, model and end user.
+
+The ingest marks every (organization, hour) that got new rows (``usage_dirty_hours``, in the
+same transaction as the rows). ``aggregate_usage`` takes a chunk of marks, recomputes those
+hours from request_logs, then the days and months that contain them from the finer rollups, and
+deletes the marks, all in one transaction: a crash at any point rolls everything back and the
+marks stay, so the next run does the same work again (idempotent: a recompute, not an increment).
+Only committed marks are taken, and a mark commits with its rows, so no row is ever missed.
+
+Buckets are UTC hours, days and months (as in OpenAI's usage API). Level 0 rows hold the totals
+per (key, model); level 1 rows split them by end user.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from django.db import connection, transaction
+
+from llmaas.testhooks import checkpoint
+
+log = logging.getLogger(__name__)
+
+_LOCK = 0x11A5_0002  # one aggregation at a time: day and month totals are read back from hours
+CHUNK = 2000  # (organization, hour) pairs per transaction
+
+_COLUMNS = "bucket, org_id, level, key_id, model, end_user, requests, errors, prompt_tokens, completion_tokens, cost"
+_SUMS = "sum(requests), sum(errors), sum(prompt_tokens), sum(completion_tokens), sum(cost)"
+
+_TAKE = """
+WITH first AS (SELECT org_id, hour FROM usage_dirty_hours ORDER BY id LIMIT %s),
+pick AS (SELECT DISTINCT org_id, hour FROM first),
+gone AS (
+    DELETE FROM usage_dirty_hours d USING pick WHERE d.org_id = pick.org_id AND d.hour = pick.hour
+    RETURNING d.org_id, d.hour
+)
+SELECT DISTINCT org_id, hour FROM gone
+"""
+
+_PAIRS = "unnest(%s::uuid[], %s::timestamptz[]) AS d(org_id, start)"
+
+_HOURS = f"""
+INSERT INTO usage_hourly ({_COLUMNS})
+SELECT start, org_id, 1 - GROUPING(end_user), key_id, model, coalesce(end_user, ''),
+       count(*), count(*) FILTER (WHERE status <> 'success'),
+       sum(prompt_tokens), sum(completion_tokens), sum(cost)
+FROM (
+    SELECT d.start, d.org_id, r.key_id, r.model, coalesce(r.end_user, '') AS end_user, r.status,
+           r.prompt_tokens, r.completion_tokens, r.cost
+    FROM {_PAIRS}
+    JOIN request_logs r
+      ON r.org_id = d.org_id AND r.created_at >= d.start AND r.created_at < d.start + interval '1 hour'
+) rows
+GROUP BY GROUPING SETS ((start, org_id, key_id, model), (start, org_id, key_id, model, end_user))
+"""
+
+
+def _coarser(table: str, finer: str, unit: str) -> str:
+    """Recompute ``table``'s buckets (of ``unit``) from ``finer``'s rows inside them."""
+    return f"""
+INSERT INTO {table} ({_COLUMNS})
+SELECT d.start, f.org_id, f.level, f.key_id, f.model, f.end_user, {_SUMS}
+FROM {_PAIRS}
+JOIN {finer} f ON f.org_id = d.org_id AND f.bucket >= d.start AND f.bucket < d.start + interval '1 {unit}'
+GROUP BY d.start, f.org_id, f.level, f.key_id, f.model, f.end_user
+"""
+
+
+_DAYS = _coarser("usage_daily", "usage_hourly", "day")
+_MONTHS = _coarser("monthly_usage", "usage_daily", "month")
+
+
+@dataclass
+class AggregateResult:
+    hours: int = 0
+    days: int = 0
+    months: int = 0
+    busy: bool = False  # another aggregation holds the lock: it will do this work
+
+
+def _replace(cursor: object, table: str, insert: str, pairs: list[tuple[UUID, datetime]]) -> None:
+    orgs, starts = [p[0] for p in pairs], [p[1] for p in pairs]
+    cursor.execute(  # type: ignore[attr-defined]
+        f"DELETE FROM {table} t USING {_PAIRS} WHERE t.org_id = d.org_id AND t.bucket = d.start",
+        [orgs, starts],
+    )
+    cursor.execute(insert, [orgs, starts])  # type: ignore[attr-defined]
+
+
+def _truncated(pairs: list[tuple[UUID, datetime]], unit: str) -> list[tuple[UUID, datetime]]:
+    def trunc(t: datetime) -> datetime:
+        t = t.replace(minute=0, second=0, microsecond=0)
+        if unit in ("day", "month"):
+            t = t.replace(hour=0)
+        if unit == "month":
+            t = t.replace(day=1)
+        return t
+
+    return sorted({(org, trunc(start)) for org, start in pairs})
+
+
+def aggregate_usage(*, chunk: int = CHUNK) -> AggregateResult:
+    """Recompute the rollups of every marked hour (and their days and months), chunk by chunk."""
+    result = AggregateResult()
+    while True:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [_LOCK])
+            if not cursor.fetchone()[0]:
+                result.busy = True
+                return result
+            cursor.execute(_TAKE, [chunk])
+            hours = sorted((UUID(str(org)), start) for org, start in cursor.fetchall())
+            if not hours:
+                return result
+            _replace(cursor, "usage_hourly", _HOURS, hours)
+            checkpoint("aggregate.hours")
+            days = _truncated(hours, "day")
+            _replace(cursor, "usage_daily", _DAYS, days)
+            months = _truncated(days, "month")
+            _replace(cursor, "monthly_usage", _MONTHS, months)
+            checkpoint("aggregate.months")
+        result.hours += len(hours)
+        result.days += len(days)
+        result.months += len(months)
+        log.info("rolled up %d hours, %d days, %d months", len(hours), len(days), len(months))

@@ -1,0 +1,153 @@
+"""Rollups and summaries against raw sums over request_logs (real PostgreSQL)."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from usage.models import DirtyHour, MonthlyUsage, UsageDaily, UsageHourly
+from usage.rollups import aggregate_usage
+from usage.summary import UsageQuery, plan, usage_rows
+from usage.tests.factories import Traffic, ingest, priced_models, random_records, raw_rows, record, utc
+
+START, END = utc(2026, 10, 28), utc(2026, 12, 3)
+
+
+@pytest.fixture
+def traffic(db) -> Traffic:
+    return Traffic(
+        org_id=uuid.uuid4(),
+        keys=[uuid.uuid4() for _ in range(3)],
+        models=priced_models(),
+        end_users=[None, "u-1", "u-2", "u-3"],
+        start=START,
+        end=END,
+    )
+
+
+def rollup_sums(table: str, org_id) -> dict[object, tuple[int, int, int, int, object]]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT bucket, sum(requests), sum(errors), sum(prompt_tokens), sum(completion_tokens), sum(cost) "
+            f"FROM {table} WHERE org_id = %s AND level = 0 GROUP BY bucket",
+            [org_id],
+        )
+        return {r[0]: (int(r[1]), int(r[2]), int(r[3]), int(r[4]), r[5]) for r in cursor.fetchall()}
+
+
+def as_dict(rows):
+    return {(r.bucket, r.group): (r.requests, r.errors, r.prompt_tokens, r.completion_tokens, r.cost) for r in rows}
+
+
+def test_it_rolls_up_every_hour_day_and_month_to_the_raw_sums(traffic):
+    ingest(random_records(traffic, 3000, random.Random(1)))
+    result = aggregate_usage(chunk=200)  # several chunks
+    assert result.hours > 200 and not result.busy
+    assert not DirtyHour.objects.exists()
+    for table, unit in (("usage_hourly", "hour"), ("usage_daily", "day"), ("monthly_usage", "month")):
+        expected = {b: v for (b, _), v in raw_rows(traffic.org_id, START, END, unit).items()}
+        assert rollup_sums(table, traffic.org_id) == expected, table
+    # Level 1 splits level 0 by end user and adds up to the same.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT level, sum(requests), sum(cost) FROM usage_daily WHERE org_id = %s GROUP BY level ORDER BY level",
+            [traffic.org_id],
+        )
+        (l0, n0, c0), (l1, n1, c1) = cursor.fetchall()
+    assert (l0, l1) == (0, 1) and (n0, c0) == (n1, c1) == (3000, c0)
+
+
+def test_aggregating_again_changes_nothing(traffic):
+    ingest(random_records(traffic, 500, random.Random(2)))
+    aggregate_usage()
+    before = [list(m.objects.order_by("id").values()) for m in (UsageHourly, UsageDaily, MonthlyUsage)]
+    assert aggregate_usage().hours == 0
+    DirtyHour.objects.bulk_create(DirtyHour(org_id=traffic.org_id, hour=b["bucket"]) for b in before[0][:50])
+    assert aggregate_usage().hours > 0  # a recompute of the same hours
+    after = [list(m.objects.order_by("bucket", "key_id", "model", "level", "end_user").values(
+        "bucket", "level", "key_id", "model", "end_user", "requests", "errors", "prompt_tokens", "completion_tokens",
+        "cost")) for m in (UsageHourly, UsageDaily, MonthlyUsage)]  # fmt: skip
+    again = [
+        sorted(
+            ({k: v for k, v in row.items() if k not in ("id", "org_id")} for row in rows),
+            key=lambda r: (r["bucket"], str(r["key_id"]), r["model"], r["level"], r["end_user"]),
+        )
+        for rows in before
+    ]
+    assert after == again
+
+
+def test_late_rows_reopen_their_hour_and_the_summary_counts_them_before_the_rollup(traffic):
+    ingest(random_records(traffic, 300, random.Random(3)))
+    aggregate_usage()
+    late = utc(2026, 11, 5, 14, 30)
+    ingest([record(traffic.org_id, traffic.keys[0], late, prompt_tokens=1000, completion_tokens=0) for _ in range(3)])
+    assert DirtyHour.objects.filter(hour=utc(2026, 11, 5, 14)).exists()
+    query = UsageQuery(traffic.org_id, START, END, "month")
+    expected = raw_rows(traffic.org_id, START, END, "month")
+    assert as_dict(usage_rows(query)) == expected  # the dirty hour is read from request_logs
+    aggregate_usage()
+    assert as_dict(usage_rows(query)) == expected
+    assert rollup_sums("monthly_usage", traffic.org_id)[utc(2026, 11, 1)] == expected[(utc(2026, 11, 1), None)]
+
+
+def test_the_plan_reads_whole_clean_buckets_from_rollups_and_only_edges_and_dirty_hours_raw():
+    dirty = [utc(2026, 11, 10, 7)]
+    pieces = plan(utc(2026, 10, 31, 22, 30), utc(2027, 1, 1), "total", dirty).ranges
+    assert pieces["month"] == [(utc(2026, 12, 1), utc(2027, 1, 1))]
+    assert pieces["day"] == [(utc(2026, 11, 1), utc(2026, 11, 10)), (utc(2026, 11, 11), utc(2026, 12, 1))]
+    assert pieces["hour"] == [(utc(2026, 10, 31, 23), utc(2026, 11, 1)), (utc(2026, 11, 10), utc(2026, 11, 10, 7)),
+                              (utc(2026, 11, 10, 8), utc(2026, 11, 11))]  # fmt: skip
+    assert pieces["raw"] == [
+        (utc(2026, 10, 31, 22, 30), utc(2026, 10, 31, 23)),
+        (utc(2026, 11, 10, 7), utc(2026, 11, 10, 8)),
+    ]
+
+
+def _times(unit_minutes: int) -> st.SearchStrategy:
+    span = int((END - START).total_seconds() // 60) + 2 * 1440
+    return st.integers(min_value=0, max_value=span // unit_minutes).map(
+        lambda n: START - timedelta(days=1) + timedelta(minutes=n * unit_minutes)
+    )
+
+
+# Any minute, and bucket-aligned times (where whole rollup buckets are used).
+times = st.one_of(_times(1), _times(60), _times(1440))
+
+
+@pytest.fixture
+def half_rolled(traffic):
+    """Traffic rolled up, then more of it (old hours and new ones) not rolled up yet."""
+    ingest(random_records(traffic, 1500, random.Random(4)))
+    aggregate_usage()
+    ingest(random_records(traffic, 400, random.Random(5)))
+    assert DirtyHour.objects.exists()
+    return traffic
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    a=times,
+    b=times,
+    granularity=st.sampled_from(["hour", "day", "month", "total"]),
+    group_by=st.sampled_from([None, "model", "key", "end_user"]),
+    key_filter=st.booleans(),
+    model_filter=st.booleans(),
+)
+def test_summaries_equal_raw_sums_over_random_ranges_including_the_unrolled_tail(
+    half_rolled, a, b, granularity, group_by, key_filter, model_filter
+):
+    t = half_rolled
+    start, end = min(a, b), max(a, b)
+    if granularity == "hour":
+        end = min(end, start + timedelta(days=10))
+    keys = t.keys[:2] if key_filter else None
+    models = t.models[1:] if model_filter else None
+    query = UsageQuery(t.org_id, start, end, granularity, group_by, key_ids=keys, models=models)
+    assert as_dict(usage_rows(query)) == raw_rows(t.org_id, start, end, granularity, group_by, keys, models)
