@@ -159,6 +159,9 @@ class Stack:
             "LLMAAS_REDIS_URL": c.redis_url,
             "LLMAAS_REDIS_PREFIX": c.redis_prefix,
             "LLMAAS_CELERY_BROKER_URL": c.broker_url,
+            # A stack's tasks run on its worker, whatever the calling environment says (the unit
+            # tests run them inline): beat must only enqueue.
+            "LLMAAS_CELERY_EAGER": "false",
             "LLMAAS_SNAPSHOT_RECONCILE_SECONDS": str(c.snapshot_reconcile_seconds),
             "DJANGO_CSRF_TRUSTED_ORIGINS": origins,
             "DJANGO_STATIC_ROOT": str(c.state_dir / "static"),
@@ -247,8 +250,9 @@ class Stack:
         procs += [
             Proc(
                 "django",
+                # Threaded workers: a long streamed export never stalls a worker's heartbeat.
                 [py, "-m", "gunicorn", "llmaas.wsgi", "-b", f"127.0.0.1:{c.django_port}", "-w", str(c.gunicorn_workers),
-                 "--access-logfile", "-", "--graceful-timeout", "5"],
+                 "-k", "gthread", "--threads", "4", "--access-logfile", "-", "--graceful-timeout", "5"],
                 django_env, self.log("django"), http_ok(f"http://127.0.0.1:{c.django_port}/api/health"),
             ),
             Proc("celery-worker", [*celery, "worker", "-l", "info", "-c", "1", "--without-gossip", "--without-mingle"],

@@ -71,6 +71,7 @@ class E2E:
     recorder_key: str
     backend_ports: list[int]
     dead_port: int
+    hooks: Path
     issued: list[str] = field(default_factory=list)  # every secret handed out, for the log audit
 
     @property
@@ -107,6 +108,8 @@ def isolated_stack(state: Path) -> Iterator[E2E]:
     postgres = ThrowawayPostgres(f"llmaas_e2e_{run}", free_port())
     redis_port, recorder_port, smol_port, tiny_port, dead_port = (free_port() for _ in range(5))
     recorder_key = "upstream-secret-" + uuid.uuid4().hex
+    hooks = state / "hooks"
+    hooks.mkdir(parents=True, exist_ok=True)
     config = StackConfig(
         state_dir=state,
         database_url=postgres.url,
@@ -144,6 +147,9 @@ def isolated_stack(state: Path) -> Iterator[E2E]:
             "LLMAAS_TEST_RECORDER_KEY": recorder_key,
             "LLMAAS_RESERVATION_TTL": "8",  # short, so tests see abandoned reservations expire
             "LLMAAS_RESERVATION_PURGE_SECONDS": "1",
+            "LLMAAS_ROLLUP_SECONDS": "2",
+            "LLMAAS_BUDGET_CHECK_SECONDS": "1",
+            "LLMAAS_TEST_HOOKS_DIR": str(hooks),  # pause points (llmaas/testhooks.py) for kill tests
         },
         snapshot_reconcile_seconds=1,
         shipper_claim_idle_ms=2000,
@@ -171,7 +177,9 @@ def isolated_stack(state: Path) -> Iterator[E2E]:
         stack.supervisor.start(recorder)
         stack.supervisor.wait_ready(["redis", "recorder"], timeout=30)
         stack.up()
-        yield E2E(stack, postgres, f"http://127.0.0.1:{recorder_port}", recorder_key, [smol_port, tiny_port], dead_port)
+        yield E2E(
+            stack, postgres, f"http://127.0.0.1:{recorder_port}", recorder_key, [smol_port, tiny_port], dead_port, hooks
+        )
     finally:
         stack.down()
         postgres.drop()
