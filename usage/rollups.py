@@ -28,7 +28,10 @@ _LOCK = 0x11A5_0002  # one aggregation at a time: day and month totals are read 
 CHUNK = 2000  # (organization, hour) pairs per transaction
 
 _COLUMNS = "bucket, org_id, level, key_id, model, end_user, requests, errors, prompt_tokens, completion_tokens, cost"
-_SUMS = "sum(requests), sum(errors), sum(prompt_tokens), sum(completion_tokens), sum(cost)"
+_SUMS = (
+    "sum(requests) AS requests, sum(errors) AS errors, sum(prompt_tokens) AS prompt_tokens, "
+    "sum(completion_tokens) AS completion_tokens, sum(cost) AS cost"
+)
 
 _TAKE = """
 WITH first AS (SELECT org_id, hour FROM usage_dirty_hours ORDER BY id LIMIT %s),
@@ -42,19 +45,24 @@ SELECT DISTINCT org_id, hour FROM gone
 
 _PAIRS = "unnest(%s::uuid[], %s::timestamptz[]) AS d(org_id, start)"
 
+# LATERAL: one index range scan per (organization, hour), whatever the planner's statistics say
+# (a hash join over every log of the organization would cost far more than the hour itself).
 _HOURS = f"""
 INSERT INTO usage_hourly ({_COLUMNS})
-SELECT start, org_id, 1 - GROUPING(end_user), key_id, model, coalesce(end_user, ''),
-       count(*), count(*) FILTER (WHERE status <> 'success'),
-       sum(prompt_tokens), sum(completion_tokens), sum(cost)
-FROM (
-    SELECT d.start, d.org_id, r.key_id, r.model, coalesce(r.end_user, '') AS end_user, r.status,
-           r.prompt_tokens, r.completion_tokens, r.cost
-    FROM {_PAIRS}
-    JOIN request_logs r
-      ON r.org_id = d.org_id AND r.created_at >= d.start AND r.created_at < d.start + interval '1 hour'
-) rows
-GROUP BY GROUPING SETS ((start, org_id, key_id, model), (start, org_id, key_id, model, end_user))
+SELECT d.start, d.org_id, g.level, g.key_id, g.model, g.end_user, g.requests, g.errors, g.prompt_tokens,
+       g.completion_tokens, g.cost
+FROM {_PAIRS}
+CROSS JOIN LATERAL (
+    SELECT 1 - GROUPING(eu) AS level, key_id, model, coalesce(eu, '') AS end_user, count(*) AS requests,
+           count(*) FILTER (WHERE status <> 'success') AS errors, sum(prompt_tokens) AS prompt_tokens,
+           sum(completion_tokens) AS completion_tokens, sum(cost) AS cost
+    FROM (
+        SELECT key_id, model, coalesce(end_user, '') AS eu, status, prompt_tokens, completion_tokens, cost
+        FROM request_logs r
+        WHERE r.org_id = d.org_id AND r.created_at >= d.start AND r.created_at < d.start + interval '1 hour'
+    ) rows
+    GROUP BY GROUPING SETS ((key_id, model), (key_id, model, eu))
+) g
 """
 
 
@@ -62,10 +70,16 @@ def _coarser(table: str, finer: str, unit: str) -> str:
     """Recompute ``table``'s buckets (of ``unit``) from ``finer``'s rows inside them."""
     return f"""
 INSERT INTO {table} ({_COLUMNS})
-SELECT d.start, f.org_id, f.level, f.key_id, f.model, f.end_user, {_SUMS}
+SELECT d.start, d.org_id, g.level, g.key_id, g.model, g.end_user, g.requests, g.errors, g.prompt_tokens,
+       g.completion_tokens, g.cost
 FROM {_PAIRS}
-JOIN {finer} f ON f.org_id = d.org_id AND f.bucket >= d.start AND f.bucket < d.start + interval '1 {unit}'
-GROUP BY d.start, f.org_id, f.level, f.key_id, f.model, f.end_user
+CROSS JOIN LATERAL (
+    SELECT level, key_id, model, end_user, {_SUMS}
+    FROM {finer} f
+    WHERE f.org_id = d.org_id AND f.level = ANY('{{0,1}}') AND f.bucket >= d.start
+      AND f.bucket < d.start + interval '1 {unit}'
+    GROUP BY level, key_id, model, end_user
+) g
 """
 
 
