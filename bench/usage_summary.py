@@ -105,7 +105,7 @@ def measure(rounds: int, tail: int) -> dict[str, Any]:
         request_logs_ingest(records=records[i : i + 500])
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
-    client = Client()
+    client = Client(HTTP_HOST="127.0.0.1")
     client.force_login(User.objects.get(email="bench@llmaas.local"))
     end = timezone.now() + timedelta(seconds=1)
 

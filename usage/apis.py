@@ -43,7 +43,7 @@ from usage.filters import (
 from usage.models import ChatHistory, Notification, RequestLog
 from usage.selectors import LogFilter, notification_get, notifications_list, visible_keys
 from usage.services import chats_delete, notification_mark_read, retention_get, retention_set
-from usage.summary import UsageQuery, UsageRow, summary_statement, usage_rows, usage_totals
+from usage.summary import UsageQuery, UsageRow, sum_rows, summary_statement, usage_rows, usage_totals
 
 
 def _query(serializer_class: type[serializers.Serializer[Any]], request: Request) -> dict[str, Any]:
@@ -290,7 +290,8 @@ class UsageSummaryApi(APIView):
             params = request.query_params.copy()
             params["cursor"] = _encode_cursor(rows[-1])
             following = request.build_absolute_uri(f"{request.path}?{urlencode(params, doseq=True)}")
-        totals = _row_body(usage_totals(query))
+        # One page holding every row: the totals are its sum (no second pass over the rollups).
+        totals = _row_body(usage_totals(query) if after or more else sum_rows(rows))
         return Response(
             {
                 "start": query.start,

@@ -86,8 +86,9 @@ class ChatHistory(models.Model):
 class UsageBucket(models.Model):
     """Totals of one organization's calls in one time bucket, per key and model.
 
-    Level 0 rows are per (key, model); level 1 rows split those by end user (the OpenAI
-    ``user`` field), so that the common summaries read only the small level-0 rows.
+    Each bucket holds a small cube (usage.rollups.LEVELS): per (key, model) at level 0, per end
+    user (the OpenAI ``user`` field) at level 1, the total at 2, per model at 3, per key at 4;
+    dimensions a level sums away are NULL (key) or empty (model, end user).
     """
 
     bucket = models.DateTimeField(help_text="Start of the bucket (UTC)")

@@ -7,8 +7,8 @@ deletes the marks, all in one transaction: a crash at any point rolls everything
 marks stay, so the next run does the same work again (idempotent: a recompute, not an increment).
 Only committed marks are taken, and a mark commits with its rows, so no row is ever missed.
 
-Buckets are UTC hours, days and months (as in OpenAI's usage API). Level 0 rows hold the totals
-per (key, model); level 1 rows split them by end user.
+Buckets are UTC hours, days and months (as in OpenAI's usage API). Each bucket holds a small
+cube of the organization's totals, one level per question a summary asks (see LEVELS).
 """
 
 from __future__ import annotations
@@ -23,6 +23,16 @@ from django.db import connection, transaction
 from llmaas.testhooks import checkpoint
 
 log = logging.getLogger(__name__)
+
+# The levels of a bucket's cube: which dimensions a row keeps (the others are summed away; a
+# row of level 1 has no key and an empty model, …). Every level adds up to the same totals.
+LEVELS = {
+    0: ("key", "model"),
+    1: ("end_user",),  # never crossed with keys and models: that would be nearly as many rows as logs
+    2: (),
+    3: ("model",),
+    4: ("key",),
+}
 
 _LOCK = 0x11A5_0002  # one aggregation at a time: day and month totals are read back from hours
 CHUNK = 2000  # (organization, hour) pairs per transaction
@@ -53,7 +63,9 @@ SELECT d.start, d.org_id, g.level, g.key_id, g.model, g.end_user, g.requests, g.
        g.completion_tokens, g.cost
 FROM {_PAIRS}
 CROSS JOIN LATERAL (
-    SELECT 1 - GROUPING(eu) AS level, key_id, model, coalesce(eu, '') AS end_user, count(*) AS requests,
+    SELECT CASE GROUPING(key_id, model, eu) WHEN 1 THEN 0 WHEN 6 THEN 1 WHEN 7 THEN 2 WHEN 5 THEN 3 ELSE 4 END
+               AS level,
+           key_id, coalesce(model, '') AS model, coalesce(eu, '') AS end_user, count(*) AS requests,
            count(*) FILTER (WHERE status <> 'success') AS errors, sum(prompt_tokens) AS prompt_tokens,
            sum(completion_tokens) AS completion_tokens, sum(cost) AS cost
     FROM (
@@ -61,7 +73,7 @@ CROSS JOIN LATERAL (
         FROM request_logs r
         WHERE r.org_id = d.org_id AND r.created_at >= d.start AND r.created_at < d.start + interval '1 hour'
     ) rows
-    GROUP BY GROUPING SETS ((key_id, model), (key_id, model, eu))
+    GROUP BY GROUPING SETS ((key_id, model), (eu), (), (model), (key_id))
 ) g
 """
 
@@ -76,7 +88,7 @@ FROM {_PAIRS}
 CROSS JOIN LATERAL (
     SELECT level, key_id, model, end_user, {_SUMS}
     FROM {finer} f
-    WHERE f.org_id = d.org_id AND f.level = ANY('{{0,1}}') AND f.bucket >= d.start
+    WHERE f.org_id = d.org_id AND f.level = ANY('{{0,1,2,3,4}}') AND f.bucket >= d.start
       AND f.bucket < d.start + interval '1 {unit}'
     GROUP BY level, key_id, model, end_user
 ) g

@@ -143,7 +143,7 @@ def _ranges(column: str, ranges: list[tuple[datetime, datetime]], params: dict[s
 
 def summary_sql(q: UsageQuery, the_plan: Plan) -> tuple[str, dict[str, Any]]:
     """The one statement that sums the plan's pieces into (bucket, group) rows, ordered."""
-    params: dict[str, Any] = {"org": q.org_id, "level": 1 if q.group_by == "end_user" or q.end_users else 0}
+    params: dict[str, Any] = {"org": q.org_id, "level": rollup_level(q)}
     filters = _filters(q, params)
     selects = []
     for unit, table in TABLES.items():
@@ -186,8 +186,23 @@ def dirty_hours(org_id: UUID, start: datetime, end: datetime) -> list[datetime]:
         return [row[0] for row in cursor.fetchall()]
 
 
+def rollup_level(q: UsageQuery) -> int | None:
+    """The smallest rollup level (usage.rollups.LEVELS) that holds the query's dimensions, or None
+    if none does: end users are rolled up on their own, not crossed with keys and models."""
+    end_user = q.group_by == "end_user" or q.end_users is not None
+    key = q.group_by == "key" or q.key_ids is not None
+    model = q.group_by == "model" or q.models is not None
+    if end_user:
+        return None if key or model else 1
+    return {(True, True): 0, (False, False): 2, (False, True): 3, (True, False): 4}[(key, model)]
+
+
 def summary_statement(q: UsageQuery) -> tuple[str, dict[str, Any]]:
     """The summary as one SQL statement (its rows: bucket, group, requests, errors, tokens, cost)."""
+    if rollup_level(q) is None:
+        raw = Plan()
+        raw.add("raw", q.start, q.end)
+        return summary_sql(q, raw)
     return summary_sql(q, plan(q.start, q.end, q.granularity, dirty_hours(q.org_id, q.start, q.end)))
 
 
@@ -217,6 +232,18 @@ def usage_rows(
             outer += f" LIMIT {int(limit)}"
         cursor.execute(outer, params)
         return [_row(r) for r in cursor.fetchall()]
+
+
+def sum_rows(rows: list[UsageRow]) -> UsageRow:
+    return UsageRow(
+        None,
+        None,
+        sum(r.requests for r in rows),
+        sum(r.errors for r in rows),
+        sum(r.prompt_tokens for r in rows),
+        sum(r.completion_tokens for r in rows),
+        sum((r.cost for r in rows), Decimal(0)),
+    )
 
 
 def usage_totals(q: UsageQuery) -> UsageRow:
