@@ -16,10 +16,17 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
+from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
 from rest_framework import serializers, status
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.pagination import CursorPagination
@@ -57,6 +64,15 @@ class TimePagination(CursorPagination):
     page_size = 100
     page_size_query_param = "limit"
     max_page_size = 1000
+
+
+def page_of(
+    view: APIView, request: Request, queryset: QuerySet[Any], serializer: type[serializers.Serializer[Any]]
+) -> Response:
+    """One cursor page of ``queryset``, newest first."""
+    paginator = TimePagination()
+    rows = paginator.paginate_queryset(queryset, request, view=view)
+    return paginator.get_paginated_response(serializer(rows, many=True).data)
 
 
 def paginated(name: str, item: serializers.BaseSerializer[Any]) -> serializers.Serializer[Any]:
@@ -125,9 +141,7 @@ class UsageLogsApi(APIView):
     def get(self, request: Request) -> Response:
         ctx = org_context(request)
         logs = _log_filter(ctx, _query(LogQuerySerializer, request)).queryset(RequestLog)
-        paginator = TimePagination()
-        page = paginator.paginate_queryset(logs, request, view=self)
-        return paginator.get_paginated_response(LogOutputSerializer(page, many=True).data)
+        return page_of(self, request, logs, LogOutputSerializer)
 
 
 # --- exports ---------------------------------------------------------------------------------
@@ -144,18 +158,40 @@ class _JsonErrors(BaseContentNegotiation):
 
 
 class ExportApi(APIView):
-    content_negotiation_class = _JsonErrors
+    """A streamed download of the rows ``select`` picks (CSV, JSON or NDJSON: ``?format=``)."""
 
-    def respond(
-        self, ctx: OrgContext, kind: str, fmt: str, select: str, params: dict[str, Any]
-    ) -> StreamingHttpResponse:
+    content_negotiation_class = _JsonErrors
+    kind: str
+    query_serializer: type[serializers.Serializer[Any]]
+
+    def select(self, ctx: OrgContext, data: dict[str, Any], csv: bool, params: dict[str, Any]) -> str:
+        raise NotImplementedError
+
+    def get(self, request: Request) -> StreamingHttpResponse:
+        ctx = org_context(request)
+        fmt = _query(ExportFormatSerializer, request)["format"]
+        params: dict[str, Any] = {}
+        select = self.select(ctx, _query(self.query_serializer, request), fmt == "csv", params)
         content_type, extension = FORMATS[fmt]
         response = StreamingHttpResponse(stream(select, params, fmt), content_type=content_type)
         stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
-        response["Content-Disposition"] = f'attachment; filename="{kind}-{ctx.organization.id}-{stamp}.{extension}"'
+        response["Content-Disposition"] = (
+            f'attachment; filename="{self.kind}-{ctx.organization.id}-{stamp}.{extension}"'
+        )
         response["X-Accel-Buffering"] = "no"  # nginx relays the stream as it comes
         response["Cache-Control"] = "no-store"
         return response
+
+
+def export_schema(summary: str, description: str, query: type[serializers.Serializer[Any]]) -> Any:
+    return extend_schema_view(
+        get=extend_schema(
+            summary=summary,
+            description=description,
+            parameters=[query, ExportFormatSerializer],
+            responses=_EXPORT_RESPONSES,
+        )
+    )
 
 
 _EXPORT_RESPONSES: dict[Any, Any] = {
@@ -174,23 +210,15 @@ def _log_columns(csv: bool) -> str:
     )
 
 
+@export_schema(
+    "Export request logs", "The rows of `GET /api/usage/logs` with the same filters, oldest first.", LogQuerySerializer
+)
 class UsageLogsExportApi(ExportApi):
-    @extend_schema(
-        summary="Export request logs",
-        description="The rows of `GET /api/usage/logs` with the same filters, oldest first, streamed.",
-        parameters=[LogQuerySerializer, ExportFormatSerializer],
-        responses=_EXPORT_RESPONSES,
-    )
-    def get(self, request: Request) -> StreamingHttpResponse:
-        ctx = org_context(request)
-        fmt = _query(ExportFormatSerializer, request)["format"]
-        log_filter = _log_filter(ctx, _query(LogQuerySerializer, request))
-        params: dict[str, Any] = {}
-        select = (
-            f"SELECT {_log_columns(fmt == 'csv')} FROM request_logs WHERE {log_filter.where(params)} "
-            "ORDER BY created_at, id"
-        )
-        return self.respond(ctx, "request-logs", fmt, select, params)
+    kind, query_serializer = "request-logs", LogQuerySerializer
+
+    def select(self, ctx: OrgContext, data: dict[str, Any], csv: bool, params: dict[str, Any]) -> str:
+        where = _log_filter(ctx, data).where(params)
+        return f"SELECT {_log_columns(csv)} FROM request_logs WHERE {where} ORDER BY created_at, id"
 
 
 # --- summary ---------------------------------------------------------------------------------
@@ -305,23 +333,21 @@ class UsageSummaryApi(APIView):
         )
 
 
+@export_schema(
+    "Export a usage summary", "The rows of `GET /api/usage/summary` with the same parameters, all of them.",
+    SummaryQuerySerializer,
+)  # fmt: skip
 class UsageSummaryExportApi(ExportApi):
-    @extend_schema(
-        summary="Export a usage summary",
-        description="The rows of `GET /api/usage/summary` with the same parameters (all of them), streamed.",
-        parameters=[SummaryQuerySerializer, ExportFormatSerializer],
-        responses=_EXPORT_RESPONSES,
-    )
-    def get(self, request: Request) -> StreamingHttpResponse:
-        ctx = org_context(request)
-        fmt = _query(ExportFormatSerializer, request)["format"]
-        sql, params = summary_statement(_usage_query(ctx, _query(SummaryQuerySerializer, request)))
-        select = (
+    kind, query_serializer = "usage-summary", SummaryQuerySerializer
+
+    def select(self, ctx: OrgContext, data: dict[str, Any], csv: bool, params: dict[str, Any]) -> str:
+        sql, summary_params = summary_statement(_usage_query(ctx, data))
+        params.update(summary_params)
+        return (
             f'SELECT {iso("bucket")} AS bucket, grp AS "group", requests, errors, prompt_tokens, completion_tokens, '
             f"prompt_tokens + completion_tokens AS total_tokens, cost::text AS cost_usd "
             f"FROM ({sql}) s ORDER BY s.bucket NULLS FIRST, s.grp"
         )
-        return self.respond(ctx, "usage-summary", fmt, select, params)
 
 
 # --- chats -----------------------------------------------------------------------------------
@@ -349,29 +375,22 @@ class ChatsApi(APIView):
     def get(self, request: Request) -> Response:
         ctx = org_context(request)
         chats = _chat_filter(ctx, _query(ChatQuerySerializer, request)).queryset(ChatHistory)
-        paginator = TimePagination()
-        page = paginator.paginate_queryset(chats, request, view=self)
-        return paginator.get_paginated_response(ChatOutputSerializer(page, many=True).data)
+        return page_of(self, request, chats, ChatOutputSerializer)
 
 
+@export_schema(
+    "Export chat history", "The chats of `GET /api/chats/` with the same filters, oldest first.", ChatQuerySerializer
+)
 class ChatsExportApi(ExportApi):
-    @extend_schema(
-        summary="Export chat history",
-        description="The chats of `GET /api/chats/` with the same filters, oldest first, streamed.",
-        parameters=[ChatQuerySerializer, ExportFormatSerializer],
-        responses=_EXPORT_RESPONSES,
-    )
-    def get(self, request: Request) -> StreamingHttpResponse:
-        ctx = org_context(request)
-        fmt = _query(ExportFormatSerializer, request)["format"]
-        chat_filter = _chat_filter(ctx, _query(ChatQuerySerializer, request))
-        params: dict[str, Any] = {}
-        cast = "::text" if fmt == "csv" else ""
-        select = (
+    kind, query_serializer = "chats", ChatQuerySerializer
+
+    def select(self, ctx: OrgContext, data: dict[str, Any], csv: bool, params: dict[str, Any]) -> str:
+        where = _chat_filter(ctx, data).where(params)
+        cast = "::text" if csv else ""
+        return (
             f"SELECT {iso('created_at')} AS created_at, call_id, key_id, model, messages{cast} AS messages, "
-            f"response{cast} AS response FROM chat_history WHERE {chat_filter.where(params)} ORDER BY created_at, id"
+            f"response{cast} AS response FROM chat_history WHERE {where} ORDER BY created_at, id"
         )
-        return self.respond(ctx, "chats", fmt, select, params)
 
 
 class ChatsDeleteApi(APIView):
@@ -427,9 +446,7 @@ class NotificationsApi(APIView):
     def get(self, request: Request) -> Response:
         ctx = org_context(request)
         unread = _query(self.QuerySerializer, request)["unread"]
-        paginator = TimePagination()
-        page = paginator.paginate_queryset(notifications_list(ctx=ctx, unread=unread), request, view=self)
-        return paginator.get_paginated_response(NotificationOutputSerializer(page, many=True).data)
+        return page_of(self, request, notifications_list(ctx=ctx, unread=unread), NotificationOutputSerializer)
 
 
 class NotificationReadApi(APIView):
