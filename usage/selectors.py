@@ -93,7 +93,9 @@ def notifications_list(*, ctx: OrgContext, unread: bool = False) -> QuerySet[Not
 
 
 def notification_get(*, ctx: OrgContext, notification_id: int) -> Notification:
-    found = notifications_list(ctx=ctx).filter(pk=notification_id).first()
+    found = None
+    if 0 < notification_id < 2**63:  # a bigint; anything else names no notification
+        found = notifications_list(ctx=ctx).filter(pk=notification_id).first()
     if found is None:
         raise NotFound("No such notification.", code="notification_not_found")
     return found

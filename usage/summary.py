@@ -32,6 +32,7 @@ _LEVELS = {
     "hour": ("hour",),
 }
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_SUMMED = ("requests", "errors", "prompt_tokens", "completion_tokens", "cost")
 _GROUP_COLUMN = {None: "NULL::text", "model": "model", "key": "key_id::text", "end_user": "end_user"}
 
 
@@ -62,18 +63,8 @@ class UsageRow:
         return self.prompt_tokens + self.completion_tokens
 
 
-@dataclass
-class Plan:
-    """Time ranges [lo, hi) per source: a rollup level, or "raw" (request_logs)."""
-
-    ranges: dict[str, list[tuple[datetime, datetime]]] = field(default_factory=lambda: defaultdict(list))
-
-    def add(self, source: str, lo: datetime, hi: datetime) -> None:
-        ranges = self.ranges[source]
-        if ranges and ranges[-1][1] == lo:
-            ranges[-1] = (ranges[-1][0], hi)
-        else:
-            ranges.append((lo, hi))
+Piece = tuple[str, int, datetime, datetime]  # (source: a rollup unit or "raw", sign, lo, hi)
+RAW_COST_PER_HOUR = 20  # reading an hour of request_logs, in rollup buckets' worth of work
 
 
 def floor(t: datetime, unit: str) -> datetime:
@@ -92,30 +83,76 @@ def step(t: datetime, unit: str) -> datetime:
     return add_months(t, 1)
 
 
+def cost(pieces: list[Piece]) -> float:
+    return sum(
+        RAW_COST_PER_HOUR * (hi - lo).total_seconds() / 3600 if source == "raw" else 1 for source, _, lo, hi in pieces
+    )
+
+
+@dataclass
+class Plan:
+    """Signed time ranges per source: a rollup unit ("month", "day", "hour") or "raw"
+    (request_logs). The summary is the sum of the + ranges minus the − ranges."""
+
+    ranges: dict[tuple[str, int], list[tuple[datetime, datetime]]] = field(default_factory=lambda: defaultdict(list))
+
+    def add(self, source: str, sign: int, lo: datetime, hi: datetime) -> None:
+        ranges = self.ranges[(source, sign)]
+        # Pieces of one source and sign never overlap (a row would be counted once for two).
+        assert not ranges or ranges[-1][1] <= lo, "overlapping summary pieces"
+        if ranges and ranges[-1][1] == lo:
+            ranges[-1] = (ranges[-1][0], hi)
+        else:
+            ranges.append((lo, hi))
+
+
 def plan(start: datetime, end: datetime, granularity: str, dirty: list[datetime]) -> Plan:
-    """Split [start, end) into rollup buckets and raw ranges (``dirty``: sorted hour starts)."""
-    result = Plan()
+    """Split [start, end) into signed rollup buckets and raw ranges (``dirty``: sorted hour starts).
 
-    def has_dirty(lo: datetime, hi: datetime) -> bool:
-        i = bisect.bisect_left(dirty, lo)
-        return i < len(dirty) and dirty[i] < hi
+    Two facts make it exact and small. A coarser rollup is always the sum of the finer ones it
+    was computed from, so a whole bucket with dirty hours is its rollup, minus those hours'
+    (stale) hourly rollups, plus their rows from request_logs. And a bucket cut by the range's
+    edge is either the sum of its inside, or the whole bucket minus its outside, whichever reads
+    less (the outside of a month that starts the range a few hours late is a few hours).
+    """
 
-    def visit(lo: datetime, hi: datetime, levels: tuple[str, ...]) -> None:
+    def dirty_in(lo: datetime, hi: datetime) -> list[datetime]:
+        return dirty[bisect.bisect_left(dirty, lo) : bisect.bisect_left(dirty, hi)]
+
+    def whole(bucket: datetime, after: datetime, unit: str) -> list[Piece]:
+        stale = dirty_in(bucket, after)
+        if unit == "hour":
+            return [("raw", 1, bucket, after)] if stale else [("hour", 1, bucket, after)]
+        pieces: list[Piece] = [(unit, 1, bucket, after)]
+        for hour in stale:
+            pieces += [("hour", -1, hour, hour + timedelta(hours=1)), ("raw", 1, hour, hour + timedelta(hours=1))]
+        return pieces
+
+    def cover(lo: datetime, hi: datetime, levels: tuple[str, ...]) -> list[Piece]:
+        if not levels:
+            return [("raw", 1, lo, hi)]
         unit, finer = levels[0], levels[1:]
+        pieces: list[Piece] = []
         bucket = floor(lo, unit)
         while bucket < hi:
             after = step(bucket, unit)
-            piece_lo, piece_hi = max(bucket, lo), min(after, hi)
-            if piece_lo == bucket and piece_hi == after and not has_dirty(bucket, after):
-                result.add(unit, bucket, after)
-            elif finer:
-                visit(piece_lo, piece_hi, finer)
+            inside_lo, inside_hi = max(bucket, lo), min(after, hi)
+            if (inside_lo, inside_hi) == (bucket, after):
+                pieces += whole(bucket, after, unit)
             else:
-                result.add("raw", piece_lo, piece_hi)
+                inside = cover(inside_lo, inside_hi, finer)
+                outside = whole(bucket, after, unit)
+                for out_lo, out_hi in ((bucket, inside_lo), (inside_hi, after)):
+                    if out_lo < out_hi:
+                        outside += [(src, -sign, a, b) for src, sign, a, b in cover(out_lo, out_hi, finer)]
+                pieces += min(inside, outside, key=cost)
             bucket = after
+        return pieces
 
+    result = Plan()
     if start < end:
-        visit(start, end, _LEVELS[granularity])
+        for source, sign, lo, hi in sorted(cover(start, end, _LEVELS[granularity]), key=lambda p: (p[0], p[1], p[2])):
+            result.add(source, sign, lo, hi)
     return result
 
 
@@ -142,25 +179,25 @@ def _ranges(column: str, ranges: list[tuple[datetime, datetime]], params: dict[s
 
 
 def summary_sql(q: UsageQuery, the_plan: Plan) -> tuple[str, dict[str, Any]]:
-    """The one statement that sums the plan's pieces into (bucket, group) rows, ordered."""
+    """The one statement that sums the plan's signed pieces into (bucket, group) rows."""
     params: dict[str, Any] = {"org": q.org_id, "level": rollup_level(q)}
     filters = _filters(q, params)
     selects = []
-    for unit, table in TABLES.items():
-        ranges = the_plan.ranges.get(unit)
-        if ranges:
+    for (source, sign), ranges in sorted(the_plan.ranges.items()):
+        tag = f"{source}_{'p' if sign > 0 else 'm'}"
+        if source == "raw":
             selects.append(
-                f"SELECT bucket AS t, key_id, model, end_user, requests, errors, prompt_tokens, completion_tokens, "
-                f"cost FROM {table} WHERE org_id = %(org)s AND level = %(level)s AND "
-                f"{_ranges('bucket', ranges, params, unit)}{filters}"
+                f"SELECT created_at AS t, key_id, model, coalesce(end_user, '') AS end_user, {sign} AS requests, "
+                f"{sign} * (status <> 'success')::int AS errors, {sign} * prompt_tokens AS prompt_tokens, "
+                f"{sign} * completion_tokens AS completion_tokens, {sign} * cost AS cost FROM request_logs "
+                f"WHERE org_id = %(org)s AND {_ranges('created_at', ranges, params, tag)}{filters}"
             )
-    raw = the_plan.ranges.get("raw")
-    if raw:
-        selects.append(
-            "SELECT created_at AS t, key_id, model, coalesce(end_user, '') AS end_user, 1 AS requests, "
-            "(status <> 'success')::int AS errors, prompt_tokens, completion_tokens, cost "
-            f"FROM request_logs WHERE org_id = %(org)s AND {_ranges('created_at', raw, params, 'raw')}{filters}"
-        )
+        else:
+            signed = ", ".join(f"{sign} * {c} AS {c}" for c in _SUMMED)
+            selects.append(
+                f"SELECT bucket AS t, key_id, model, end_user, {signed} FROM {TABLES[source]} "
+                f"WHERE org_id = %(org)s AND level = %(level)s AND {_ranges('bucket', ranges, params, tag)}{filters}"
+            )
     if not selects:
         selects.append(
             "SELECT NULL::timestamptz AS t, NULL::uuid AS key_id, ''::text AS model, ''::text AS end_user, "
@@ -172,7 +209,9 @@ def summary_sql(q: UsageQuery, the_plan: Plan) -> tuple[str, dict[str, Any]]:
         f"SELECT {bucket} AS bucket, {_GROUP_COLUMN[q.group_by]} AS grp, sum(requests)::bigint AS requests, "
         f"sum(errors)::bigint AS errors, sum(prompt_tokens)::bigint AS prompt_tokens, "
         f"sum(completion_tokens)::bigint AS completion_tokens, sum(cost) AS cost "
-        f"FROM (\n{union}\n) pieces GROUP BY 1, 2"
+        f"FROM (\n{union}\n) pieces GROUP BY 1, 2 "
+        # A group that only appears where a stale rollup is taken back out sums to nothing: not a row.
+        f"HAVING sum(requests) <> 0"
     )
     return sql, params
 
@@ -201,7 +240,7 @@ def summary_statement(q: UsageQuery) -> tuple[str, dict[str, Any]]:
     """The summary as one SQL statement (its rows: bucket, group, requests, errors, tokens, cost)."""
     if rollup_level(q) is None:
         raw = Plan()
-        raw.add("raw", q.start, q.end)
+        raw.add("raw", 1, q.start, q.end)
         return summary_sql(q, raw)
     return summary_sql(q, plan(q.start, q.end, q.granularity, dirty_hours(q.org_id, q.start, q.end)))
 

@@ -7,7 +7,7 @@ from decimal import Decimal
 from accounts.services import organization_create
 from keys.services import key_issue
 from usage.budgets import budgeted_scopes, redis_spent, spend_rebuild, spend_reconcile
-from usage.models import RequestLog
+from usage.models import DirtyHour, RequestLog
 
 
 def _log(key, cost: str, when: datetime, n: int) -> None:
@@ -24,6 +24,8 @@ def _log(key, cost: str, when: datetime, n: int) -> None:
         stream=False,
         created_at=when,
     )
+    # Written like the ingest writes: the hour is marked for the rollups (and read raw until then).
+    DirtyHour.objects.create(org_id=key.organization_id, hour=when.replace(minute=0, second=0, microsecond=0))
 
 
 def test_rebuild_counts_the_current_period_only_and_reconcile_reports_drift(make_user, catalog, redis_client):

@@ -101,17 +101,20 @@ def test_late_rows_reopen_their_hour_and_the_summary_counts_them_before_the_roll
     assert rollup_sums("monthly_usage", traffic.org_id)[utc(2026, 11, 1)] == expected[(utc(2026, 11, 1), None)]
 
 
-def test_the_plan_reads_whole_clean_buckets_from_rollups_and_only_edges_and_dirty_hours_raw():
-    dirty = [utc(2026, 11, 10, 7)]
-    pieces = plan(utc(2026, 10, 31, 22, 30), utc(2027, 1, 1), "total", dirty).ranges
-    assert pieces["month"] == [(utc(2026, 12, 1), utc(2027, 1, 1))]
-    assert pieces["day"] == [(utc(2026, 11, 1), utc(2026, 11, 10)), (utc(2026, 11, 11), utc(2026, 12, 1))]
-    assert pieces["hour"] == [(utc(2026, 10, 31, 23), utc(2026, 11, 1)), (utc(2026, 11, 10), utc(2026, 11, 10, 7)),
-                              (utc(2026, 11, 10, 8), utc(2026, 11, 11))]  # fmt: skip
-    assert pieces["raw"] == [
-        (utc(2026, 10, 31, 22, 30), utc(2026, 10, 31, 23)),
-        (utc(2026, 11, 10, 7), utc(2026, 11, 10, 8)),
-    ]
+def test_the_plan_reads_whole_buckets_and_corrects_dirty_hours_instead_of_splitting():
+    pieces = plan(utc(2026, 10, 31, 22, 30), utc(2027, 1, 1), "total", [utc(2026, 11, 10, 7)]).ranges
+    assert dict(pieces) == {
+        ("month", 1): [(utc(2026, 11, 1), utc(2027, 1, 1))],  # November despite its dirty hour…
+        ("hour", -1): [(utc(2026, 11, 10, 7), utc(2026, 11, 10, 8))],  # …minus that hour's stale rollup
+        ("raw", 1): [(utc(2026, 10, 31, 22, 30), utc(2026, 10, 31, 23)), (utc(2026, 11, 10, 7), utc(2026, 11, 10, 8))],
+        ("hour", 1): [(utc(2026, 10, 31, 23), utc(2026, 11, 1))],
+    }
+
+
+def test_a_bucket_cut_near_its_edge_is_the_whole_bucket_minus_the_outside():
+    pieces = plan(utc(2026, 11, 1, 3), utc(2026, 12, 1), "month", []).ranges
+    assert dict(pieces) == {("month", 1): [(utc(2026, 11, 1), utc(2026, 12, 1))],
+                            ("hour", -1): [(utc(2026, 11, 1), utc(2026, 11, 1, 3))]}  # fmt: skip
 
 
 def _times(unit_minutes: int) -> st.SearchStrategy:
@@ -135,7 +138,7 @@ def half_rolled(traffic):
     return traffic
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     a=times,
     b=times,

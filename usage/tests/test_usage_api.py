@@ -210,6 +210,7 @@ def test_notifications_are_per_recipient_and_can_be_marked_read(team, api):
     listed = api(p["alice"], org).get("/api/notifications/").json()["results"]
     assert [n["id"] for n in listed] == [mine.id]
     assert api(p["alice"], org).post(f"/api/notifications/{theirs.id}/read").status_code == 404
+    assert api(p["alice"], org).post(f"/api/notifications/{2**64}/read").status_code == 404
     read = api(p["alice"], org).post(f"/api/notifications/{mine.id}/read")
     assert read.status_code == 200 and read.json()["read_at"]
     assert api(p["alice"], org).get("/api/notifications/", {"unread": "true"}).json()["results"] == []
