@@ -145,7 +145,7 @@ def plan(start: datetime, end: datetime, granularity: str, dirty: list[datetime]
                 for out_lo, out_hi in ((bucket, inside_lo), (inside_hi, after)):
                     if out_lo < out_hi:
                         outside += [(src, -sign, a, b) for src, sign, a, b in cover(out_lo, out_hi, finer)]
-                pieces += min(inside, outside, key=cost)
+                pieces += inside if cost(inside) <= cost(outside) else outside
             bucket = after
         return pieces
 
