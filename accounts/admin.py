@@ -11,7 +11,8 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.forms import BaseUserCreationForm
 from django.core.exceptions import ValidationError
-from django.db.models import Count, QuerySet
+from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 
 from accounts.models import Membership, Organization, User
@@ -164,9 +165,17 @@ class OrganizationAdmin(AuditedAdmin, IndexedSearchAdmin):
     raw_id_fields = ("personal_for",)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Organization]:
-        return super().get_queryset(request).annotate(member_count=Count("memberships"))
+        # A subquery per shown row, not a GROUP BY over every organization.
+        members = (
+            Membership.objects.filter(organization=OuterRef("pk"))
+            .order_by()
+            .values("organization")
+            .annotate(n=Count("id"))
+            .values("n")
+        )
+        return super().get_queryset(request).annotate(member_count=Coalesce(Subquery(members), 0))
 
-    @admin.display(description="members", ordering="member_count")
+    @admin.display(description="members")
     def members(self, org: Organization) -> int:
         return int(getattr(org, "member_count", 0))
 
@@ -184,6 +193,15 @@ class OrganizationAdmin(AuditedAdmin, IndexedSearchAdmin):
         if isinstance(obj, Organization) and obj.is_personal:
             return False  # it goes with its user
         return super().has_delete_permission(request, obj)
+
+    def get_deleted_objects(self, objs: Any, request: HttpRequest) -> Any:
+        """Operators may not delete keys one by one, but an organization's go with it: the
+        deletion below withdraws them from the proxy."""
+        from keys.models import ApiKey
+
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        perms_needed.discard(str(ApiKey._meta.verbose_name))
+        return deleted, counts, perms_needed, protected
 
     def delete_model(self, request: HttpRequest, obj: Organization) -> None:
         organization_delete_now(organization=obj, by=_operator(request))
