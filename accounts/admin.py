@@ -19,26 +19,15 @@ from accounts.models import Membership, Organization, User
 from accounts.roles import Role
 from accounts.services import organization_delete_now
 from accounts.user_services import user_approve, user_set_active
-from llmaas.adminsite import AuditedAdmin, CappedCountPaginator, IndexedSearchAdmin
+from llmaas.adminsite import AuditedAdmin, CappedCountPaginator, IndexedSearchAdmin, null_filter
 
 
 def _operator(request: HttpRequest) -> User | None:
     return request.user if isinstance(request.user, User) else None
 
 
-class ApprovalFilter(admin.SimpleListFilter):
-    title = "approval"
-    parameter_name = "approval"
-
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [("pending", "Pending"), ("approved", "Approved")]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[User]) -> QuerySet[User]:
-        if self.value() == "pending":
-            return queryset.filter(approved_at__isnull=True)
-        if self.value() == "approved":
-            return queryset.filter(approved_at__isnull=False)
-        return queryset
+ApprovalFilter = null_filter("approval", "approval", "approved_at", ("pending", "Pending"), ("approved", "Approved"))
+PersonalFilter = null_filter("kind", "kind", "personal_for", ("team", "Team"), ("personal", "Personal"))
 
 
 class UserAddForm(BaseUserCreationForm):
@@ -136,19 +125,6 @@ class MembershipInline(admin.TabularInline):
     extra = 0
     raw_id_fields = ("user",)
     readonly_fields = ("created_at",)
-
-
-class PersonalFilter(admin.SimpleListFilter):
-    title = "kind"
-    parameter_name = "kind"
-
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [("team", "Team"), ("personal", "Personal")]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Organization]) -> QuerySet[Organization]:
-        if self.value() in ("team", "personal"):
-            return queryset.filter(personal_for__isnull=self.value() == "team")
-        return queryset
 
 
 @admin.register(Organization)

@@ -120,9 +120,11 @@ class VerifyEmailApi(APIView):
         summary="Confirm an email address",
         description="Uses the link's token once; `token_invalid`, `token_used` or `token_expired` otherwise.",
         request=InputSerializer,
-        responses={200: inline_serializer("EmailVerified", {"email_verified": serializers.BooleanField()}),
-                   **error_responses(400)},
-    )  # fmt: skip
+        responses={
+            200: inline_serializer("EmailVerified", {"email_verified": serializers.BooleanField()}),
+            **error_responses(400),
+        },
+    )
     def post(self, request: Request) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

@@ -7,20 +7,9 @@ from django.http import HttpRequest
 from accounts.models import User
 from keys.models import ApiKey
 from keys.services import key_revoke, publish_key_on_commit, rebuild_spend_on_commit
-from llmaas.adminsite import AuditedAdmin, CappedCountPaginator, IndexedSearchAdmin
+from llmaas.adminsite import AuditedAdmin, CappedCountPaginator, IndexedSearchAdmin, null_filter
 
-
-class KeyStatusFilter(admin.SimpleListFilter):
-    title = "status"
-    parameter_name = "status"
-
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [("active", "Active"), ("revoked", "Revoked")]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> QuerySet[ApiKey]:
-        if self.value() in ("active", "revoked"):
-            return queryset.filter(revoked_at__isnull=self.value() == "active")
-        return queryset
+KeyStatusFilter = null_filter("status", "status", "revoked_at", ("active", "Active"), ("revoked", "Revoked"))
 
 
 @admin.register(ApiKey)

@@ -103,3 +103,22 @@ class CappedCountPaginator(Paginator):
         if isinstance(object_list, QuerySet):
             return object_list[: self.CAP].count()
         return len(object_list)
+
+
+def null_filter(
+    title: str, parameter: str, field: str, when_null: tuple[str, str], when_set: tuple[str, str]
+) -> type[admin.SimpleListFilter]:
+    """A list filter on whether ``field`` is null (served by an index or a partial one):
+    ``when_null``/``when_set`` are (value, label), e.g. ("active", "Active") for revoked_at."""
+
+    class NullFilter(admin.SimpleListFilter):
+        def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+            return [when_null, when_set]
+
+        def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+            if self.value() in (when_null[0], when_set[0]):
+                return queryset.filter(**{f"{field}__isnull": self.value() == when_null[0]})
+            return queryset
+
+    NullFilter.title, NullFilter.parameter_name = title, parameter
+    return NullFilter

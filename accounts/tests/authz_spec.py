@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from django.utils import timezone
@@ -156,22 +156,8 @@ def build_world() -> World:
     alice_key = key_issue(organization=org_a, created_by=users["alice"], name="alice's").key
     dave_key = key_issue(organization=org_a, created_by=users["dave"], name="dave's").key
     charlie_key = key_issue(organization=org_b, created_by=users["charlie"], name="charlie's").key
-    invitation_a = Invitation.objects.create(
-        organization=org_a,
-        email="invited-a@example.com",
-        role="member",
-        token_hash="a" * 64,
-        invited_by=users["alice"],
-        expires_at=_later(),
-    )
-    invitation_b = Invitation.objects.create(
-        organization=org_b,
-        email="invited-b@example.com",
-        role="member",
-        token_hash="b" * 64,
-        invited_by=users["charlie"],
-        expires_at=_later(),
-    )
+    invitation_a = _invitation(org_a, users["alice"], "invited-a@example.com")
+    invitation_b = _invitation(org_b, users["charlie"], "invited-b@example.com")
     for org, user in ((org_a, users["alice"]), (org_b, users["charlie"])):
         audit_record(action=AuditAction.LIMITS_CHANGED, actor=user, org_id=org.id, target=org)
 
@@ -189,5 +175,12 @@ def build_world() -> World:
     return world
 
 
-def _later() -> datetime:
-    return timezone.now() + timedelta(days=1)
+def _invitation(org: Organization, inviter: User, email: str) -> Invitation:
+    return Invitation.objects.create(
+        organization=org,
+        email=email,
+        role="member",
+        token_hash=email.encode().hex().ljust(64, "0")[:64],
+        invited_by=inviter,
+        expires_at=timezone.now() + timedelta(days=1),
+    )

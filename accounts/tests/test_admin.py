@@ -152,11 +152,20 @@ def test_the_member_inline_keeps_an_owner(admin_client, make_user):
     org = organization_create(name="Team", owner=alice)
     membership = org.memberships.get()
     form = {
-        "name": "Team", "timezone": "UTC", "budget_period": "monthly", "created_at_0": "2026-01-01",
-        "created_at_1": "00:00:00", "memberships-TOTAL_FORMS": "1", "memberships-INITIAL_FORMS": "1",
-        "memberships-MIN_NUM_FORMS": "0", "memberships-MAX_NUM_FORMS": "1000", "memberships-0-id": membership.pk,
-        "memberships-0-organization": org.pk, "memberships-0-user": alice.pk, "memberships-0-role": "member",
-    }  # fmt: skip
+        "name": "Team",
+        "timezone": "UTC",
+        "budget_period": "monthly",
+        "created_at_0": "2026-01-01",
+        "created_at_1": "00:00:00",
+        "memberships-TOTAL_FORMS": "1",
+        "memberships-INITIAL_FORMS": "1",
+        "memberships-MIN_NUM_FORMS": "0",
+        "memberships-MAX_NUM_FORMS": "1000",
+        "memberships-0-id": membership.pk,
+        "memberships-0-organization": org.pk,
+        "memberships-0-user": alice.pk,
+        "memberships-0-role": "member",
+    }
     response = admin_client.post(f"/admin/accounts/organization/{org.pk}/change/", form)
     assert response.status_code == 200 and b"The organization needs an owner." in response.content
     assert org.memberships.get().role == "owner"

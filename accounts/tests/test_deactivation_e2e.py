@@ -89,7 +89,10 @@ def test_deactivating_a_user_in_the_admin_stops_their_personal_keys_only(e2e):
     admin_action(operator, "reactivate_users", dave_id)
     assert poll(lambda: post_chat(e2e, personal, TINY).status_code == 200, timeout=TIMEOUT)
     assert post_chat(e2e, team, TINY).status_code == 200
-    actions = [row[0] for row in e2e.sql(
-        "SELECT action FROM audit_auditevent WHERE target_id = %s AND action LIKE 'user.%%' ORDER BY id", dave_id
-    )]  # fmt: skip
+    actions = [
+        row[0]
+        for row in e2e.sql(
+            "SELECT action FROM audit_auditevent WHERE target_id = %s AND action LIKE 'user.%%' ORDER BY id", dave_id
+        )
+    ]
     assert actions == ["user.deactivated", "user.reactivated"]

@@ -55,8 +55,13 @@ def test_key_changes_are_recorded_with_who_what_when_and_where(org):
     assert (revoked["ip"], revoked["user_agent"]) == ("198.51.100.7", "sdk/1.2")
     assert changed["details"] == {"name": {"from": "ci", "to": "ci-2"}}
     assert limits["details"] == {"tpm": {"from": None, "to": 1000}} and limits["actor"]["id"] == str(alice.pk)
-    assert created["details"] == {"name": "ci", "prefix": issued["prefix"], "models": ["tiny"], "rpm": 5,
-                                  "budget_period": "monthly"}  # fmt: skip
+    assert created["details"] == {
+        "name": "ci",
+        "prefix": issued["prefix"],
+        "models": ["tiny"],
+        "rpm": 5,
+        "budget_period": "monthly",
+    }
     assert rotated["details"] == {"prefix": issued["prefix"], "grace_seconds": 3600}
     everything = str(list(AuditEvent.objects.values()))
     assert issued["secret"] not in everything and "secret_hash" not in everything
