@@ -1,32 +1,20 @@
-"""The mails accounts send. Sent after the commit (a rolled-back change mails nothing); a mail
-server failure is logged, never shown to the caller. Links point at the portal (PUBLIC_URL),
-which posts the token to the API."""
+"""The mails accounts send (called by accounts/tasks.py, off the request path). Links point at
+the portal (PUBLIC_URL), which posts the token to the API."""
 
-import logging
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db import transaction
 
 from accounts.models import Invitation, Organization, User
-
-log = logging.getLogger(__name__)
 
 
 def _link(path: str, token: str) -> str:
     return f"{settings.PUBLIC_URL}{path}?{urlencode({'token': token})}"
 
 
-def _send_on_commit(to: str, subject: str, body: str) -> None:
-    def send() -> None:
-        try:
-            send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [to])
-        except Exception as exc:  # noqa: BLE001 - logged; the change itself is committed
-            # The body holds a token: log the failure, not the message.
-            log.error("could not send %r to a user: %s", subject, type(exc).__name__)
-
-    transaction.on_commit(send)
+def _send(to: str, subject: str, body: str) -> None:
+    send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [to])
 
 
 def _hours(seconds: int) -> str:
@@ -34,7 +22,7 @@ def _hours(seconds: int) -> str:
 
 
 def send_verification(user: User, token: str) -> None:
-    _send_on_commit(
+    _send(
         user.email,
         "Confirm your email address",
         f"Confirm your address to finish setting up your LLMaaS account:\n\n"
@@ -46,7 +34,7 @@ def send_verification(user: User, token: str) -> None:
 
 def send_already_registered(user: User) -> None:
     """Someone signed up with an address that has an account: tell its owner, not the caller."""
-    _send_on_commit(
+    _send(
         user.email,
         "You already have an account",
         "Someone (perhaps you) tried to sign up with this address, which already has an LLMaaS account.\n\n"
@@ -55,7 +43,7 @@ def send_already_registered(user: User) -> None:
 
 
 def send_password_reset(user: User, token: str) -> None:
-    _send_on_commit(
+    _send(
         user.email,
         "Reset your password",
         f"Choose a new password for your LLMaaS account:\n\n{_link('/reset-password', token)}\n\n"
@@ -64,11 +52,12 @@ def send_password_reset(user: User, token: str) -> None:
     )
 
 
-def send_invitation(invitation: Invitation, organization: Organization, inviter: User, token: str) -> None:
-    _send_on_commit(
+def send_invitation(invitation: Invitation, organization: Organization, inviter: User | None, token: str) -> None:
+    who = (inviter.name or inviter.email) if inviter else "An administrator"
+    _send(
         invitation.email,
         f"You are invited to {organization.name} on LLMaaS",
-        f"{inviter.name or inviter.email} invites you to the organization {organization.name!r} "
+        f"{who} invites you to the organization {organization.name!r} "
         f"as {invitation.role}.\n\nAccept (sign up first with this address if you have no account):\n\n"
         f"{_link('/invitations/accept', token)}\n\n"
         f"The invitation works once, until {invitation.expires_at:%Y-%m-%d %H:%M} UTC.",

@@ -8,6 +8,7 @@ import hashlib
 import secrets
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -27,7 +28,13 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def account_token_issue(*, user: User, purpose: TokenPurpose, ttl_seconds: int) -> str:
+def _ttl(purpose: TokenPurpose) -> int:
+    if purpose == TokenPurpose.VERIFY_EMAIL:
+        return int(settings.EMAIL_VERIFICATION_TTL)
+    return int(settings.PASSWORD_RESET_TTL)
+
+
+def account_token_issue(*, user: User, purpose: TokenPurpose) -> str:
     """A new token for ``user``; earlier unused tokens of the same purpose stop working."""
     token, digest = new_token()
     now = timezone.now()
@@ -38,7 +45,7 @@ def account_token_issue(*, user: User, purpose: TokenPurpose, ttl_seconds: int) 
             purpose=purpose,
             email=user.email,
             token_hash=digest,
-            expires_at=now + timedelta(seconds=ttl_seconds),
+            expires_at=now + timedelta(seconds=_ttl(purpose)),
         )
     return token
 

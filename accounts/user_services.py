@@ -16,10 +16,11 @@ from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from accounts import emails
+from accounts import tasks
 from accounts.models import Organization, TokenPurpose, User
+from accounts.tasks import enqueue_on_commit
 from accounts.throttle import Counter, email_counters, login_counters, throttle_check, throttle_clear, throttle_hit
-from accounts.tokens import account_token_claim, account_token_issue, account_token_peek
+from accounts.tokens import account_token_claim, account_token_peek
 from audit.models import AuditAction
 from audit.services import audit_record
 from llmaas import request_meta
@@ -65,23 +66,16 @@ def user_sign_up(*, email: str, password: str, name: str = "") -> None:
         except IntegrityError:  # a concurrent sign-up with the same address won
             existing = User.objects.filter(email=email).first()
     make_password(password)  # the same work as a real sign-up, so timing tells nothing either
-    if existing is not None and existing.is_active:
-        emails.send_already_registered(existing)
+    if existing is not None:
+        enqueue_on_commit(tasks.mail_already_registered, str(existing.pk))
 
 
 def _create_signed_up(email: str, password: str, name: str) -> User:
     approved = _domain_allowed(email)
     user = User.objects.create_user(email, password, name=name, approved=approved, verified=False)
     audit_record(action=AuditAction.SIGN_UP, actor=user, target=user, details={"approved": approved})
-    _send_verification(user)
+    enqueue_on_commit(tasks.mail_verification, str(user.pk))
     return user
-
-
-def _send_verification(user: User) -> None:
-    token = account_token_issue(
-        user=user, purpose=TokenPurpose.VERIFY_EMAIL, ttl_seconds=settings.EMAIL_VERIFICATION_TTL
-    )
-    emails.send_verification(user, token)
 
 
 def email_verification_resend(*, user: User) -> None:
@@ -90,7 +84,7 @@ def email_verification_resend(*, user: User) -> None:
         raise Conflict("Your email address is already verified.", code="email_already_verified")
     _throttle_mail("verify", user.email)
     with transaction.atomic():
-        _send_verification(user)
+        enqueue_on_commit(tasks.mail_verification, str(user.pk))
 
 
 def email_mark_verified(user: User) -> None:
@@ -148,18 +142,13 @@ def user_log_out(*, request: HttpRequest) -> None:
 
 
 def password_reset_request(*, email: str) -> None:
-    """Mail a reset link if the address has an active account; answer the same either way."""
+    """Mail a reset link if the address has an active account. The request does the same work
+    either way (the worker looks the address up), so neither answer nor timing tells."""
     email = email.strip().lower()
     _throttle_mail("reset", email)
-    user = User.objects.filter(email=email, is_active=True).first()
-    if user is None:
-        return
+    meta = request_meta.current()
     with transaction.atomic():
-        token = account_token_issue(
-            user=user, purpose=TokenPurpose.RESET_PASSWORD, ttl_seconds=settings.PASSWORD_RESET_TTL
-        )
-        audit_record(action=AuditAction.PASSWORD_RESET_REQUESTED, target=user)
-        emails.send_password_reset(user, token)
+        enqueue_on_commit(tasks.mail_password_reset, email, meta.ip, meta.user_agent)
 
 
 def password_reset_confirm(*, token: str, password: str) -> User:

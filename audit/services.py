@@ -51,9 +51,11 @@ def audit_record(
     org_id: uuid.UUID | str | None = None,
     target: _Target | None = None,
     details: dict[str, Any] | None = None,
+    meta: request_meta.RequestMeta | None = None,
 ) -> AuditEvent:
-    """Append one entry; the client IP and user agent come from the current request, if any."""
-    meta = request_meta.current()
+    """Append one entry; the client IP and user agent come from the current request, if any
+    (or from ``meta``, for work done on a request's behalf elsewhere, e.g. in Celery)."""
+    meta = meta or request_meta.current()
     return AuditEvent.objects.create(
         org_id=org_id,
         actor_id=getattr(actor, "pk", None),

@@ -137,6 +137,15 @@ def test_sign_up_refuses_bad_input_with_the_field_named(db, committed, body, fie
     assert not mail.outbox and not User.objects.exists()
 
 
+def test_a_mail_server_that_is_down_does_not_fail_the_sign_up(db, settings, committed):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", 1, 1  # nothing listens there
+    email = unique_email()
+    response = sign_up(committed, email)
+    assert response.status_code == 202, response.content
+    assert User.objects.filter(email=email).exists()
+
+
 def test_sign_up_can_be_closed(db, settings, committed):
     settings.SIGNUP_ENABLED = False
     response = sign_up(committed, unique_email())
