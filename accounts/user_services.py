@@ -16,9 +16,8 @@ from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from accounts import tasks
 from accounts.models import Organization, TokenPurpose, User
-from accounts.tasks import enqueue_on_commit
+from accounts.tasks import enqueue_on_commit, mail_already_registered, mail_password_reset, mail_verification
 from accounts.throttle import Counter, email_counters, login_counters, throttle_check, throttle_clear, throttle_hit
 from accounts.tokens import account_token_claim, account_token_peek
 from audit.models import AuditAction
@@ -67,14 +66,14 @@ def user_sign_up(*, email: str, password: str, name: str = "") -> None:
             existing = User.objects.filter(email=email).first()
     make_password(password)  # the same work as a real sign-up, so timing tells nothing either
     if existing is not None:
-        enqueue_on_commit(tasks.mail_already_registered, str(existing.pk))
+        enqueue_on_commit(mail_already_registered, str(existing.pk))
 
 
 def _create_signed_up(email: str, password: str, name: str) -> User:
     approved = _domain_allowed(email)
     user = User.objects.create_user(email, password, name=name, approved=approved, verified=False)
     audit_record(action=AuditAction.SIGN_UP, actor=user, target=user, details={"approved": approved})
-    enqueue_on_commit(tasks.mail_verification, str(user.pk))
+    enqueue_on_commit(mail_verification, str(user.pk))
     return user
 
 
@@ -83,8 +82,7 @@ def email_verification_resend(*, user: User) -> None:
     if user.email_verified:
         raise Conflict("Your email address is already verified.", code="email_already_verified")
     _throttle_mail("verify", user.email)
-    with transaction.atomic():
-        enqueue_on_commit(tasks.mail_verification, str(user.pk))
+    enqueue_on_commit(mail_verification, str(user.pk))
 
 
 def email_mark_verified(user: User) -> None:
@@ -147,8 +145,7 @@ def password_reset_request(*, email: str) -> None:
     email = email.strip().lower()
     _throttle_mail("reset", email)
     meta = request_meta.current()
-    with transaction.atomic():
-        enqueue_on_commit(tasks.mail_password_reset, email, meta.ip, meta.user_agent)
+    enqueue_on_commit(mail_password_reset, email, meta.ip, meta.user_agent)
 
 
 def password_reset_confirm(*, token: str, password: str) -> User:
