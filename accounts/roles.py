@@ -1,7 +1,8 @@
 """The role matrix: what each organization role may do. Every permission check reads this table.
 
-owner: everything, including deleting the organization and transferring ownership.
-admin: members, all keys, limits, audit, usage and chats.
+owner: everything, including deleting the organization, transferring ownership and
+       granting or taking the owner role (only owners touch owners).
+admin: members (except owners), all keys, limits, audit, usage and chats.
 member: creates keys and manages the keys they created; sees the usage and chats of those keys.
 viewer: reads usage and models; no keys.
 billing: billing and usage; no keys.
@@ -26,7 +27,8 @@ class Action(StrEnum):
     ORG_TRANSFER = "org.transfer"  # hand ownership to another member
     # Members and invitations
     MEMBER_LIST = "member.list"
-    MEMBER_MANAGE = "member.manage"  # invite, remove, change roles (only owners touch owners)
+    MEMBER_MANAGE = "member.manage"  # invite, remove, change roles, see pending invitations
+    MEMBER_MANAGE_OWNERS = "member.manage_owners"  # grant or take the owner role, remove an owner
     # Keys
     KEY_CREATE = "key.create"
     KEY_LIST = "key.list"  # members see the keys they created; owners and admins all keys
@@ -49,7 +51,11 @@ class Action(StrEnum):
 _EVERYONE = frozenset(
     {Action.ORG_VIEW, Action.MEMBER_LIST, Action.MODEL_LIST, Action.LIMITS_VIEW, Action.NOTIFICATION_VIEW}
 )
-_OWNER_ONLY = frozenset({Action.ORG_DELETE, Action.ORG_TRANSFER})
+_OWNER_ONLY = frozenset({Action.ORG_DELETE, Action.ORG_TRANSFER, Action.MEMBER_MANAGE_OWNERS})
+
+# Actions that also need an account in good standing (email verified and approved by an
+# operator), whatever the role: a pending account can look around but not spend.
+NEEDS_ACTIVE_ACCOUNT = frozenset({Action.KEY_CREATE})
 
 PERMISSIONS: dict[Role, frozenset[Action]] = {
     Role.OWNER: frozenset(Action),

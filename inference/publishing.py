@@ -70,11 +70,21 @@ def effective_models(key_models: list[str], org_models: list[str]) -> tuple[str,
     return tuple(key_models or org_models)
 
 
+# What a key publish reads with the key: its organization and, for a personal one, its user.
+KEY_RELATED = ("organization", "organization__personal_for")
+
+
 def key_snapshot(key: ApiKey, *, expires_at: datetime | None = None) -> KeySnapshot | None:
-    """The snapshot the proxy admits this key by, or None if the key must not be admitted."""
+    """The snapshot the proxy admits this key by, or None if the key must not be admitted.
+
+    A personal organization's keys are admitted only while its user is active and approved;
+    a team organization's keys outlive (and ignore) the state of the user who created them.
+    """
     if key.revoked_at is not None:
         return None
     org = key.organization
+    if org.personal_for_id is not None and not org.personal_for.keys_admitted:  # type: ignore[union-attr]
+        return None
     expiry = min((t for t in (key.expires_at, expires_at) if t is not None), default=None)
     return KeySnapshot(
         key_id=str(key.id),
@@ -94,22 +104,27 @@ def _in_grace(key: ApiKey, now: datetime) -> bool:
     return bool(key.previous_secret_hash) and end is not None and end > now
 
 
-def _write_key(pipe: redis.client.Pipeline, key: ApiKey, now: datetime) -> None:
-    """Queue the SETs/DELs of one key's snapshots (current secret, and the previous one in its grace)."""
+def _write_key(pipe: redis.client.Pipeline, key: ApiKey, now: datetime) -> list[str]:
+    """Queue the SETs/DELs of one key's snapshots (current secret, and the previous one in its
+    grace); returns the Redis names it publishes (not those it withdraws)."""
     keys = redis_keys()
+    published: list[str] = []
     snapshot = key_snapshot(key)
     if snapshot is None:
         pipe.delete(keys.key(key.secret_hash))
     else:
         pipe.set(keys.key(key.secret_hash), snapshot.to_json())
+        published.append(keys.key(key.secret_hash))
     if not key.previous_secret_hash:
-        return
+        return published
     grace_end = key.previous_secret_expires_at
     previous = key_snapshot(key, expires_at=grace_end) if _in_grace(key, now) else None
     if previous is None or grace_end is None:
         pipe.delete(keys.key(key.previous_secret_hash))
     else:  # Redis drops it when the grace ends; the hook checks the expiry too
         pipe.set(keys.key(key.previous_secret_hash), previous.to_json(), exat=grace_end)
+        published.append(keys.key(key.previous_secret_hash))
+    return published
 
 
 def key_publish(key: ApiKey) -> None:
@@ -173,12 +188,9 @@ def snapshot_publish_all() -> int:
     keys = redis_keys()
     active: set[str] = set()
     pipe = client.pipeline(transaction=False)
-    queryset = ApiKey.objects.filter(revoked_at__isnull=True).select_related("organization")
+    queryset = ApiKey.objects.filter(revoked_at__isnull=True).select_related(*KEY_RELATED)
     for i, key in enumerate(queryset.iterator(chunk_size=BATCH), start=1):
-        _write_key(pipe, key, started)
-        active.add(keys.key(key.secret_hash))
-        if _in_grace(key, started):
-            active.add(keys.key(str(key.previous_secret_hash)))
+        active.update(_write_key(pipe, key, started))
         if i % BATCH == 0:
             pipe.execute()
     pipe.execute()
@@ -190,6 +202,7 @@ def snapshot_publish_all() -> int:
         client.delete(*batch)
     client.set(keys.catalog, catalog_build().to_json())
     revoked_meanwhile = withdraw_recently_revoked(since=started - timedelta(seconds=60))
+    revoked_meanwhile += withdraw_unadmitted_personal()
     client.set(keys.epoch, str(time.time()))
     client.publish(keys.events, encode_event(EVENT_FLUSH))
     log.info("published %d key snapshots (%d withdrawn after a concurrent revoke)", len(active), revoked_meanwhile)
@@ -213,10 +226,36 @@ def withdraw_recently_revoked(*, since: object) -> int:
     return len(hashes)
 
 
+def withdraw_unadmitted_personal() -> int:
+    """Delete any snapshot of a personal organization's key whose user is deactivated or not
+    approved (guards against a full publish that read the user just before the change)."""
+    from django.db.models import Q
+
+    from keys.models import ApiKey
+
+    unadmitted = ApiKey.objects.filter(revoked_at__isnull=True, organization__personal_for__isnull=False).filter(
+        Q(organization__personal_for__is_active=False) | Q(organization__personal_for__approved_at__isnull=True)
+    )
+    hashes = [h for pair in unadmitted.values_list("secret_hash", "previous_secret_hash") for h in pair if h]
+    if not hashes:
+        return 0
+    keys = redis_keys()
+    client = redis_client()
+    pipe = client.pipeline(transaction=False)
+    for key_hash in hashes:
+        pipe.delete(keys.key(key_hash))
+    existed = [key_hash for key_hash, deleted in zip(hashes, pipe.execute(), strict=True) if deleted]
+    for key_hash in existed:  # only workers that may hold a copy need telling
+        pipe.publish(keys.events, encode_event(EVENT_KEY, key_hash))
+    pipe.execute()
+    return len(existed)
+
+
 def snapshot_reconcile() -> str:
     """Periodic check: a Redis without the epoch (restarted empty) gets a full republish."""
     if redis_client().exists(redis_keys().epoch):
         withdraw_recently_revoked(since=timezone.now() - timedelta(minutes=10))
+        withdraw_unadmitted_personal()
         return "present"
     snapshot_publish_all()
     return "republished"

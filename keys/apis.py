@@ -5,8 +5,8 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -19,11 +19,13 @@ from keys.selectors import key_effective, key_get, keys_visible
 from keys.services import LIMIT_FIELDS, key_issue, key_revoke, key_rotate, key_update, organization_limits_set
 from llmaas.errors import ApplicationError, NotFound
 from llmaas.limits import BudgetPeriod
+from llmaas.openapi import CURSOR_PARAMETERS, cursor_page, error_responses
+from llmaas.pagination import NewestFirstPagination
 
 
 class KeyOutputSerializer(serializers.ModelSerializer[ApiKey]):
     models = serializers.ListField(source="allowed_models", child=serializers.CharField())
-    created_by = serializers.EmailField(source="created_by.email", default=None)
+    created_by = serializers.EmailField(source="created_by.email", default=None, allow_null=True)
     revoked = serializers.BooleanField(source="is_revoked")
 
     class Meta:
@@ -49,11 +51,75 @@ class KeyOutputSerializer(serializers.ModelSerializer[ApiKey]):
         ]
 
 
-class KeyPagination(CursorPagination):
-    ordering = ("-created_at", "-id")
-    page_size = 50
-    page_size_query_param = "limit"
-    max_page_size = 100
+class KeyCreatedOutputSerializer(KeyOutputSerializer):
+    secret = serializers.CharField(help_text="The key's secret: shown in this response only, never stored.")
+
+    class Meta(KeyOutputSerializer.Meta):
+        fields = [*KeyOutputSerializer.Meta.fields, "secret"]
+
+
+class KeyRotatedOutputSerializer(KeyOutputSerializer):
+    secret = serializers.CharField(
+        allow_null=True, help_text="The new secret, shown once; null when the call repeats a rotation_id."
+    )
+    replayed = serializers.BooleanField(help_text="True: this rotation_id was used before; nothing changed.")
+    previous_secret_expires_at = serializers.DateTimeField(
+        allow_null=True, help_text="Until when the previous secret still works."
+    )
+
+    class Meta(KeyOutputSerializer.Meta):
+        fields = [*KeyOutputSerializer.Meta.fields, "secret", "replayed", "previous_secret_expires_at"]
+
+
+class _SetBy(serializers.Serializer[object]):
+    set_by = serializers.ChoiceField(
+        choices=["key", "organization", "both"], allow_null=True, help_text="Which scope sets it (null: nobody)."
+    )
+
+
+class _EffectiveModels(_SetBy):
+    value = serializers.ListField(child=serializers.CharField(), allow_null=True, help_text="Null: every model.")
+
+
+class _EffectiveNumber(_SetBy):
+    value = serializers.IntegerField(allow_null=True, help_text="The tightest limit; null: unlimited.")
+
+
+class _EffectiveBudget(serializers.Serializer[object]):
+    scope = serializers.ChoiceField(choices=["key", "org"])
+    limit_usd = serializers.CharField()
+    period = serializers.ChoiceField(choices=BudgetPeriod.choices)
+    spent_usd = serializers.CharField()
+    reserved_usd = serializers.CharField()
+    remaining_usd = serializers.CharField()
+    resets_at = serializers.DateTimeField(allow_null=True, help_text="Null: a lifetime budget.")
+
+
+class KeyEffectiveOutputSerializer(serializers.Serializer[object]):
+    models = _EffectiveModels()
+    budgets = _EffectiveBudget(many=True)
+    budget_binding_scope = serializers.ChoiceField(choices=["key", "org"], allow_null=True)
+    rpm = _EffectiveNumber()
+    tpm = _EffectiveNumber()
+    max_parallel = _EffectiveNumber()
+    expires_at = serializers.DateTimeField(allow_null=True)
+    timezone = serializers.CharField()
+
+
+class LimitsOutputSerializer(serializers.Serializer[object]):
+    id = serializers.UUIDField()
+    budget_usd = serializers.CharField(allow_null=True, help_text="USD per period; null: no budget.")
+    budget_period = serializers.ChoiceField(choices=BudgetPeriod.choices)
+    rpm = serializers.IntegerField(allow_null=True)
+    tpm = serializers.IntegerField(allow_null=True)
+    max_parallel = serializers.IntegerField(allow_null=True)
+    models = serializers.ListField(child=serializers.CharField(), help_text="Empty: every model.")
+    timezone = serializers.CharField()
+
+
+KeyPagination = NewestFirstPagination
+KEY_ERRORS = (400, 401, 403, 404)
+TAG = ["keys"]
 
 
 def _parse_id(key_id: str) -> uuid.UUID:
@@ -82,12 +148,29 @@ class KeyCollectionApi(APIView):
         expires_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
         store_chats = serializers.BooleanField(required=False, default=False)
 
+    @extend_schema(
+        tags=TAG,
+        summary="The organization's keys",
+        description="Owners and admins see every key; members the keys they created; viewers and billing none (403).",
+        parameters=CURSOR_PARAMETERS,
+        responses={200: cursor_page(KeyOutputSerializer, "KeyPage"), **error_responses(*KEY_ERRORS)},
+    )
     def get(self, request: Request) -> Response:
         ctx = org_context(request)
         paginator = KeyPagination()
         page = paginator.paginate_queryset(keys_visible(ctx=ctx), request, view=self)
         return paginator.get_paginated_response(KeyOutputSerializer(page, many=True).data)
 
+    @extend_schema(
+        tags=TAG,
+        summary="Issue a key",
+        description=(
+            "The secret is in this response only; only its SHA-256 is stored. Owners, admins and "
+            "members; the account must be approved and its email verified (403 otherwise)."
+        ),
+        request=InputSerializer,
+        responses={201: KeyCreatedOutputSerializer, **error_responses(*KEY_ERRORS)},
+    )
     def post(self, request: Request) -> Response:
         ctx = org_context(request)
         ctx.require(Action.KEY_CREATE)
@@ -110,6 +193,7 @@ class KeyCollectionApi(APIView):
 
 
 class KeyItemApi(APIView):
+    @extend_schema(tags=TAG, summary="A key", responses={200: KeyOutputSerializer, **error_responses(*KEY_ERRORS)})
     def get(self, request: Request, key_id: str) -> Response:
         key = key_get(ctx=org_context(request), key_id=_parse_id(key_id))
         return Response(KeyOutputSerializer(key).data)
@@ -119,14 +203,27 @@ class KeyItemApi(APIView):
         expires_at = serializers.DateTimeField(required=False, allow_null=True)
         store_chats = serializers.BooleanField(required=False)
 
+    @extend_schema(
+        tags=TAG,
+        summary="Change a key",
+        description="Name, models, limits, expiry, chat opt-in; the proxy sees the change at once.",
+        request=UpdateSerializer,
+        responses={200: KeyOutputSerializer, **error_responses(*KEY_ERRORS, 409)},
+    )
     def patch(self, request: Request, key_id: str) -> Response:
         ctx = org_context(request)
         key = key_get(ctx=ctx, key_id=_parse_id(key_id), manage=True)
         serializer = self.UpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        key = key_update(key=key, changes=dict(serializer.validated_data))
+        key = key_update(key=key, changes=dict(serializer.validated_data), by=ctx.user)
         return Response(KeyOutputSerializer(key).data)
 
+    @extend_schema(
+        tags=TAG,
+        summary="Revoke a key",
+        description="Idempotent; every proxy worker refuses the key within about a second. It stays listed.",
+        responses={204: None, **error_responses(*KEY_ERRORS)},
+    )
     def delete(self, request: Request, key_id: str) -> Response:
         ctx = org_context(request)
         key = key_get(ctx=ctx, key_id=_parse_id(key_id), manage=True)
@@ -139,6 +236,20 @@ class KeyRotateApi(APIView):
         rotation_id = serializers.CharField(max_length=100, help_text="Your id for this rotation (idempotency).")
         grace_seconds = serializers.IntegerField(min_value=0, max_value=30 * 86400, default=3600)
 
+    @extend_schema(
+        tags=TAG,
+        summary="Rotate a key's secret",
+        description=(
+            "A new secret, same id and prefix; the old one works until the grace ends. Repeating a "
+            "`rotation_id` changes nothing (200, `replayed: true`, no secret)."
+        ),
+        request=InputSerializer,
+        responses={
+            201: KeyRotatedOutputSerializer,
+            200: KeyRotatedOutputSerializer,
+            **error_responses(*KEY_ERRORS, 409),
+        },
+    )
     def post(self, request: Request, key_id: str) -> Response:
         ctx = org_context(request)
         key = key_get(ctx=ctx, key_id=_parse_id(key_id), manage=True)
@@ -146,7 +257,10 @@ class KeyRotateApi(APIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         rotation = key_rotate(
-            key=key, rotation_id=str(data["rotation_id"]), grace=timedelta(seconds=int(data["grace_seconds"]))
+            key=key,
+            rotation_id=str(data["rotation_id"]),
+            grace=timedelta(seconds=int(data["grace_seconds"])),
+            by=ctx.user,
         )
         body = dict(KeyOutputSerializer(rotation.key).data)
         body["secret"] = rotation.secret
@@ -156,6 +270,12 @@ class KeyRotateApi(APIView):
 
 
 class KeyEffectiveApi(APIView):
+    @extend_schema(
+        tags=TAG,
+        summary="What applies to a key",
+        description="Models and limits that apply (key ∩ organization), which scope sets each, budgets and resets.",
+        responses={200: KeyEffectiveOutputSerializer, **error_responses(*KEY_ERRORS)},
+    )
     def get(self, request: Request, key_id: str) -> Response:
         key = key_get(ctx=org_context(request), key_id=_parse_id(key_id))
         return Response(key_effective(key=key))
@@ -170,18 +290,32 @@ class OrganizationLimitsApi(APIView):
     def _body(self, org: Organization) -> dict[str, object]:
         return {"id": str(org.id), **org.limits_dict(), "models": org.allowed_models, "timezone": org.timezone}
 
+    @extend_schema(
+        tags=["organizations"],
+        summary="The organization's limits",
+        responses={200: LimitsOutputSerializer, **error_responses(*KEY_ERRORS)},
+    )
     def get(self, request: Request) -> Response:
         ctx = org_context(request)
         ctx.require(Action.LIMITS_VIEW)
         return Response(self._body(ctx.organization))
 
+    @extend_schema(
+        tags=["organizations"],
+        summary="Change the organization's limits",
+        description="Owners and admins; every key of the organization is republished at once.",
+        request=InputSerializer,
+        responses={200: LimitsOutputSerializer, **error_responses(*KEY_ERRORS)},
+    )
     def patch(self, request: Request) -> Response:
         ctx = org_context(request)
         ctx.require(Action.LIMITS_MANAGE)
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         try:
-            org = organization_limits_set(organization=ctx.organization, changes=dict(serializer.validated_data))
+            org = organization_limits_set(
+                organization=ctx.organization, changes=dict(serializer.validated_data), by=ctx.user
+            )
         except DjangoValidationError as exc:
             raise ApplicationError("Invalid limits.", code="invalid_request", details=exc.message_dict) from None
         return Response(self._body(org))

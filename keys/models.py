@@ -44,7 +44,9 @@ class ApiKey(Limits):
     class Meta:
         indexes = [
             models.Index(fields=["organization", "-created_at"], name="apikey_org_created"),
-            models.Index(fields=["prefix"], name="apikey_prefix"),
+            # Prefix search (LIKE 'sk-ab%') in any collation; also serves equality.
+            models.Index(fields=["prefix"], name="apikey_prefix", opclasses=["varchar_pattern_ops"]),
+            models.Index(fields=["-created_at", "-id"], name="apikey_created"),
             models.Index(fields=["revoked_at"], name="apikey_revoked_at"),
         ]
 

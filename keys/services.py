@@ -10,6 +10,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Organization, User
+from audit.models import AuditAction
+from audit.services import audit_record
 from inference.models import ServedModel
 from inference.proxy.contract import SECRET_PREFIX, hash_secret
 from keys.models import ApiKey
@@ -82,10 +84,21 @@ def key_issue(
             store_chats=store_chats,
             **(limits or {}),
         )
+        audit_record(
+            action=AuditAction.KEY_CREATED,
+            actor=created_by,
+            org_id=organization.id,
+            target=key,
+            details={"name": name, "prefix": prefix, "models": key.allowed_models, **_limits_of(key)},
+        )
         publish_key_on_commit(key.id)
         if limits and limits.get("budget_usd") is not None:
             rebuild_spend_on_commit()
     return IssuedKey(key=key, secret=secret)
+
+
+def _limits_of(owner: Limits) -> dict[str, object]:
+    return {name: value for name, value in owner.limits_dict().items() if value is not None}
 
 
 def _check_expiry(expires_at: datetime | None) -> None:
@@ -102,18 +115,35 @@ LIMIT_FIELDS = Limits.LIMIT_FIELDS
 KEY_FIELDS = ("name", "expires_at", "store_chats", *LIMIT_FIELDS)
 
 
-def key_update(*, key: ApiKey, changes: dict[str, Any]) -> ApiKey:
+def _changed(obj: object, changes: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
+    """What ``changes`` really changes on ``obj``: {field: {"from", "to"}} (for the audit trail)."""
+    out: dict[str, Any] = {}
+    for name in fields:
+        attr = "allowed_models" if name == "models" else name
+        if name in changes and getattr(obj, attr) != changes[name]:
+            out[name] = {"from": getattr(obj, attr), "to": changes[name]}
+    return out
+
+
+def key_update(*, key: ApiKey, changes: dict[str, Any], by: User | None = None) -> ApiKey:
     """Change a key's name, models, limits, expiry or chat opt-in; the proxy sees it at once."""
     if key.revoked_at is not None:
         raise Conflict("A revoked key cannot be changed.", code="key_revoked")
     _check_expiry(changes.get("expires_at"))
     with transaction.atomic():
+        if "models" in changes:
+            changes = {**changes, "models": _check_models(changes["models"])}
+        changed = _changed(key, changes, (*KEY_FIELDS, "models"))
         for name in KEY_FIELDS:
             if name in changes:
                 setattr(key, name, changes[name])
         if "models" in changes:
-            key.allowed_models = _check_models(changes["models"])
+            key.allowed_models = changes["models"]
         key.save()
+        if changed:
+            audit_record(
+                action=AuditAction.KEY_CHANGED, actor=by, org_id=key.organization_id, target=key, details=changed
+            )
         publish_key_on_commit(key.id)
         if any(name in changes for name in LIMIT_FIELDS):
             rebuild_spend_on_commit()
@@ -126,16 +156,29 @@ def publish_organization_on_commit(org_id: object) -> None:
     _run_or_queue(organization_sync, str(org_id))
 
 
-def organization_limits_set(*, organization: Organization, changes: dict[str, Any]) -> Organization:
+def organization_limits_set(
+    *, organization: Organization, changes: dict[str, Any], by: User | None = None
+) -> Organization:
     """Change an organization's limits, time zone or models; every key of it is republished."""
     with transaction.atomic():
+        if "models" in changes:
+            changes = {**changes, "models": _check_models(changes["models"])}
+        changed = _changed(organization, changes, (*LIMIT_FIELDS, "timezone", "models"))
         for name in (*LIMIT_FIELDS, "timezone"):
             if name in changes:
                 setattr(organization, name, changes[name])
         if "models" in changes:
-            organization.allowed_models = _check_models(changes["models"])
+            organization.allowed_models = changes["models"]
         organization.full_clean()
         organization.save()
+        if changed:
+            audit_record(
+                action=AuditAction.LIMITS_CHANGED,
+                actor=by,
+                org_id=organization.id,
+                target=organization,
+                details=changed,
+            )
         publish_organization_on_commit(organization.id)
         rebuild_spend_on_commit()
     return organization
@@ -157,7 +200,7 @@ class Rotation:
 MAX_GRACE = timedelta(days=30)
 
 
-def key_rotate(*, key: ApiKey, rotation_id: str, grace: timedelta) -> Rotation:
+def key_rotate(*, key: ApiKey, rotation_id: str, grace: timedelta, by: User | None = None) -> Rotation:
     """Give the key a new secret (same id and prefix); the old one works until the grace ends.
 
     Idempotent on ``rotation_id``: repeating it changes nothing and returns the same key.
@@ -179,16 +222,24 @@ def key_rotate(*, key: ApiKey, rotation_id: str, grace: timedelta) -> Rotation:
         locked.rotation_id = rotation_id
         locked.rotated_at = now
         locked.save()
+        audit_record(
+            action=AuditAction.KEY_ROTATED,
+            actor=by,
+            org_id=locked.organization_id,
+            target=locked,
+            details={"prefix": locked.prefix, "grace_seconds": int(grace.total_seconds())},
+        )
         publish_key_on_commit(locked.id)
-        for gone in old_hashes - {locked.previous_secret_hash, None}:
-            _withdraw_on_commit(gone)  # type: ignore[arg-type]
+        withdraw_on_commit([h for h in old_hashes - {locked.previous_secret_hash} if h])
     return Rotation(locked, secret, replayed=False)
 
 
-def _withdraw_on_commit(key_hash: str) -> None:
+def withdraw_on_commit(key_hashes: list[str]) -> None:
+    """After commit, remove these secrets' snapshots (replaced secrets, keys of a deleted org)."""
     from keys.tasks import snapshot_withdraw
 
-    _run_or_queue(snapshot_withdraw, key_hash)
+    for key_hash in key_hashes:
+        _run_or_queue(snapshot_withdraw, key_hash)
 
 
 def key_revoke(*, key: ApiKey, by: User | None) -> ApiKey:
@@ -198,6 +249,13 @@ def key_revoke(*, key: ApiKey, by: User | None) -> ApiKey:
         # A conditional UPDATE: two concurrent revokes record one revoker and one time.
         if ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=now, revoked_by=by):
             key.revoked_at, key.revoked_by = now, by
+            audit_record(
+                action=AuditAction.KEY_REVOKED,
+                actor=by,
+                org_id=key.organization_id,
+                target=key,
+                details={"name": key.name, "prefix": key.prefix},
+            )
         else:
             key.refresh_from_db()
         publish_key_on_commit(key.id)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from celery import shared_task
 
 from inference.proxy.contract import EVENT_KEY, encode_event
-from inference.publishing import key_publish, redis_client, redis_keys
+from inference.publishing import KEY_RELATED, key_publish, redis_client, redis_keys
 from keys.models import ApiKey
 from keys.services import keys_last_used_record
 
@@ -15,7 +15,7 @@ from keys.services import keys_last_used_record
 @shared_task(autoretry_for=(Exception,), retry_backoff=True, retry_backoff_max=30, max_retries=None)
 def key_sync(key_id: str) -> None:
     """Publish the key's current state (re-read from PostgreSQL, so a late retry never resurrects it)."""
-    key = ApiKey.objects.filter(pk=uuid.UUID(key_id)).select_related("organization").first()
+    key = ApiKey.objects.filter(pk=uuid.UUID(key_id)).select_related(*KEY_RELATED).first()
     if key is not None:
         key_publish(key)
 
@@ -26,10 +26,11 @@ def _text(value: bytes | str) -> str:
 
 @shared_task(autoretry_for=(Exception,), retry_backoff=True, retry_backoff_max=30, max_retries=None)
 def organization_sync(org_id: str) -> int:
-    """Republish every live key of an organization (its limits, zone or models changed)."""
+    """Republish every live key of an organization (its limits, zone or models changed, or its
+    personal user was approved, deactivated or reactivated)."""
     keys = ApiKey.objects.filter(organization_id=uuid.UUID(org_id), revoked_at__isnull=True)
     count = 0
-    for key in keys.select_related("organization").iterator(chunk_size=500):
+    for key in keys.select_related(*KEY_RELATED).iterator(chunk_size=500):
         key_publish(key)
         count += 1
     return count

@@ -18,11 +18,19 @@ class ApplicationError(Exception):
     status_code: int = status.HTTP_400_BAD_REQUEST
     code = "bad_request"
 
-    def __init__(self, message: str, *, code: str | None = None, details: dict[str, Any] | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        details: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ):
         super().__init__(message)
         self.message = message
         self.code = code or self.code
         self.details = details or {}
+        self.headers = headers or {}
 
 
 class NotFound(ApplicationError):
@@ -45,6 +53,25 @@ class Conflict(ApplicationError):
     code = "conflict"
 
 
+class TooManyRequests(ApplicationError):
+    """429 with ``Retry-After`` (whole seconds, at least 1)."""
+
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    code = "too_many_requests"
+
+    def __init__(self, message: str, *, retry_after: float, code: str | None = None) -> None:
+        seconds = max(1, int(retry_after + 0.999))
+        super().__init__(message, code=code, details={"retry_after": seconds}, headers={"Retry-After": str(seconds)})
+
+
+class ServiceUnavailable(ApplicationError):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    code = "unavailable"
+
+    def __init__(self, message: str, *, code: str | None = None, retry_after: int = 5) -> None:
+        super().__init__(message, code=code, headers={"Retry-After": str(retry_after)})
+
+
 def _envelope(code: str, message: str, details: Any = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "details": details or {}}}
 
@@ -64,7 +91,7 @@ _DRF_CODES = {
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, ApplicationError):
-        return Response(_envelope(exc.code, exc.message, exc.details), status=exc.status_code)
+        return Response(_envelope(exc.code, exc.message, exc.details), status=exc.status_code, headers=exc.headers)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):

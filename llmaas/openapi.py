@@ -7,8 +7,10 @@ the one envelope (``{"error": {"code", "message", "details"}}``) for each status
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_serializer
 from rest_framework import serializers
@@ -32,7 +34,27 @@ UNSCOPED_PREFIXES = (
     "/api/redoc",
     "/api/webhooks/",
     "/api/invitations/",
+    "/api/organizations/",  # the caller's organizations, and creating one
 )
+
+
+class AutoSchema(SpectacularAutoSchema):
+    """Names from our conventions: one view class per operation, nested Input/Output serializers.
+
+    ``LoginApi.InputSerializer`` becomes the component ``LoginInput`` (not a clash of many
+    ``Input``s), and an operation's id is its view and method (``key_item_patch``).
+    """
+
+    def get_serializer_name(self, serializer: Any, direction: Any) -> str:
+        outer, _, inner = type(serializer).__qualname__.rpartition(".")
+        if outer:
+            return outer.removesuffix("Api") + inner
+        return str(super().get_serializer_name(serializer, direction))
+
+    def get_operation_id(self) -> str:
+        view = type(self.view).__name__.removesuffix("Api")
+        return re.sub(r"(?<!^)(?=[A-Z])", "_", view).lower() + "_" + self.method.lower()
+
 
 ErrorEnvelope = inline_serializer(
     "ErrorEnvelope",
@@ -56,7 +78,11 @@ _MEANINGS = {
     409: "The object's state does not allow this (e.g. a revoked key).",
     413: "The body is too large.",
     429: "Too many attempts; retry after the time in `Retry-After`.",
+    503: "A dependency (Redis) is unreachable; retry after the time in `Retry-After`.",
 }
+
+# What any endpoint behind a session may answer besides its own errors.
+AUTHENTICATED = (401, 403)
 
 
 def error_responses(*statuses: int) -> dict[int, OpenApiResponse]:
@@ -81,3 +107,31 @@ def add_org_header(result: dict[str, Any], generator: Any, request: Any, public:
             if not any(p.get("in") == "header" and p.get("name") == ORG_HEADER for p in params):
                 params.append(header)
     return result
+
+
+CURSOR_PARAMETERS = [
+    OpenApiParameter(
+        "cursor",
+        OpenApiTypes.STR,
+        OpenApiParameter.QUERY,
+        description="The opaque cursor of the `next` or `previous` link.",
+    ),
+    OpenApiParameter(
+        "limit",
+        OpenApiTypes.INT,
+        OpenApiParameter.QUERY,
+        description="Page size (default 50, at most 100).",
+    ),
+]
+
+
+def cursor_page(item: type[serializers.BaseSerializer[Any]], name: str) -> serializers.Serializer[Any]:
+    """The response of a cursor-paginated list of ``item``: ``{next, previous, results}``."""
+    return inline_serializer(
+        name,
+        {
+            "next": serializers.URLField(allow_null=True, help_text="The next page, or null."),
+            "previous": serializers.URLField(allow_null=True, help_text="The previous page, or null."),
+            "results": item(many=True),
+        },
+    )

@@ -3,7 +3,7 @@
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from llmaas.env import envbool, envint, envlist, envsecret, envstr, is_production
+from llmaas.env import envbool, envint, envlist, envnetworks, envsecret, envstr, is_production
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -23,10 +23,12 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.postgres",  # ArrayField, pattern-ops expression indexes
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "accounts",
+    "audit",
     "keys",
     "usage",
     "webhooks",
@@ -35,6 +37,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "llmaas.request_meta.RequestMetaMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -110,7 +113,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "llmaas.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "llmaas.openapi.AutoSchema",
 }
 
 # OpenAPI 3 schema at /api/schema/, docs at /api/docs/ (assets from drf-spectacular-sidecar).
@@ -131,6 +134,12 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "llmaas.openapi.add_org_header"],
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "ENUM_NAME_OVERRIDES": {
+        "BudgetPeriodEnum": "llmaas.limits.BudgetPeriod",
+        "BudgetScopeEnum": ["key", "org"],
+        "RoleEnum": "accounts.models.ROLE_CHOICES",
+        "AuditActionEnum": "audit.models.AuditAction",
+    },
 }
 
 # Redis: the data plane's source of keys and catalog. The prefix isolates stacks that share
@@ -180,6 +189,25 @@ EMAIL_TIMEOUT = envint("LLMAAS_EMAIL_TIMEOUT", 10)
 DEFAULT_FROM_EMAIL = envstr("LLMAAS_EMAIL_FROM", "LLMaaS <noreply@llmaas.local>")
 # The public origin, for links in emails (verification, invitations, alerts).
 PUBLIC_URL = envstr("LLMAAS_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+
+# Sign-up: addresses at these domains are approved at once; everyone else waits for an
+# operator's approval in the admin. Creating keys also needs a verified email (the link proves
+# the address, and so the domain) unless REQUIRE_VERIFIED_EMAIL is off.
+ALLOWED_DOMAINS = [d.lower().lstrip("@") for d in envlist("LLMAAS_ALLOWED_DOMAINS")]
+SIGNUP_ENABLED = envbool("LLMAAS_SIGNUP_ENABLED", True)
+REQUIRE_VERIFIED_EMAIL = envbool("LLMAAS_REQUIRE_VERIFIED_EMAIL", True)
+EMAIL_VERIFICATION_TTL = envint("LLMAAS_EMAIL_VERIFICATION_TTL", 3 * 86400)  # seconds
+PASSWORD_RESET_TTL = envint("LLMAAS_PASSWORD_RESET_TTL", 3600)
+INVITATION_TTL = envint("LLMAAS_INVITATION_TTL", 7 * 86400)
+# Login throttling (Redis): failures per account and per client IP within a window; then 429
+# with Retry-After until the window ends. Sign-up and password-reset mails are limited per IP.
+LOGIN_FAILURES_PER_ACCOUNT = envint("LLMAAS_LOGIN_FAILURES_PER_ACCOUNT", 5)
+LOGIN_FAILURES_PER_IP = envint("LLMAAS_LOGIN_FAILURES_PER_IP", 20)
+LOGIN_FAILURE_WINDOW = envint("LLMAAS_LOGIN_FAILURE_WINDOW", 900)
+EMAIL_REQUESTS_PER_IP = envint("LLMAAS_EMAIL_REQUESTS_PER_IP", 10)  # sign-ups, resets, resends per hour
+EMAIL_REQUESTS_PER_ADDRESS = envint("LLMAAS_EMAIL_REQUESTS_PER_ADDRESS", 3)  # mails to one address per hour
+# Proxies whose X-Real-IP / X-Forwarded-For are believed (nginx on this host by default).
+TRUSTED_PROXIES = envnetworks("LLMAAS_TRUSTED_PROXIES", "127.0.0.1/32,::1/128")
 
 # Where upstream backends are reached for the default local model (bootstrap only).
 LOCAL_MODEL_URL = envstr("LLMAAS_LOCAL_MODEL_URL", "http://127.0.0.1:8081/v1")

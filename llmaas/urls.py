@@ -4,8 +4,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from accounts.organization_urls import invitations_urlpatterns, organization_urlpatterns, organizations_urlpatterns
 from inference.publishing import redis_client
-from keys.apis import OrganizationLimitsApi
 from usage.urls import chat_urls, notification_urls, usage_urls
 
 
@@ -60,9 +60,13 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     path("api/auth/", include("accounts.urls")),
+    path("api/organizations/", include(organizations_urlpatterns)),
+    path("api/organization", include(organization_urlpatterns)),
+    path("api/organization/", include("accounts.organization_urls")),
+    path("api/invitations/", include(invitations_urlpatterns)),
     path("api/keys/", include("keys.urls")),
+    path("api/audit/", include("audit.urls")),
     path("api/webhooks/", include("webhooks.urls")),
-    path("api/organization/limits", OrganizationLimitsApi.as_view(), name="organization-limits"),
     path("api/usage/", include(usage_urls)),
     path("api/chats/", include(chat_urls)),
     path("api/notifications/", include(notification_urls)),

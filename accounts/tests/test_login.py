@@ -1,0 +1,128 @@
+"""Sign-in: sessions, throttling of repeated failures (Redis), the client IP, the audit trail."""
+
+import redis as redis_lib
+from rest_framework.test import APIClient
+
+from accounts import throttle
+from accounts.tests.conftest import unique_email
+from audit.models import AuditAction, AuditEvent
+
+
+def attempt(email: str, password: str, ip: str = "198.51.100.1", **headers):
+    client = APIClient(HTTP_X_REAL_IP=ip, HTTP_USER_AGENT="pytest-agent/1.0", **headers)
+    return client.post("/api/auth/login", {"email": email, "password": password}, format="json")
+
+
+def test_it_locks_an_account_after_repeated_failures_even_for_the_right_password(make_user, settings):
+    settings.LOGIN_FAILURES_PER_ACCOUNT = 3
+    alice = make_user("alice")
+    for _ in range(3):
+        assert attempt(alice.email, "wrong").status_code == 401
+    for password in ("wrong", "pw-alice"):
+        refused = attempt(alice.email, password, ip="198.51.100.2")  # another IP: the account is locked
+        assert refused.status_code == 429, refused.content
+        error = refused.json()["error"]
+        assert error["code"] == "too_many_attempts" and error["details"]["retry_after"] > 0
+        assert 0 < int(refused["Retry-After"]) <= settings.LOGIN_FAILURE_WINDOW
+    assert AuditEvent.objects.filter(action=AuditAction.SIGN_IN_LOCKED, target_id=str(alice.pk)).count() == 1
+    # Not counted while locked: the trail holds the three real failures.
+    assert AuditEvent.objects.filter(action=AuditAction.SIGN_IN_FAILED, target_id=str(alice.pk)).count() == 3
+
+
+def test_it_locks_a_client_ip_that_tries_many_accounts(make_user, settings):
+    settings.LOGIN_FAILURES_PER_IP = 4
+    alice = make_user("alice")
+    for _ in range(4):
+        assert attempt(unique_email(), "guess", ip="203.0.113.9").status_code == 401
+    assert attempt(alice.email, "pw-alice", ip="203.0.113.9").status_code == 429
+    assert attempt(alice.email, "pw-alice", ip="203.0.113.10").status_code == 200
+
+
+def test_a_success_does_not_unlock_the_client_ip(make_user, settings):
+    """An attacker who logs in to an account of their own between guesses gains nothing."""
+    settings.LOGIN_FAILURES_PER_IP = 4
+    mallory, alice = make_user("mallory"), make_user("alice")
+    for _ in range(3):
+        assert attempt(alice.email, "guess", ip="203.0.113.9").status_code == 401
+    assert attempt(mallory.email, "pw-mallory", ip="203.0.113.9").status_code == 200
+    assert attempt(unique_email(), "guess", ip="203.0.113.9").status_code == 401
+    assert attempt(mallory.email, "pw-mallory", ip="203.0.113.9").status_code == 429
+
+
+def test_a_success_resets_the_accounts_own_count(make_user, settings):
+    settings.LOGIN_FAILURES_PER_ACCOUNT = 3
+    alice = make_user("alice")
+    for _ in range(2):
+        attempt(alice.email, "typo")
+    assert attempt(alice.email, "pw-alice").status_code == 200
+    for _ in range(2):
+        attempt(alice.email, "typo")
+    assert attempt(alice.email, "pw-alice").status_code == 200
+
+
+def test_forwarded_headers_count_only_from_a_trusted_proxy(make_user, settings):
+    settings.LOGIN_FAILURES_PER_IP = 3
+    settings.LOGIN_FAILURES_PER_ACCOUNT = 100
+    alice = make_user("alice")
+    settings.TRUSTED_PROXIES = []  # the test client's peer (127.0.0.1) is not a proxy of ours
+    for n in range(3):  # a different X-Real-IP each time does not dodge the per-IP count
+        assert attempt(unique_email(), "guess", ip=f"192.0.2.{n}").status_code == 401
+    assert attempt(alice.email, "pw-alice", ip="192.0.2.200").status_code == 429
+    failed = AuditEvent.objects.filter(action=AuditAction.SIGN_IN_FAILED).first()
+    assert failed is not None and failed.ip == "127.0.0.1"
+
+    settings.TRUSTED_PROXIES = ["127.0.0.1/32"]
+    assert attempt(alice.email, "pw-alice", ip="192.0.2.201").status_code == 200
+    # X-Forwarded-For: the right-most address our proxy did not add; the left part is the client's say.
+    via = attempt(alice.email, "pw-alice", ip="", HTTP_X_FORWARDED_FOR="10.9.9.9, 192.0.2.202")
+    assert via.status_code == 200
+    signed_in = AuditEvent.objects.filter(action=AuditAction.SIGN_IN).order_by("-id").first()
+    assert signed_in is not None and signed_in.ip == "192.0.2.202"
+
+
+def test_sign_ins_are_audited_with_ip_and_user_agent_never_the_password(make_user):
+    alice = make_user("alice")
+    attempt(alice.email, "not-her-password-123")
+    attempt(alice.email, "pw-alice")
+    failed = AuditEvent.objects.get(action=AuditAction.SIGN_IN_FAILED)
+    assert failed.actor_id is None and failed.target_id == str(alice.pk)
+    assert (failed.ip, failed.user_agent, failed.details) == (
+        "198.51.100.1",
+        "pytest-agent/1.0",
+        {"email": alice.email},
+    )
+    signed_in = AuditEvent.objects.get(action=AuditAction.SIGN_IN)
+    assert signed_in.actor_id == alice.pk and signed_in.org_id is None
+    every = str(list(AuditEvent.objects.values()))
+    assert "not-her-password-123" not in every and "pw-alice" not in every
+
+
+def test_logging_out_ends_the_session(make_user):
+    alice = make_user("alice")
+    client = APIClient(enforce_csrf_checks=True)
+    client.post("/api/auth/login", {"email": alice.email, "password": "pw-alice"}, format="json")
+    token = client.get("/api/auth/csrf").json()["csrf_token"]
+    assert client.post("/api/auth/logout", HTTP_X_CSRFTOKEN=token).status_code == 204
+    assert client.get("/api/auth/me").status_code == 401
+    assert AuditEvent.objects.filter(action=AuditAction.SIGN_OUT, actor_id=alice.pk).exists()
+
+
+def test_a_deactivated_account_cannot_log_in_and_its_sessions_end(make_user):
+    alice = make_user("alice")
+    client = APIClient()
+    client.post("/api/auth/login", {"email": alice.email, "password": "pw-alice"}, format="json")
+    assert client.get("/api/auth/me").status_code == 200
+    alice.is_active = False
+    alice.save(update_fields=["is_active"])
+    assert client.get("/api/auth/me").status_code == 401
+    refused = attempt(alice.email, "pw-alice")
+    assert refused.status_code == 401 and refused.json()["error"]["code"] == "invalid_credentials"
+
+
+def test_sign_in_fails_closed_when_redis_is_unreachable(make_user, monkeypatch):
+    alice = make_user("alice")
+    nowhere = redis_lib.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.5)  # nothing listens there
+    monkeypatch.setattr(throttle, "redis_client", lambda: nowhere)
+    response = attempt(alice.email, "pw-alice")
+    assert response.status_code == 503, response.content
+    assert response.json()["error"]["code"] == "throttle_unavailable" and response["Retry-After"]

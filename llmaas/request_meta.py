@@ -1,0 +1,87 @@
+"""Who is calling, from where: the client IP and user agent of the current request.
+
+A small middleware puts them in a context variable, so that services (the audit log, login
+throttling) read them without ``request`` being threaded through every call. Outside a
+request (Celery, management commands) both are empty.
+
+nginx is the one public origin: it sets ``X-Real-IP`` (the peer it saw) and appends to
+``X-Forwarded-For``. Those headers are believed only when the direct peer is one of
+``settings.TRUSTED_PROXIES``; anyone else could write them.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable
+from contextvars import ContextVar
+from dataclasses import dataclass
+from functools import lru_cache
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+
+USER_AGENT_MAX = 256
+
+
+@dataclass(frozen=True)
+class RequestMeta:
+    ip: str | None = None
+    user_agent: str = ""
+
+
+_NONE = RequestMeta()
+_current: ContextVar[RequestMeta | None] = ContextVar("llmaas_request_meta", default=None)
+
+
+def current() -> RequestMeta:
+    """The current request's client IP and user agent (empty outside a request)."""
+    return _current.get() or _NONE
+
+
+def _valid_ip(value: str | None) -> str | None:
+    if not value:
+        return None
+    try:
+        return str(ipaddress.ip_address(value.strip()))
+    except ValueError:
+        return None
+
+
+@lru_cache(maxsize=8)
+def _networks(spec: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    return tuple(ipaddress.ip_network(item, strict=False) for item in spec)
+
+
+def _trusted(ip: str) -> bool:
+    address = ipaddress.ip_address(ip)
+    return any(address in network for network in _networks(tuple(settings.TRUSTED_PROXIES)))
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    """The client's IP: the peer's, or what a trusted proxy says the client's was."""
+    peer = _valid_ip(request.META.get("REMOTE_ADDR"))
+    if peer is None or not _trusted(peer):
+        return peer
+    real = _valid_ip(request.META.get("HTTP_X_REAL_IP"))
+    if real is not None:
+        return real
+    # X-Forwarded-For: the right-most address that is not one of our proxies (the left part
+    # is whatever the client wrote).
+    for item in reversed(request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")):
+        ip = _valid_ip(item)
+        if ip is not None and not _trusted(ip):
+            return ip
+    return peer
+
+
+class RequestMetaMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        meta = RequestMeta(client_ip(request), request.META.get("HTTP_USER_AGENT", "")[:USER_AGENT_MAX])
+        token = _current.set(meta)
+        try:
+            return self.get_response(request)
+        finally:
+            _current.reset(token)
