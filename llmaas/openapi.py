@@ -99,6 +99,11 @@ def add_org_header(result: dict[str, Any], generator: Any, request: Any, public:
         "schema": {"type": "string", "format": "uuid"},
         "description": ORG_HEADER_PARAMETER.description,
     }
+    # A malformed header is a 400 on any of them, whatever else the operation documents.
+    bad_header = {
+        "description": f"The request is not valid, e.g. the {ORG_HEADER} header is not an organization id.",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}},
+    }
     for path, operations in result.get("paths", {}).items():
         if path.startswith(UNSCOPED_PREFIXES):
             continue
@@ -106,6 +111,7 @@ def add_org_header(result: dict[str, Any], generator: Any, request: Any, public:
             params = operation.setdefault("parameters", [])
             if not any(p.get("in") == "header" and p.get("name") == ORG_HEADER for p in params):
                 params.append(header)
+            operation.setdefault("responses", {}).setdefault("400", bad_header)
     return result
 
 

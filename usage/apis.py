@@ -16,7 +16,6 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -29,7 +28,6 @@ from drf_spectacular.utils import (
 )
 from rest_framework import serializers, status
 from rest_framework.negotiation import BaseContentNegotiation
-from rest_framework.pagination import CursorPagination
 from rest_framework.parsers import BaseParser
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
@@ -39,7 +37,8 @@ from rest_framework.views import APIView
 from accounts.context import OrgContext, org_context
 from accounts.roles import Action
 from llmaas.errors import ApplicationError
-from llmaas.openapi import error_responses
+from llmaas.openapi import cursor_page, error_responses
+from llmaas.pagination import NewestFirstPagination, paginated
 from usage.exports import FORMATS, flag, iso, stream
 from usage.filters import (
     ChatQuerySerializer,
@@ -59,31 +58,15 @@ def _query(serializer_class: type[serializers.Serializer[Any]], request: Request
     return dict(serializer.validated_data)
 
 
-class TimePagination(CursorPagination):
-    ordering = ("-created_at", "-id")
+class UsagePagination(NewestFirstPagination):
     page_size = 100
-    page_size_query_param = "limit"
     max_page_size = 1000
 
 
-def page_of(
-    view: APIView, request: Request, queryset: QuerySet[Any], serializer: type[serializers.Serializer[Any]]
-) -> Response:
-    """One cursor page of ``queryset``, newest first."""
-    paginator = TimePagination()
-    rows = paginator.paginate_queryset(queryset, request, view=view)
-    return paginator.get_paginated_response(serializer(rows, many=True).data)
-
-
-def paginated(name: str, item: serializers.BaseSerializer[Any]) -> serializers.Serializer[Any]:
-    return inline_serializer(
-        name,
-        {
-            "next": serializers.URLField(allow_null=True, help_text="The next page, or null."),
-            "previous": serializers.URLField(allow_null=True),
-            "results": item,
-        },
-    )
+LIST_PARAMETERS = [
+    OpenApiParameter("cursor", OpenApiTypes.STR, OpenApiParameter.QUERY, description="The `next` link's cursor."),
+    OpenApiParameter("limit", OpenApiTypes.INT, OpenApiParameter.QUERY, description="Page size (100; at most 1000)."),
+]
 
 
 # --- request logs ----------------------------------------------------------------------------
@@ -132,16 +115,16 @@ class UsageLogsApi(APIView):
     @extend_schema(
         summary="List request logs",
         description="One row per call through the proxy, newest first.",
-        parameters=[LogQuerySerializer, OpenApiParameter("limit", int), OpenApiParameter("cursor", str)],
+        parameters=[LogQuerySerializer, *LIST_PARAMETERS],
         responses={
-            200: paginated("RequestLogPage", LogOutputSerializer(many=True)),
+            200: cursor_page(LogOutputSerializer, "RequestLogPage"),
             **error_responses(400, 401, 403, 404),
         },
     )
     def get(self, request: Request) -> Response:
         ctx = org_context(request)
         logs = _log_filter(ctx, _query(LogQuerySerializer, request)).queryset(RequestLog)
-        return page_of(self, request, logs, LogOutputSerializer)
+        return paginated(self, request, logs, LogOutputSerializer, UsagePagination)
 
 
 # --- exports ---------------------------------------------------------------------------------
@@ -369,13 +352,13 @@ class ChatsApi(APIView):
     @extend_schema(
         summary="List chat history",
         description="Messages and replies of calls made with keys that keep chats (`store_chats`), newest first.",
-        parameters=[ChatQuerySerializer, OpenApiParameter("limit", int), OpenApiParameter("cursor", str)],
-        responses={200: paginated("ChatPage", ChatOutputSerializer(many=True)), **error_responses(400, 401, 403, 404)},
+        parameters=[ChatQuerySerializer, *LIST_PARAMETERS],
+        responses={200: cursor_page(ChatOutputSerializer, "ChatPage"), **error_responses(400, 401, 403, 404)},
     )
     def get(self, request: Request) -> Response:
         ctx = org_context(request)
         chats = _chat_filter(ctx, _query(ChatQuerySerializer, request)).queryset(ChatHistory)
-        return page_of(self, request, chats, ChatOutputSerializer)
+        return paginated(self, request, chats, ChatOutputSerializer, UsagePagination)
 
 
 @export_schema(
@@ -437,16 +420,17 @@ class NotificationsApi(APIView):
     @extend_schema(
         summary="List my notifications",
         description="Your notifications in this organization (budget alerts, …), newest first.",
-        parameters=[QuerySerializer, OpenApiParameter("limit", int), OpenApiParameter("cursor", str)],
+        parameters=[QuerySerializer, *LIST_PARAMETERS],
         responses={
-            200: paginated("NotificationPage", NotificationOutputSerializer(many=True)),
+            200: cursor_page(NotificationOutputSerializer, "NotificationPage"),
             **error_responses(400, 401, 403, 404),
         },
     )
     def get(self, request: Request) -> Response:
         ctx = org_context(request)
         unread = _query(self.QuerySerializer, request)["unread"]
-        return page_of(self, request, notifications_list(ctx=ctx, unread=unread), NotificationOutputSerializer)
+        notifications = notifications_list(ctx=ctx, unread=unread)
+        return paginated(self, request, notifications, NotificationOutputSerializer, UsagePagination)
 
 
 class NotificationReadApi(APIView):

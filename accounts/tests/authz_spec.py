@@ -27,6 +27,7 @@ An endpoint that is not organization-scoped goes to ``EXCLUDED`` with the reason
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -39,8 +40,11 @@ from accounts.roles import Action
 from accounts.services import membership_set, organization_create
 from audit.models import AuditAction, AuditEvent
 from audit.services import audit_record
+from inference.proxy.contract import UsageRecord
 from keys.models import ApiKey
 from keys.services import key_issue
+from usage.models import Notification
+from usage.services import request_logs_ingest
 
 PERSONAS = ("alice", "bob", "dave")  # org A: owner, viewer, member
 OUTSIDER = "charlie"  # owner of org B
@@ -53,6 +57,7 @@ class World:
     org_b: Organization
     alice_key: ApiKey
     invitation_a: Invitation
+    notification_a: Notification
     # kind → organization ("A"/"B") → the ids a list of that kind may (A for org A) or may not show
     ids: dict[str, dict[str, set[str]]] = field(default_factory=dict)
 
@@ -116,6 +121,23 @@ SPEC: dict[str, dict[str, Case]] = {
     },
     "api/organization/invitations/<str:invitation_id>": {"DELETE": Case(Action.MEMBER_MANAGE, 204)},
     "api/audit/": {"GET": Case(Action.AUDIT_VIEW, 200, lists="audit")},
+    # usage: every role reads usage (members only their keys': the view narrows, never 403s)
+    "api/usage/summary": {"GET": Case(None, 200)},
+    "api/usage/summary/export": {"GET": Case(None, 200)},
+    "api/usage/logs": {"GET": Case(None, 200, lists="log", id_field="call_id")},
+    "api/usage/logs/export": {"GET": Case(None, 200)},
+    "api/usage/retention": {
+        "GET": Case(Action.USAGE_VIEW_ALL, 200),
+        "PATCH": Case(Action.RETENTION_MANAGE, 200, {"chat_retention_days": 7}),
+    },
+    "api/chats/": {"GET": Case(Action.CHAT_VIEW_OWN, 200, lists="chat", id_field="call_id")},
+    "api/chats/export": {"GET": Case(Action.CHAT_VIEW_OWN, 200)},
+    "api/chats/delete": {"POST": Case(Action.RETENTION_MANAGE, 200, {"everything": True})},
+    "api/notifications/": {"GET": Case(Action.NOTIFICATION_VIEW, 200, lists="notification")},
+    # alice's notification: nobody else's to read (404, as for another organization's)
+    "api/notifications/<int:notification_id>/read": {
+        "POST": Case(Action.NOTIFICATION_VIEW, 200, expect={"bob": 404, "dave": 404})
+    },
     # the caller's own organizations (no header): everyone sees only their own
     "api/organizations/": {
         "GET": Case(None, 200, lists="organization", scoped=False),
@@ -128,6 +150,7 @@ PATH_OBJECTS: dict[str, Callable[[World], str]] = {
     "key_id": lambda w: str(w.alice_key.pk),
     "user_id": lambda w: str(w.users["dave"].pk),
     "invitation_id": lambda w: str(w.invitation_a.pk),
+    "notification_id": lambda w: str(w.notification_a.pk),
 }
 
 # Routes that are not organization-scoped, by prefix, with the reason.
@@ -164,15 +187,35 @@ def build_world() -> World:
     def audit_ids(org: Organization) -> set[str]:
         return {str(i) for i in AuditEvent.objects.filter(org_id=org.id).values_list("id", flat=True)}
 
-    world = World(users, org_a, org_b, alice_key, invitation_a)
+    calls = {org: _usage(org, keys) for org, keys in ((org_a, (alice_key, dave_key)), (org_b, (charlie_key,)))}
+    notes = {org: Notification.objects.create(organization=org, recipient=user, kind="test", title="t", body="b")
+             for org, user in ((org_a, users["alice"]), (org_b, users["charlie"]))}  # fmt: skip
+
+    world = World(users, org_a, org_b, alice_key, invitation_a, notes[org_a])
     world.ids = {
         "key": {"A": {str(alice_key.pk), str(dave_key.pk)}, "B": {str(charlie_key.pk)}},
         "member": {"A": {str(users[n].pk) for n in PERSONAS}, "B": {str(users["charlie"].pk)}},
         "invitation": {"A": {str(invitation_a.pk)}, "B": {str(invitation_b.pk)}},
         "audit": {"A": audit_ids(org_a), "B": audit_ids(org_b)},
         "organization": {"A": {str(org_a.pk)}, "B": {str(org_b.pk)}},
+        "log": {"A": calls[org_a], "B": calls[org_b]},
+        "chat": {"A": calls[org_a], "B": calls[org_b]},
+        "notification": {"A": {str(notes[org_a].pk)}, "B": {str(notes[org_b].pk)}},
     }
     return world
+
+
+def _usage(org: Organization, keys: tuple[ApiKey, ...]) -> set[str]:
+    """A call of each key, with its chat, through the ingest; returns their call ids."""
+    chat = {"messages": [{"role": "user", "content": "hi"}], "response": None}
+    records = [
+        UsageRecord(call_id=f"authz-{key.pk}", org_id=str(org.pk), key_id=str(key.pk), user_id=None, model="tiny",
+                    deployment_id=None, prompt_tokens=3, completion_tokens=2, latency_ms=1.0, ttft_ms=None,
+                    status="success", error_type=None, stream=False, end_user=None, created_at=time.time(), chat=chat)
+        for key in keys
+    ]  # fmt: skip
+    request_logs_ingest(records=records)
+    return {r.call_id for r in records}
 
 
 def _invitation(org: Organization, inviter: User, email: str) -> Invitation:
