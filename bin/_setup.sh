@@ -18,16 +18,10 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 
-# Pins live in pyproject.toml; a stamp of its hash skips pip when nothing changed.
-install_venv() {  # venv-dir extras...
-  local venv="$1"; shift
-  local stamp="$venv/.llmaas-stamp" want
-  want="$(sha256sum pyproject.toml | cut -c1-64) $*"
-  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then return 0; fi
-  [ -x "$venv/bin/python" ] || { step "creating $venv"; "$PYTHON" -m venv "$venv"; }
-  step "installing Python packages into $venv ($*)"
-  "$venv/bin/python" -m pip install -q --upgrade pip >/dev/null
-  "$venv/bin/python" - "$@" > "$venv/requirements.txt" <<'PY'
+# Pins live in pyproject.toml; a stamp of the venv's own pins skips pip when they did not change
+# (so a change to the other venv's pins reinstalls nothing here).
+requirements() {  # extras... → the pins of that venv, one per line
+  "$PYTHON" - "$@" <<'PY'
 import sys, tomllib
 project = tomllib.load(open("pyproject.toml", "rb"))["project"]
 groups = sys.argv[1:]
@@ -36,6 +30,17 @@ for group in groups:
     deps += project["optional-dependencies"][group]
 print("\n".join(deps))
 PY
+}
+install_venv() {  # venv-dir extras...
+  local venv="$1"; shift
+  local stamp="$venv/.llmaas-stamp" pins want
+  pins="$(requirements "$@")"
+  want="$(printf '%s\n' "$pins" | sha256sum | cut -c1-64) $*"
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then return 0; fi
+  [ -x "$venv/bin/python" ] || { step "creating $venv"; "$PYTHON" -m venv "$venv"; }
+  step "installing Python packages into $venv ($*)"
+  "$venv/bin/python" -m pip install -q --upgrade pip >/dev/null
+  printf '%s\n' "$pins" > "$venv/requirements.txt"
   "$venv/bin/python" -m pip install -q -r "$venv/requirements.txt"
   echo "$want" > "$stamp"
 }
