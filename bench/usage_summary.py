@@ -84,7 +84,7 @@ def measure(rounds: int, tail: int) -> dict[str, Any]:
     from accounts.models import Organization, User
     from inference.proxy.contract import UsageRecord
     from keys.models import ApiKey
-    from usage.models import DirtyHour, UsageDaily, UsageHourly
+    from usage.models import UsageDaily, UsageDelta, UsageHourly
     from usage.services import request_logs_ingest
 
     org = Organization.objects.get(name="Synthetic 1")
@@ -167,7 +167,7 @@ def measure(rounds: int, tail: int) -> dict[str, Any]:
     return {
         "results": results,
         "tail_rows": tail,
-        "dirty_hours": DirtyHour.objects.filter(org_id=org.id).values("hour").distinct().count(),
+        "dirty_hours": UsageDelta.objects.filter(org_id=org.id, level=2).values("bucket").distinct().count(),
         "rollup_rows": {"hourly": UsageHourly.objects.count(), "daily": UsageDaily.objects.count()},
     }
 

@@ -233,15 +233,16 @@ def _usage_query(ctx: OrgContext, data: dict[str, Any]) -> UsageQuery:
 
 
 def _row_body(row: UsageRow) -> dict[str, Any]:
+    bucket, group, requests, errors, prompt, completion, cost = row
     return {
-        "bucket": row.bucket,
-        "group": row.group,
-        "requests": row.requests,
-        "errors": row.errors,
-        "prompt_tokens": row.prompt_tokens,
-        "completion_tokens": row.completion_tokens,
-        "total_tokens": row.total_tokens,
-        "cost_usd": str(row.cost),
+        "bucket": bucket.isoformat().replace("+00:00", "Z") if bucket else None,
+        "group": group,
+        "requests": requests,
+        "errors": errors,
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+        "cost_usd": str(cost),
     }
 
 

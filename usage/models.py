@@ -137,24 +137,21 @@ class MonthlyUsage(UsageBucket):
         constraints = [_one_row("monthly_usage")]
 
 
-class DirtyHour(models.Model):
-    """An hour of an organization that got new request logs since its rollup was computed.
+class UsageDelta(UsageBucket):
+    """What one ingest added to one hour of an organization and is not in its rollup yet.
 
-    Written by the ingest in the same transaction as the rows (append-only: one row per batch
-    and hour), consumed by the aggregation, which recomputes those hours. An hour with a mark
-    is read from request_logs by the summaries (the not-yet-rolled tail).
+    Written by the ingest in the same transaction as the rows (append-only: one small cube a
+    batch and hour, levels 0, 2, 3 and 4; end users are not in it, their hours are read from
+    request_logs), consumed by the aggregation, which recomputes those hours and deletes the
+    deltas it saw. So an hour's rollup plus its deltas is always the hour's exact total, and an
+    hour with a total (level 2) delta is an hour whose rollup is not up to date ("dirty").
     """
 
     id = models.BigAutoField(primary_key=True)
-    org_id = models.UUIDField()
-    hour = models.DateTimeField()
 
     class Meta:
-        db_table = "usage_dirty_hours"
-        indexes = [models.Index(fields=["org_id", "hour"], name="usage_dirty_org_hour")]
-
-    def __str__(self) -> str:
-        return f"{self.org_id} {self.hour:%Y-%m-%d %H:00}"
+        db_table = "usage_deltas"
+        indexes = [models.Index(fields=["org_id", "level", "bucket"], name="usage_delta_org_level_hour")]
 
 
 class RetentionPolicy(models.Model):

@@ -1,11 +1,13 @@
 """Rollups: hour, day and month totals per organization, key, model and end user.
 
-The ingest marks every (organization, hour) that got new rows (``usage_dirty_hours``, in the
-same transaction as the rows). ``aggregate_usage`` takes a chunk of marks, recomputes those
-hours from request_logs, then the days and months that contain them from the finer rollups, and
-deletes the marks, all in one transaction: a crash at any point rolls everything back and the
-marks stay, so the next run does the same work again (idempotent: a recompute, not an increment).
-Only committed marks are taken, and a mark commits with its rows, so no row is ever missed.
+The ingest writes, with the rows and in their transaction, the deltas of every (organization,
+hour) it touches (``usage_deltas``: what the rows add to that hour's rollup). ``aggregate_usage``
+takes a chunk of those hours, deletes their deltas, recomputes the hours from request_logs, then
+the days and months that contain them from the finer rollups, all in one transaction: a crash at
+any point rolls everything back and the deltas stay, so the next run does the same work again
+(idempotent: a recompute, never an increment). Only committed deltas are taken, and a delta
+commits with its rows, so no row is ever missed — and an hour's rollup plus its remaining deltas
+is always its exact total.
 
 Buckets are UTC hours, days and months (as in OpenAI's usage API). Each bucket holds a small
 cube of the organization's totals, one level per question a summary asks (see LEVELS).
@@ -38,19 +40,38 @@ _LOCK = 0x11A5_0002  # one aggregation at a time: day and month totals are read 
 CHUNK = 2000  # (organization, hour) pairs per transaction
 
 _COLUMNS = "bucket, org_id, level, key_id, model, end_user, requests, errors, prompt_tokens, completion_tokens, cost"
+
+
+def deltas_insert(rows: str) -> str:
+    """An INSERT of the deltas (see UsageDelta) of ``rows`` — a relation with the request_logs
+    columns org_id, key_id, model, status, prompt_tokens, completion_tokens, cost, created_at —
+    to run in the transaction that writes those rows (every writer of request_logs must)."""
+    return f"""
+INSERT INTO usage_deltas ({_COLUMNS})
+SELECT hour, org_id,
+       CASE GROUPING(key_id, model) WHEN 0 THEN 0 WHEN 3 THEN 2 WHEN 2 THEN 3 ELSE 4 END,
+       key_id, coalesce(model, ''), '', count(*), count(*) FILTER (WHERE status <> 'success'),
+       sum(prompt_tokens), sum(completion_tokens), sum(cost)
+FROM (SELECT date_trunc('hour', created_at, 'UTC') AS hour, * FROM {rows} WHERE org_id IS NOT NULL) r
+GROUP BY GROUPING SETS ((hour, org_id, key_id, model), (hour, org_id), (hour, org_id, model), (hour, org_id, key_id))
+"""
+
+
 _SUMS = (
     "sum(requests) AS requests, sum(errors) AS errors, sum(prompt_tokens) AS prompt_tokens, "
     "sum(completion_tokens) AS completion_tokens, sum(cost) AS cost"
 )
 
+# The deltas of a chunk of (organization, hour)s: only the committed ones are seen and deleted;
+# one committed later (rows this recompute does not see) stays for the next run.
 _TAKE = """
-WITH first AS (SELECT org_id, hour FROM usage_dirty_hours ORDER BY id LIMIT %s),
-pick AS (SELECT DISTINCT org_id, hour FROM first),
+WITH first AS (SELECT org_id, bucket FROM usage_deltas WHERE level = 2 ORDER BY id LIMIT %s),
+pick AS (SELECT DISTINCT org_id, bucket FROM first),
 gone AS (
-    DELETE FROM usage_dirty_hours d USING pick WHERE d.org_id = pick.org_id AND d.hour = pick.hour
-    RETURNING d.org_id, d.hour
+    DELETE FROM usage_deltas d USING pick WHERE d.org_id = pick.org_id AND d.bucket = pick.bucket
+    RETURNING d.org_id, d.bucket
 )
-SELECT DISTINCT org_id, hour FROM gone
+SELECT DISTINCT org_id, bucket FROM gone
 """
 
 _PAIRS = "unnest(%s::uuid[], %s::timestamptz[]) AS d(org_id, start)"

@@ -19,6 +19,7 @@ from inference.proxy.contract import STATUS_CANCELLED, STATUS_SUCCESS, UsageReco
 from llmaas.errors import ApplicationError
 from usage.models import ChatHistory, Notification, RetentionPolicy
 from usage.retention import delete_batched, effective_days
+from usage.rollups import deltas_insert
 
 log = logging.getLogger(__name__)
 
@@ -41,18 +42,15 @@ CREATE TEMP TABLE IF NOT EXISTS request_logs_stage (
 ) ON COMMIT DELETE ROWS
 """
 _COPY = f"COPY request_logs_stage ({COLUMNS}) FROM STDIN"
-# The rows, and one dirty mark per organization and hour they touch, in one statement: the
-# aggregation recomputes exactly those hours (see rollups.py), and the marks commit with the rows.
+# The rows, and the deltas of the hours they touch, in one statement: the deltas commit with the
+# rows, and the aggregation recomputes exactly those hours (see rollups.py).
 _INSERT = f"""
 WITH stored AS (
     INSERT INTO request_logs ({COLUMNS}, ingested_at)
     SELECT {COLUMNS}, now() FROM request_logs_stage
     ON CONFLICT (call_id, created_at) DO NOTHING
-    RETURNING id, call_id, org_id, created_at
-), marks AS (
-    INSERT INTO usage_dirty_hours (org_id, hour)
-    SELECT DISTINCT org_id, date_trunc('hour', created_at, 'UTC') FROM stored WHERE org_id IS NOT NULL
-)
+    RETURNING id, call_id, org_id, key_id, model, status, prompt_tokens, completion_tokens, cost, created_at
+), deltas AS ({deltas_insert("stored")})
 SELECT id, call_id FROM stored
 """  # noqa: S608 - a constant column list, no input in it
 

@@ -1,10 +1,9 @@
 """Usage summaries from the rollups plus the not-yet-rolled tail, exact at any range.
 
-A range is split into pieces, coarsest first: a month (or day, or hour) bucket that lies wholly
-inside the range and has no dirty hour is read from its rollup table; anything else — a bucket
-cut by the range's edge, or one with an hour whose new rows are not rolled up yet — is split into
-finer buckets, down to hours, and what is still left (partial or dirty hours) is read from
-request_logs. One SQL statement then sums the pieces into the requested buckets and groups.
+A range is split into signed pieces, coarsest first (see ``plan``): whole month, day and hour
+buckets from the rollup tables, the deltas of hours whose newest rows are not rolled up yet, and
+what is left at the range's edges (parts of hours) from request_logs. One SQL statement then
+sums the pieces into the requested buckets and groups.
 """
 
 from __future__ import annotations
@@ -14,7 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 from django.db import connection, transaction
@@ -23,7 +22,8 @@ from usage.partitions import add_months
 
 GRANULARITIES = ("hour", "day", "month", "total")
 GROUPS = ("model", "key", "end_user")
-TABLES = {"month": "monthly_usage", "day": "usage_daily", "hour": "usage_hourly"}
+TABLES = {"month": "monthly_usage", "day": "usage_daily", "hour": "usage_hourly", "delta": "usage_deltas"}
+DELTA_LEVELS = (0, 2, 3, 4)  # the cube levels the ingest writes deltas of (not 1: end users)
 # The rollup levels whose buckets nest inside each output granularity, coarsest first.
 _LEVELS = {
     "total": ("month", "day", "hour"),
@@ -48,8 +48,7 @@ class UsageQuery:
     end_users: list[str] | None = None
 
 
-@dataclass(frozen=True)
-class UsageRow:
+class UsageRow(NamedTuple):
     bucket: datetime | None
     group: str | None
     requests: int
@@ -106,14 +105,17 @@ class Plan:
             ranges.append((lo, hi))
 
 
-def plan(start: datetime, end: datetime, granularity: str, dirty: list[datetime]) -> Plan:
-    """Split [start, end) into signed rollup buckets and raw ranges (``dirty``: sorted hour starts).
+def plan(start: datetime, end: datetime, granularity: str, dirty: list[datetime], *, deltas: bool = True) -> Plan:
+    """Split [start, end) into signed pieces (``dirty``: the sorted starts of the hours whose
+    rollups are not up to date; ``deltas``: whether the query's level has deltas).
 
-    Two facts make it exact and small. A coarser rollup is always the sum of the finer ones it
-    was computed from, so a whole bucket with dirty hours is its rollup, minus those hours'
-    (stale) hourly rollups, plus their rows from request_logs. And a bucket cut by the range's
-    edge is either the sum of its inside, or the whole bucket minus its outside, whichever reads
-    less (the outside of a month that starts the range a few hours late is a few hours).
+    Three facts make it exact and small. An hour's rollup plus its deltas is the hour's total.
+    A coarser rollup is always the sum of the finer ones it was computed from, so a whole bucket
+    with dirty hours is its rollup plus those hours' deltas (or, for end users, which have no
+    deltas: minus those hours' stale rollups, plus their rows from request_logs). And a bucket
+    cut by the range's edge is either the sum of its inside, or the whole bucket minus its
+    outside, whichever reads less (the outside of a month that starts a few hours late is a few
+    hours).
     """
 
     def dirty_in(lo: datetime, hi: datetime) -> list[datetime]:
@@ -121,6 +123,8 @@ def plan(start: datetime, end: datetime, granularity: str, dirty: list[datetime]
 
     def whole(bucket: datetime, after: datetime, unit: str) -> list[Piece]:
         stale = dirty_in(bucket, after)
+        if deltas:
+            return [(unit, 1, bucket, after)] + [("delta", 1, h, h + timedelta(hours=1)) for h in stale]
         if unit == "hour":
             return [("raw", 1, bucket, after)] if stale else [("hour", 1, bucket, after)]
         pieces: list[Piece] = [(unit, 1, bucket, after)]
@@ -219,7 +223,8 @@ def summary_sql(q: UsageQuery, the_plan: Plan) -> tuple[str, dict[str, Any]]:
 def dirty_hours(org_id: UUID, start: datetime, end: datetime) -> list[datetime]:
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT DISTINCT hour FROM usage_dirty_hours WHERE org_id = %s AND hour >= %s AND hour < %s ORDER BY hour",
+            "SELECT DISTINCT bucket FROM usage_deltas WHERE org_id = %s AND level = 2 AND bucket >= %s AND bucket < %s "
+            "ORDER BY bucket",
             [org_id, floor(start, "hour"), end],
         )
         return [row[0] for row in cursor.fetchall()]
@@ -242,13 +247,9 @@ def summary_statement(q: UsageQuery) -> tuple[str, dict[str, Any]]:
         raw = Plan()
         raw.add("raw", 1, q.start, q.end)
         return summary_sql(q, raw)
-    return summary_sql(q, plan(q.start, q.end, q.granularity, dirty_hours(q.org_id, q.start, q.end)))
-
-
-def _row(raw: tuple[Any, ...]) -> UsageRow:
-    bucket, group, requests, errors, prompt, completion, cost = raw
-    return UsageRow(bucket, group, int(requests or 0), int(errors or 0), int(prompt or 0), int(completion or 0),
-                    Decimal(cost or 0))  # fmt: skip
+    level = rollup_level(q)
+    dirty = dirty_hours(q.org_id, q.start, q.end)
+    return summary_sql(q, plan(q.start, q.end, q.granularity, dirty, deltas=level in DELTA_LEVELS))
 
 
 def usage_rows(
@@ -270,19 +271,19 @@ def usage_rows(
         if limit is not None:
             outer += f" LIMIT {int(limit)}"
         cursor.execute(outer, params)
-        return [_row(r) for r in cursor.fetchall()]
+        return [UsageRow._make(r) for r in cursor.fetchall()]  # sums of non-empty groups: never NULL
 
 
 def sum_rows(rows: list[UsageRow]) -> UsageRow:
-    return UsageRow(
-        None,
-        None,
-        sum(r.requests for r in rows),
-        sum(r.errors for r in rows),
-        sum(r.prompt_tokens for r in rows),
-        sum(r.completion_tokens for r in rows),
-        sum((r.cost for r in rows), Decimal(0)),
-    )
+    requests = errors = prompt = completion = 0
+    cost = Decimal(0)
+    for row in rows:
+        requests += row.requests
+        errors += row.errors
+        prompt += row.prompt_tokens
+        completion += row.completion_tokens
+        cost += row.cost
+    return UsageRow(None, None, requests, errors, prompt, completion, cost)
 
 
 def usage_totals(q: UsageQuery) -> UsageRow:

@@ -78,9 +78,18 @@ DROP TABLE request_logs;
 ALTER TABLE request_logs_new RENAME TO request_logs;
 CREATE INDEX request_logs_org_time ON request_logs (org_id, created_at);
 CREATE INDEX request_logs_key_time ON request_logs (key_id, created_at);
--- Every hour that already has logs gets rolled up by the first aggregation.
-INSERT INTO usage_dirty_hours (org_id, hour)
-SELECT DISTINCT org_id, date_trunc('hour', created_at, 'UTC') FROM request_logs WHERE org_id IS NOT NULL;
+"""
+
+# The logs already there are not rolled up: they are every hour's delta (usage.rollups.deltas_insert).
+EXISTING_LOGS_DELTAS = """
+INSERT INTO usage_deltas (bucket, org_id, level, key_id, model, end_user, requests, errors, prompt_tokens,
+                          completion_tokens, cost)
+SELECT hour, org_id,
+       CASE GROUPING(key_id, model) WHEN 0 THEN 0 WHEN 3 THEN 2 WHEN 2 THEN 3 ELSE 4 END,
+       key_id, coalesce(model, ''), '', count(*), count(*) FILTER (WHERE status <> 'success'),
+       sum(prompt_tokens), sum(completion_tokens), sum(cost)
+FROM (SELECT date_trunc('hour', created_at, 'UTC') AS hour, * FROM request_logs WHERE org_id IS NOT NULL) r
+GROUP BY GROUPING SETS ((hour, org_id, key_id, model), (hour, org_id), (hour, org_id, model), (hour, org_id, key_id))
 """
 
 
@@ -109,14 +118,24 @@ class Migration(migrations.Migration):
             ],
         ),
         migrations.CreateModel(
-            name='DirtyHour',
+            name='UsageDelta',
             fields=[
-                ('id', models.BigAutoField(primary_key=True, serialize=False)),
+                ('bucket', models.DateTimeField(help_text='Start of the bucket (UTC)')),
                 ('org_id', models.UUIDField()),
-                ('hour', models.DateTimeField()),
+                ('level', models.SmallIntegerField(default=0)),
+                ('key_id', models.UUIDField(null=True)),
+                ('model', models.CharField(max_length=255)),
+                ('end_user', models.CharField(default='', max_length=255)),
+                ('requests', models.BigIntegerField()),
+                ('errors', models.BigIntegerField(help_text='Calls whose status is not success')),
+                ('prompt_tokens', models.BigIntegerField()),
+                ('completion_tokens', models.BigIntegerField()),
+                ('cost', models.DecimalField(decimal_places=10, max_digits=24)),
+                ('id', models.BigAutoField(primary_key=True, serialize=False)),
             ],
             options={
-                'db_table': 'usage_dirty_hours',
+                'db_table': 'usage_deltas',
+                'indexes': [models.Index(fields=['org_id', 'level', 'bucket'], name='usage_delta_org_level_hour')],
             },
         ),
         migrations.CreateModel(
@@ -207,6 +226,7 @@ class Migration(migrations.Migration):
             database_operations=[
                 migrations.RunSQL(CHAT_HISTORY_DETACH),
                 migrations.RunSQL(REQUEST_LOGS_PARTITION),
+                migrations.RunSQL(EXISTING_LOGS_DELTAS),
             ],
             state_operations=[
                 migrations.RemoveField(
@@ -261,10 +281,6 @@ class Migration(migrations.Migration):
             model_name='budgetalert',
             name='organization',
             field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='budget_alerts', to='accounts.organization'),
-        ),
-        migrations.AddIndex(
-            model_name='dirtyhour',
-            index=models.Index(fields=['org_id', 'hour'], name='usage_dirty_org_hour'),
         ),
         migrations.AddConstraint(
             model_name='monthlyusage',

@@ -4,14 +4,17 @@ import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from django.db import connection
+
 from accounts.services import organization_create
 from keys.services import key_issue
 from usage.budgets import budgeted_scopes, redis_spent, spend_rebuild, spend_reconcile
-from usage.models import DirtyHour, RequestLog
+from usage.models import RequestLog
+from usage.rollups import deltas_insert
 
 
 def _log(key, cost: str, when: datetime, n: int) -> None:
-    RequestLog.objects.create(
+    log = RequestLog.objects.create(
         call_id=f"c-{n}-{time.time_ns()}",
         org_id=key.organization_id,
         key_id=key.id,
@@ -24,8 +27,9 @@ def _log(key, cost: str, when: datetime, n: int) -> None:
         stream=False,
         created_at=when,
     )
-    # Written like the ingest writes: the hour is marked for the rollups (and read raw until then).
-    DirtyHour.objects.create(org_id=key.organization_id, hour=when.replace(minute=0, second=0, microsecond=0))
+    # Written like the ingest writes: with its deltas, in its transaction.
+    with connection.cursor() as cursor:
+        cursor.execute(deltas_insert("(SELECT * FROM request_logs WHERE id = %s) AS one"), [log.id])
 
 
 def test_rebuild_counts_the_current_period_only_and_reconcile_reports_drift(make_user, catalog, redis_client):

@@ -11,7 +11,7 @@ from django.db import connection
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from usage.models import DirtyHour, MonthlyUsage, UsageDaily, UsageHourly
+from usage.models import MonthlyUsage, UsageDaily, UsageDelta, UsageHourly
 from usage.rollups import aggregate_usage
 from usage.summary import UsageQuery, plan, usage_rows
 from usage.tests.factories import Traffic, ingest, priced_models, random_records, raw_rows, record, utc
@@ -49,7 +49,7 @@ def test_it_rolls_up_every_hour_day_and_month_to_the_raw_sums(traffic):
     ingest(random_records(traffic, 3000, random.Random(1)))
     result = aggregate_usage(chunk=200)  # several chunks
     assert result.hours > 200 and not result.busy
-    assert not DirtyHour.objects.exists()
+    assert not UsageDelta.objects.exists()
     for table, unit in (("usage_hourly", "hour"), ("usage_daily", "day"), ("monthly_usage", "month")):
         expected = {b: v for (b, _), v in raw_rows(traffic.org_id, START, END, unit).items()}
         assert rollup_sums(table, traffic.org_id) == expected, table
@@ -82,7 +82,9 @@ def test_aggregating_again_changes_nothing(traffic):
     before = rollup_rows()
     assert aggregate_usage().hours == 0
     hours = UsageHourly.objects.values_list("bucket", flat=True).distinct()[:50]
-    DirtyHour.objects.bulk_create(DirtyHour(org_id=traffic.org_id, hour=h) for h in hours)
+    # Empty deltas: the hours count as dirty, and their totals do not change.
+    zero = {"requests": 0, "errors": 0, "prompt_tokens": 0, "completion_tokens": 0, "cost": 0, "model": ""}
+    UsageDelta.objects.bulk_create(UsageDelta(org_id=traffic.org_id, bucket=h, level=2, **zero) for h in hours)
     assert aggregate_usage().hours == 50  # a recompute of the same hours
     assert rollup_rows() == before
 
@@ -92,17 +94,28 @@ def test_late_rows_reopen_their_hour_and_the_summary_counts_them_before_the_roll
     aggregate_usage()
     late = utc(2026, 11, 5, 14, 30)
     ingest([record(traffic.org_id, traffic.keys[0], late, prompt_tokens=1000, completion_tokens=0) for _ in range(3)])
-    assert DirtyHour.objects.filter(hour=utc(2026, 11, 5, 14)).exists()
+    assert UsageDelta.objects.filter(bucket=utc(2026, 11, 5, 14), level=2).exists()
     query = UsageQuery(traffic.org_id, START, END, "month")
     expected = raw_rows(traffic.org_id, START, END, "month")
-    assert as_dict(usage_rows(query)) == expected  # the dirty hour is read from request_logs
+    assert as_dict(usage_rows(query)) == expected  # the dirty hour: its rollup plus its deltas
     aggregate_usage()
     assert as_dict(usage_rows(query)) == expected
     assert rollup_sums("monthly_usage", traffic.org_id)[utc(2026, 11, 1)] == expected[(utc(2026, 11, 1), None)]
 
 
-def test_the_plan_reads_whole_buckets_and_corrects_dirty_hours_instead_of_splitting():
+def test_the_plan_reads_whole_buckets_and_adds_the_deltas_of_dirty_hours():
     pieces = plan(utc(2026, 10, 31, 22, 30), utc(2027, 1, 1), "total", [utc(2026, 11, 10, 7)]).ranges
+    assert dict(pieces) == {
+        ("month", 1): [(utc(2026, 11, 1), utc(2027, 1, 1))],
+        ("delta", 1): [(utc(2026, 11, 10, 7), utc(2026, 11, 10, 8))],
+        ("raw", 1): [(utc(2026, 10, 31, 22, 30), utc(2026, 10, 31, 23))],
+        ("hour", 1): [(utc(2026, 10, 31, 23), utc(2026, 11, 1))],
+    }
+
+
+def test_without_deltas_the_plan_swaps_a_dirty_hours_stale_rollup_for_its_rows():
+    dirty = [utc(2026, 11, 10, 7)]
+    pieces = plan(utc(2026, 10, 31, 22, 30), utc(2027, 1, 1), "total", dirty, deltas=False).ranges
     assert dict(pieces) == {
         ("month", 1): [(utc(2026, 11, 1), utc(2027, 1, 1))],  # November despite its dirty hour…
         ("hour", -1): [(utc(2026, 11, 10, 7), utc(2026, 11, 10, 8))],  # …minus that hour's stale rollup
@@ -134,7 +147,7 @@ def half_rolled(traffic):
     ingest(random_records(traffic, 1500, random.Random(4)))
     aggregate_usage()
     ingest(random_records(traffic, 400, random.Random(5)))
-    assert DirtyHour.objects.exists()
+    assert UsageDelta.objects.exists()
     return traffic
 
 

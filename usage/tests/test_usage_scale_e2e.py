@@ -13,6 +13,7 @@ import httpx
 import psutil
 import pytest
 
+from inference.proxy.signing import signed_headers
 from inference.tests.test_data_plane import poll
 
 pytestmark = pytest.mark.stack
@@ -59,9 +60,9 @@ def test_kill_9_of_the_celery_worker_mid_aggregation_leaves_rollups_equal_to_raw
     assert poll(lambda: e2e.sql("SELECT count(*) FROM request_logs WHERE call_id = ANY(%s)", ids)[0][0] == 12, 60)
     assert poll(paused.exists, timeout=60), "the aggregation never reached its pause point"
     pid = int(paused.read_text())
-    # Inside its transaction the worker has taken the marks and rewritten the hours: nothing of it
-    # is committed, so this org's new hours are still marked dirty for everyone else.
-    assert e2e.sql("SELECT count(*) FROM usage_dirty_hours WHERE org_id = %s", org_id)[0][0] > 0
+    # Inside its transaction the worker has taken the deltas and rewritten the hours: nothing of it
+    # is committed, so this org's new hours still have their deltas for everyone else.
+    assert e2e.sql("SELECT count(*) FROM usage_deltas WHERE org_id = %s", org_id)[0][0] > 0
 
     victim = psutil.Process(pid)
     assert "worker" in victim.cmdline()  # the Celery worker runs it (beat only enqueues)
@@ -69,7 +70,7 @@ def test_kill_9_of_the_celery_worker_mid_aggregation_leaves_rollups_equal_to_raw
     assert not victim.is_running() or victim.status() == psutil.STATUS_ZOMBIE, (victim.cmdline(), victim.status())
     assert poll(
         lambda: (
-            e2e.sql("SELECT count(*) FROM usage_dirty_hours WHERE org_id = %s", org_id)[0][0] == 0
+            e2e.sql("SELECT count(*) FROM usage_deltas WHERE org_id = %s", org_id)[0][0] == 0
             and rollups_match_raw(e2e, org_id)
         ),
         timeout=90,
@@ -82,18 +83,20 @@ def test_at_100_percent_of_a_budget_the_next_call_is_refused(e2e):
     key = e2e.create_key(session, name="budgeted", models=["tiny"], budget_usd="0.50")
     assert chat(e2e, str(key["secret"])).status_code == 200
     org_id = key_org(e2e, key["id"])
-    # Spend that PostgreSQL knows and this proxy's Redis counters never saw (say, a call settled
-    # before Redis lost its counters): only check_budgets' block can refuse the next call.
-    e2e.sql(
-        "WITH row AS (INSERT INTO request_logs (call_id, org_id, key_id, model, prompt_tokens, completion_tokens, "
-        "cost, latency_ms, status, stream, tokens_estimated, created_at, ingested_at) VALUES ("
-        "'offline-spend', %s, %s, 'tiny', 1000, 0, 0.60, 1, 'success', false, false, now(), now()) RETURNING 1) "
-        "INSERT INTO usage_dirty_hours (org_id, hour) SELECT %s, date_trunc('hour', now(), 'UTC') FROM row "
-        "RETURNING id",
-        org_id,
-        key["id"],
-        org_id,
+    # Spend that PostgreSQL knows and this proxy's Redis counters never saw (say, a call of another
+    # region's proxy, delivered by its shipper): only check_budgets' block can refuse the next call.
+    spent = {"v": 1, "call_id": "elsewhere-1", "org_id": org_id, "key_id": key["id"], "user_id": None,
+             "model": "tiny", "deployment_id": None, "prompt_tokens": 400_000, "completion_tokens": 0,
+             "latency_ms": 5.0, "ttft_ms": None, "status": "success", "error_type": None, "stream": False,
+             "end_user": None, "created_at": time.time(), "tokens_estimated": False, "chat": None}  # fmt: skip
+    body = json.dumps({"records": [spent]}).encode()  # 400k tokens at $1.5/M: $0.60 of a $0.50 budget
+    secret = e2e.stack.secret("LLMAAS_WEBHOOK_SECRET")
+    delivered = httpx.post(
+        f"http://127.0.0.1:{e2e.stack.config.django_port}/api/webhooks/litellm",
+        content=body,
+        headers={"Content-Type": "application/json", **signed_headers(secret, body)},
     )
+    assert delivered.status_code == 200 and delivered.json()["inserted"] == 1, delivered.text
 
     def refused() -> bool:
         response = chat(e2e, str(key["secret"]))

@@ -3,7 +3,7 @@
 Rows are generated inside PostgreSQL (one INSERT … SELECT per batch, a progress bar on stderr):
 traffic heavier in working hours, a few keys and models carrying most of it, end users with a
 long tail, tokens with long-tailed lengths, the usual mix of failures, 429s, rejections and cut
-streams, and costs from the catalog's prices. Every hour covered is marked for the rollups.
+streams, and costs from the catalog's prices. Each batch writes its deltas, like the ingest.
 """
 
 from __future__ import annotations
@@ -24,11 +24,11 @@ from inference.models import ServedModel
 from keys.models import ApiKey
 from keys.services import key_issue
 from usage.partitions import partitions_ensure
-from usage.rollups import aggregate_usage
+from usage.rollups import aggregate_usage, deltas_insert
 
 # One batch: %(n)s rows for one organization. Keys and models are skewed (the first ones carry
 # most calls), as are end users; 30 % of calls name no end user.
-_BATCH = """
+_BATCH = f"""
 WITH rows AS (
     SELECT g,
            %(start)s::timestamptz
@@ -48,7 +48,7 @@ WITH rows AS (
     SELECT *, CASE WHEN s < 0.965 THEN 'success' WHEN s < 0.980 THEN 'failure' WHEN s < 0.990 THEN 'rate_limited'
                    WHEN s < 0.997 THEN 'cancelled' ELSE 'rejected' END AS status
     FROM rows WHERE created_at < %(end)s
-)
+), stored AS (
 INSERT INTO request_logs (call_id, org_id, key_id, user_id, model, deployment_id, prompt_tokens, completion_tokens,
                           cost, latency_ms, ttft_ms, status, error_type, stream, end_user, tokens_estimated,
                           created_at, ingested_at)
@@ -65,11 +65,9 @@ SELECT %(run)s || '-' || (%(offset)s + g), %(org)s, key_id, %(user)s, (%(models)
                            WHEN 'rejected' THEN 'AuthenticationError' END,
        stream, end_user, status = 'cancelled', created_at, created_at + interval '2 seconds'
 FROM shaped
-"""
-
-_MARKS = """
-INSERT INTO usage_dirty_hours (org_id, hour)
-SELECT %(org)s, h FROM generate_series(date_trunc('hour', %(start)s::timestamptz, 'UTC'), %(end)s, interval '1 hour') h
+RETURNING org_id, key_id, model, status, prompt_tokens, completion_tokens, cost, created_at
+), deltas AS ({deltas_insert("stored")})
+SELECT count(*) FROM stored
 """
 
 
@@ -122,11 +120,9 @@ class Command(BaseCommand):
                 n = min(opts["batch"], count - done)
                 with transaction.atomic(), connection.cursor() as cursor:
                     cursor.execute(_BATCH, {**params, "n": n, "offset": offset})
-                    inserted += cursor.rowcount
+                    inserted += cursor.fetchone()[0]
                 done, offset = done + n, offset + n
                 bar.update(n)
-            with connection.cursor() as cursor:
-                cursor.execute(_MARKS, params)
         bar.close()
         self.stdout.write(f"{inserted} request logs for {len(orgs)} organization(s), call ids {run}-*")
         if opts["aggregate"]:
