@@ -199,16 +199,19 @@ def b5_ingest(bench: Bench, rows: int) -> dict[str, Any]:
     from inference.proxy.contract import UsageRecord
 
     now = time.time()
-    records = [
-        dataclasses.asdict(
+    # Like a shipper's batches: calls of a few organizations' keys (10 organizations × 5 keys).
+    keys = [(str(uuid.uuid4()), [str(uuid.uuid4()) for _ in range(5)]) for _ in range(10)]
+    records = []
+    for i in range(rows):
+        org, org_keys = keys[i % len(keys)]
+        records.append(dataclasses.asdict(
             UsageRecord(
-                call_id=str(uuid.uuid4()), org_id=str(uuid.uuid4()), key_id=str(uuid.uuid4()), user_id=None,
+                call_id=str(uuid.uuid4()), org_id=org, key_id=org_keys[i % 5], user_id=None,
                 model="fast", deployment_id="fast", prompt_tokens=12, completion_tokens=8, latency_ms=3.2,
-                ttft_ms=None, status="success", error_type=None, stream=False, end_user=None, created_at=now,
+                ttft_ms=None, status="success", error_type=None, stream=False, end_user=f"user-{i % 300}",
+                created_at=now - (i % 600),
             )
-        )
-        for _ in range(rows)
-    ]  # fmt: skip
+        ))  # fmt: skip
     secret = bench.stack.secret("LLMAAS_WEBHOOK_SECRET")
     url = f"http://127.0.0.1:{bench.stack.config.django_port}/api/webhooks/litellm"
     started = time.perf_counter()

@@ -90,8 +90,8 @@ def cost(pieces: list[Piece]) -> float:
 
 @dataclass
 class Plan:
-    """Signed time ranges per source: a rollup unit ("month", "day", "hour") or "raw"
-    (request_logs). The summary is the sum of the + ranges minus the − ranges."""
+    """Weighted time ranges per source: a rollup unit ("month", "day", "hour"), "delta" or "raw"
+    (request_logs). The summary is the sum of each range's totals times its weight (±1, rarely ±2)."""
 
     ranges: dict[tuple[str, int], list[tuple[datetime, datetime]]] = field(default_factory=lambda: defaultdict(list))
 
@@ -153,10 +153,16 @@ def plan(start: datetime, end: datetime, granularity: str, dirty: list[datetime]
             bucket = after
         return pieces
 
-    result = Plan()
+    # Nested "whole minus outside" choices can name one piece more than once, with either sign:
+    # add them up, so that a piece is read once, with its net weight (and not at all at 0).
+    weights: dict[tuple[str, datetime, datetime], int] = defaultdict(int)
     if start < end:
-        for source, sign, lo, hi in sorted(cover(start, end, _LEVELS[granularity]), key=lambda p: (p[0], p[1], p[2])):
-            result.add(source, sign, lo, hi)
+        for source, sign, lo, hi in cover(start, end, _LEVELS[granularity]):
+            weights[(source, lo, hi)] += sign
+    result = Plan()
+    for (source, lo, hi), weight in sorted(weights.items(), key=lambda item: (item[0][0], item[1], item[0][1])):
+        if weight:
+            result.add(source, weight, lo, hi)
     return result
 
 
@@ -188,7 +194,7 @@ def summary_sql(q: UsageQuery, the_plan: Plan) -> tuple[str, dict[str, Any]]:
     filters = _filters(q, params)
     selects = []
     for (source, sign), ranges in sorted(the_plan.ranges.items()):
-        tag = f"{source}_{'p' if sign > 0 else 'm'}"
+        tag = f"{source}_{'p' if sign > 0 else 'm'}{abs(sign)}"
         if source == "raw":
             selects.append(
                 f"SELECT created_at AS t, key_id, model, coalesce(end_user, '') AS end_user, {sign} AS requests, "
