@@ -4,6 +4,7 @@ exactly once per call; chat deletion, notifications, retention."""
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -70,8 +71,14 @@ def call_cost(record: UsageRecord, prices: dict[str, tuple[Decimal, Decimal]]) -
     return cost.quantize(COST_QUANTUM)
 
 
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
 def _uuid_or_none(value: str | None) -> str | None:
-    return str(uuid.UUID(value)) if value else None
+    """The id in canonical form (what the shipper sends, checked without parsing), or None."""
+    if not value:
+        return None
+    return value if _CANONICAL_UUID.fullmatch(value) else str(uuid.UUID(value))
 
 
 def check_ids(record: UsageRecord) -> None:
