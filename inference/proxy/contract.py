@@ -18,7 +18,6 @@ one Redis server:
 from __future__ import annotations
 
 import dataclasses
-import functools
 import hashlib
 import json
 from dataclasses import dataclass
@@ -96,11 +95,6 @@ class RedisKeys:
 
     def in_flight(self, scope: str, scope_id: str) -> str:
         return f"{self.prefix}:p:{scope}:{scope_id}"
-
-
-@functools.cache
-def _field_names(cls: type) -> frozenset[str]:
-    return frozenset(f.name for f in dataclasses.fields(cls))
 
 
 def _check_version(data: dict[str, Any], what: str) -> None:
@@ -268,7 +262,7 @@ class UsageRecord:
     def from_dict(cls, data: dict[str, Any]) -> UsageRecord:
         """Validates types strictly: a record that does not follow the contract raises ContractError."""
         _check_version(data, "usage record")
-        unknown = data.keys() - _field_names(cls)
+        unknown = data.keys() - _USAGE_FIELDS
         if unknown:
             raise ContractError(f"unknown fields {sorted(unknown)}")
         try:
@@ -329,3 +323,6 @@ class UsageRecord:
 
 def _optional_text(*values: object) -> bool:
     return all(v is None or (type(v) is str and len(v) <= 255) for v in values)
+
+
+_USAGE_FIELDS = frozenset(f.name for f in dataclasses.fields(UsageRecord))
