@@ -63,6 +63,16 @@ class UsagePagination(NewestFirstPagination):
     max_page_size = 1000
 
 
+def list_schema(summary: str, description: str, query: Any, item: Any, page: str) -> Any:
+    """The schema of a cursor-paginated list: its filters, the page, the errors."""
+    return extend_schema(
+        summary=summary,
+        description=description,
+        parameters=[query, *LIST_PARAMETERS],
+        responses={200: cursor_page(item, page), **error_responses(400, 401, 403, 404)},
+    )
+
+
 LIST_PARAMETERS = [
     OpenApiParameter("cursor", OpenApiTypes.STR, OpenApiParameter.QUERY, description="The `next` link's cursor."),
     OpenApiParameter("limit", OpenApiTypes.INT, OpenApiParameter.QUERY, description="Page size (100; at most 1000)."),
@@ -112,14 +122,12 @@ def _log_filter(ctx: OrgContext, data: dict[str, Any]) -> LogFilter:
 
 
 class UsageLogsApi(APIView):
-    @extend_schema(
-        summary="List request logs",
-        description="One row per call through the proxy, newest first.",
-        parameters=[LogQuerySerializer, *LIST_PARAMETERS],
-        responses={
-            200: cursor_page(LogOutputSerializer, "RequestLogPage"),
-            **error_responses(400, 401, 403, 404),
-        },
+    @list_schema(
+        "List request logs",
+        "One row per call through the proxy, newest first.",
+        LogQuerySerializer,
+        LogOutputSerializer,
+        "RequestLogPage",
     )
     def get(self, request: Request) -> Response:
         ctx = org_context(request)
@@ -350,11 +358,12 @@ def _chat_filter(ctx: OrgContext, data: dict[str, Any]) -> LogFilter:
 
 
 class ChatsApi(APIView):
-    @extend_schema(
-        summary="List chat history",
-        description="Messages and replies of calls made with keys that keep chats (`store_chats`), newest first.",
-        parameters=[ChatQuerySerializer, *LIST_PARAMETERS],
-        responses={200: cursor_page(ChatOutputSerializer, "ChatPage"), **error_responses(400, 401, 403, 404)},
+    @list_schema(
+        "List chat history",
+        "Messages and replies of calls made with keys that keep chats (`store_chats`), newest first.",
+        ChatQuerySerializer,
+        ChatOutputSerializer,
+        "ChatPage",
     )
     def get(self, request: Request) -> Response:
         ctx = org_context(request)
@@ -418,14 +427,12 @@ class NotificationsApi(APIView):
     class QuerySerializer(serializers.Serializer[dict[str, Any]]):
         unread = serializers.BooleanField(required=False, default=False, help_text="Only unread ones.")
 
-    @extend_schema(
-        summary="List my notifications",
-        description="Your notifications in this organization (budget alerts, …), newest first.",
-        parameters=[QuerySerializer, *LIST_PARAMETERS],
-        responses={
-            200: cursor_page(NotificationOutputSerializer, "NotificationPage"),
-            **error_responses(400, 401, 403, 404),
-        },
+    @list_schema(
+        "List my notifications",
+        "Your notifications in this organization (budget alerts, …), newest first.",
+        QuerySerializer,
+        NotificationOutputSerializer,
+        "NotificationPage",
     )
     def get(self, request: Request) -> Response:
         ctx = org_context(request)
