@@ -58,7 +58,8 @@ def prepare(env: dict[str, str], rows: int) -> dict[str, Any]:
     manage(env, "shell", "-c", owner)
     say(f"generating {rows:,} request logs")
     started = time.monotonic()
-    manage(env, "usage_generate", "--rows", str(rows), "--days", "30", "--keys", "20", "--end-users", "2000")
+    manage(env, "usage_generate", "--rows", str(rows), "--days", "30", "--keys", "20", "--end-users", "2000",
+           "--no-progress")  # fmt: skip
     generated = time.monotonic() - started
     say("rolling them up")
     started = time.monotonic()
