@@ -14,6 +14,9 @@ from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_serializer
 from rest_framework import serializers
+from rest_framework.pagination import CursorPagination
+
+from llmaas.pagination import NewestFirstPagination
 
 ORG_HEADER = "LLMaaS-Organization"
 
@@ -115,20 +118,25 @@ def add_org_header(result: dict[str, Any], generator: Any, request: Any, public:
     return result
 
 
-CURSOR_PARAMETERS = [
-    OpenApiParameter(
-        "cursor",
-        OpenApiTypes.STR,
-        OpenApiParameter.QUERY,
-        description="The opaque cursor of the `next` or `previous` link.",
-    ),
-    OpenApiParameter(
-        "limit",
-        OpenApiTypes.INT,
-        OpenApiParameter.QUERY,
-        description="Page size (default 50, at most 100).",
-    ),
-]
+def cursor_parameters(pagination: type[CursorPagination] = NewestFirstPagination) -> list[OpenApiParameter]:
+    """The query parameters of a list paginated by ``pagination``."""
+    return [
+        OpenApiParameter(
+            "cursor",
+            OpenApiTypes.STR,
+            OpenApiParameter.QUERY,
+            description="The opaque cursor of the `next` or `previous` link.",
+        ),
+        OpenApiParameter(
+            "limit",
+            OpenApiTypes.INT,
+            OpenApiParameter.QUERY,
+            description=f"Page size (default {pagination.page_size}, at most {pagination.max_page_size}).",
+        ),
+    ]
+
+
+CURSOR_PARAMETERS = cursor_parameters()
 
 
 def cursor_page(item: type[serializers.BaseSerializer[Any]], name: str) -> serializers.Serializer[Any]:

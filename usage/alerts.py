@@ -61,7 +61,7 @@ def alert_recipients(organization_id: str, scope: str, scope_id: str) -> list[Us
     return [m.user for m in members.select_related("user").order_by("user__email")]
 
 
-def _describe(s: ScopeSpend, threshold: int) -> tuple[str, str, str]:
+def _describe(s: ScopeSpend, threshold: int) -> tuple[str, str]:
     if s.scope == "key":
         key = ApiKey.objects.filter(pk=s.scope_id).first()
         what = f"API key {key.name!r} ({key.prefix}…)" if key else f"API key {s.scope_id}"
@@ -78,7 +78,7 @@ def _describe(s: ScopeSpend, threshold: int) -> tuple[str, str, str]:
     else:
         title = f"{threshold}% of the budget used: {what}"
         body = f"The {what} has spent ${_usd(s.spent_nano)} of its ${_usd(s.budget_nano)} budget. {resets}"
-    return what, title, body
+    return title, body
 
 
 def alert_fire(s: ScopeSpend, threshold: int, *, notify: bool = True) -> bool:
@@ -93,7 +93,7 @@ def alert_fire(s: ScopeSpend, threshold: int, *, notify: bool = True) -> bool:
         if row is None:
             return False
         if notify:
-            _, title, body = _describe(s, threshold)
+            title, body = _describe(s, threshold)
             data = {
                 "alert_id": row[0],
                 "scope": s.scope,
@@ -147,7 +147,6 @@ def alert_email_send(*, alert_id: int) -> int:
     )
     if not claimed:
         return 0
-    alert = BudgetAlert.objects.get(pk=alert_id)
     notes = Notification.objects.filter(data__alert_id=alert_id).select_related("recipient")
     emails = sorted({n.recipient.email for n in notes})
     first = notes.first()
@@ -158,5 +157,5 @@ def alert_email_send(*, alert_id: int) -> int:
     except Exception:
         BudgetAlert.objects.filter(pk=alert_id).update(email_claimed_at=None)  # let the retry send it
         raise
-    BudgetAlert.objects.filter(pk=alert.pk).update(emailed_at=timezone.now())
+    BudgetAlert.objects.filter(pk=alert_id).update(emailed_at=timezone.now())
     return len(emails)

@@ -20,7 +20,6 @@ from django.http import StreamingHttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
-    OpenApiParameter,
     OpenApiResponse,
     extend_schema,
     extend_schema_view,
@@ -37,7 +36,7 @@ from rest_framework.views import APIView
 from accounts.context import OrgContext, org_context
 from accounts.roles import Action
 from llmaas.errors import ApplicationError
-from llmaas.openapi import cursor_page, error_responses
+from llmaas.openapi import cursor_page, cursor_parameters, error_responses
 from llmaas.pagination import NewestFirstPagination, paginated
 from usage.exports import FORMATS, flag, iso, stream
 from usage.filters import (
@@ -73,10 +72,7 @@ def list_schema(summary: str, description: str, query: Any, item: Any, page: str
     )
 
 
-LIST_PARAMETERS = [
-    OpenApiParameter("cursor", OpenApiTypes.STR, OpenApiParameter.QUERY, description="The `next` link's cursor."),
-    OpenApiParameter("limit", OpenApiTypes.INT, OpenApiParameter.QUERY, description="Page size (100; at most 1000)."),
-]
+LIST_PARAMETERS = cursor_parameters(UsagePagination)
 
 
 # --- request logs ----------------------------------------------------------------------------

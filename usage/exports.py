@@ -8,13 +8,10 @@ control character, so a row is always one line); the JSON format wraps them in a
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from typing import Any
 
 from django.db import connection
-
-log = logging.getLogger(__name__)
 
 FORMATS = {
     "csv": ("text/csv; charset=utf-8", "csv"),

@@ -11,9 +11,9 @@ from rest_framework import serializers
 
 from inference.proxy.contract import STATUSES
 from usage.exports import FORMATS
-from usage.summary import GRANULARITIES, GROUPS, floor
+from usage.summary import EPOCH, GRANULARITIES, GROUPS, floor
 
-EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+EARLIEST = EPOCH
 LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 # The longest range each granularity answers in one summary (buckets are bounded, not rows).
 MAX_SPAN = {"hour": timedelta(days=31), "day": timedelta(days=3700), "month": LATEST - EARLIEST}

@@ -31,7 +31,7 @@ class RetentionResult:
     chats_deleted: int
 
 
-def delete_batched(table: str, where: str, params: list[Any], *, batch: int = BATCH) -> int:
+def delete_batched(table: str, where: str, params: list[Any] | dict[str, Any], *, batch: int = BATCH) -> int:
     """DELETE the matching rows in batches (short transactions, no long lock), returning the count."""
     total = 0
     sql = (

@@ -23,6 +23,7 @@ from uuid import UUID
 from django.db import connection, transaction
 
 from llmaas.testhooks import checkpoint
+from usage.summary import floor
 
 log = logging.getLogger(__name__)
 
@@ -138,15 +139,7 @@ def _replace(cursor: object, table: str, insert: str, pairs: list[tuple[UUID, da
 
 
 def _truncated(pairs: list[tuple[UUID, datetime]], unit: str) -> list[tuple[UUID, datetime]]:
-    def trunc(t: datetime) -> datetime:
-        t = t.replace(minute=0, second=0, microsecond=0)
-        if unit in ("day", "month"):
-            t = t.replace(hour=0)
-        if unit == "month":
-            t = t.replace(day=1)
-        return t
-
-    return sorted({(org, trunc(start)) for org, start in pairs})
+    return sorted({(org, floor(start, unit)) for org, start in pairs})
 
 
 def aggregate_usage(*, chunk: int = CHUNK) -> AggregateResult:

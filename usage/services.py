@@ -9,6 +9,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -21,6 +22,7 @@ from llmaas.errors import ApplicationError
 from usage.models import ChatHistory, Notification, RetentionPolicy
 from usage.retention import delete_batched, effective_days
 from usage.rollups import deltas_insert
+from usage.selectors import LogFilter
 
 log = logging.getLogger(__name__)
 
@@ -152,14 +154,8 @@ def request_logs_ingest(*, records: list[UsageRecord]) -> IngestResult:
 def chats_delete(*, organization: Organization, key_ids: list[uuid.UUID] | None, before: datetime | None,
                  by: User | None) -> int:  # fmt: skip
     """Delete the organization's chats (of these keys, older than ``before``); returns how many."""
-    params: list[object] = [organization.id]
-    where = "org_id = %s"
-    if key_ids is not None:
-        where += " AND key_id = ANY(%s)"
-        params.append(list(key_ids))
-    if before is not None:
-        where += " AND created_at < %s"
-        params.append(before)
+    params: dict[str, Any] = {}
+    where = LogFilter(organization.id, key_ids, end=before).where(params)
     deleted = delete_batched("chat_history", where, params)
     log.info("%d chats of organization %s deleted by %s", deleted, organization.id, by.pk if by else None)
     return deleted

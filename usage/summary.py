@@ -18,7 +18,7 @@ from uuid import UUID
 
 from django.db import connection, transaction
 
-from usage.partitions import add_months
+from usage.partitions import add_months, month_start
 
 GRANULARITIES = ("hour", "day", "month", "total")
 GROUPS = ("model", "key", "end_user")
@@ -57,21 +57,17 @@ class UsageRow(NamedTuple):
     completion_tokens: int
     cost: Decimal
 
-    @property
-    def total_tokens(self) -> int:
-        return self.prompt_tokens + self.completion_tokens
-
 
 Piece = tuple[str, int, datetime, datetime]  # (source: a rollup unit or "raw", sign, lo, hi)
 RAW_COST_PER_HOUR = 20  # reading an hour of request_logs, in rollup buckets' worth of work
 
 
 def floor(t: datetime, unit: str) -> datetime:
+    """The start of the UTC hour, day or month containing ``t``."""
+    if unit == "month":
+        return month_start(t)
     t = t.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-    if unit == "hour":
-        return t
-    t = t.replace(hour=0)
-    return t if unit == "day" else t.replace(day=1)
+    return t if unit == "hour" else t.replace(hour=0)
 
 
 def step(t: datetime, unit: str) -> datetime:
@@ -249,11 +245,11 @@ def rollup_level(q: UsageQuery) -> int | None:
 
 def summary_statement(q: UsageQuery) -> tuple[str, dict[str, Any]]:
     """The summary as one SQL statement (its rows: bucket, group, requests, errors, tokens, cost)."""
-    if rollup_level(q) is None:
+    level = rollup_level(q)
+    if level is None:
         raw = Plan()
         raw.add("raw", 1, q.start, q.end)
         return summary_sql(q, raw)
-    level = rollup_level(q)
     dirty = dirty_hours(q.org_id, q.start, q.end)
     return summary_sql(q, plan(q.start, q.end, q.granularity, dirty, deltas=level in DELTA_LEVELS))
 
@@ -268,12 +264,11 @@ def usage_rows(
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         sql, params = summary_statement(q)
         outer = f"SELECT * FROM ({sql}) s"
+        params["epoch"] = EPOCH
         if after is not None:
             params["after_b"], params["after_g"] = after[0] or EPOCH, after[1] or ""
             outer += " WHERE (coalesce(bucket, %(epoch)s), coalesce(grp, '')) > (%(after_b)s, %(after_g)s)"
-            params["epoch"] = EPOCH
         outer += " ORDER BY coalesce(bucket, %(epoch)s), coalesce(grp, '')"
-        params["epoch"] = EPOCH
         if limit is not None:
             outer += f" LIMIT {int(limit)}"
         cursor.execute(outer, params)
