@@ -3,6 +3,7 @@
 import json
 import threading
 import time
+from dataclasses import replace
 
 import pytest
 import redis as redis_lib
@@ -105,3 +106,19 @@ def test_records_the_webhook_rejects_go_to_the_dead_letter_stream(live_server, s
     assert list(RequestLog.objects.values_list("call_id", flat=True)) == [good["call_id"]]
     ((_, fields),) = client.xrange(dead_stream)
     assert json.loads(fields[USAGE_FIELD.encode()])["call_id"] == bad["call_id"]
+
+
+def test_a_short_batch_lingers_for_the_entries_that_follow(redis_prefix, prefix):
+    client = redis_lib.Redis.from_url("redis://127.0.0.1:6379/0")
+    config = ShipperConfig("redis://127.0.0.1:6379/0", prefix, "http://127.0.0.1:9/unused", "s", linger_ms=1500)
+    shipper = Shipper(config)
+    shipper.ensure_group()
+    push(client, prefix, [record()])
+    later = threading.Timer(0.3, push, (client, prefix, [record() for _ in range(4)]))
+    later.start()
+    try:
+        assert len(shipper.next_batch()) == 5  # one POST for the five, not one for the first alone
+    finally:
+        later.join()
+    push(client, prefix, [record() for _ in range(3)])
+    assert len(Shipper(replace(config, linger_ms=0)).next_batch()) == 3  # off: what is there
