@@ -17,8 +17,11 @@ from typing import Any
 
 from litellm.proxy.proxy_server import app as litellm_app
 
+from inference.proxy.preload import settle_optional_imports
 from inference.proxy.routes import INFERENCE_ROUTES, PROBE_ROUTES
 from inference.proxy.settings import SETTINGS
+
+settle_optional_imports()
 
 Scope = dict[str, Any]
 
