@@ -246,7 +246,7 @@ def _row_body(row: UsageRow) -> dict[str, Any]:
         "prompt_tokens": prompt,
         "completion_tokens": completion,
         "total_tokens": prompt + completion,
-        "cost_usd": str(cost),
+        "cost_usd": format(cost, "f"),  # fixed-point like PostgreSQL's numeric::text (str() gives "0E-10")
     }
 
 

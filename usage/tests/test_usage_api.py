@@ -233,3 +233,12 @@ def test_retention_is_capped_by_the_platform_and_only_admins_change_it(team, api
     assert (
         api(p["alice"], org).patch("/api/usage/retention", {"log_retention_days": 0}, format="json").status_code == 400
     )
+
+
+def test_a_zero_cost_is_written_fixed_point_as_in_the_export():
+    from decimal import Decimal
+
+    from usage.apis import _row_body
+
+    row = (None, "alpha", 1, 1, 0, 0, Decimal("0.0000000000"))  # what psycopg returns for a numeric(20,10) zero
+    assert _row_body(row)["cost_usd"] == "0.0000000000"  # not str()'s "0E-10"
