@@ -16,7 +16,6 @@ import collections
 import os
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 from bench.run import CHAT, load, say
@@ -81,10 +80,7 @@ def profile(bench: Bench, level: str, url: str, key: str, seconds: float, concur
         for pid in pids
     ]  # fmt: skip
     before = cpu_by_process()
-    result: dict = {}
-    runner = threading.Thread(target=lambda: result.update(load(url, key, CHAT, concurrency, seconds=seconds - 1)))
-    runner.start()
-    runner.join()
+    result = load(url, key, CHAT, concurrency, seconds=seconds - 1)
     after = cpu_by_process()
     for spy in spies:
         spy.wait()

@@ -112,7 +112,7 @@ def b2_throughput(bench: Bench, levels: list[int], seconds: float, rounds: int =
                 for level in order:
                     r = load(*targets[level], CHAT, c, seconds=seconds / rounds)
                     latencies[level] += r["latencies_ms"]
-                    elapsed[level] += len(r["latencies_ms"]) / r["rps"] if r["rps"] else seconds / rounds
+                    elapsed[level] += r["elapsed_s"]
                     errors[level] += sum(r["errors"].values())
             for level, lat in latencies.items():
                 points[level].append({"concurrency": c, "rps": round(len(lat) / elapsed[level], 1),

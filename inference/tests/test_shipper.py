@@ -108,7 +108,7 @@ def test_records_the_webhook_rejects_go_to_the_dead_letter_stream(live_server, s
     assert json.loads(fields[USAGE_FIELD.encode()])["call_id"] == bad["call_id"]
 
 
-def test_a_short_batch_lingers_for_the_entries_that_follow(redis_prefix, prefix):
+def test_a_short_batch_lingers_for_the_entries_that_follow(prefix):
     client = redis_lib.Redis.from_url("redis://127.0.0.1:6379/0")
     config = ShipperConfig("redis://127.0.0.1:6379/0", prefix, "http://127.0.0.1:9/unused", "s", linger_ms=1500)
     shipper = Shipper(config)
