@@ -16,8 +16,10 @@ cube of the organization's totals, one level per question a summary asks (see LE
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from django.db import connection, transaction
@@ -41,6 +43,7 @@ _LOCK = 0x11A5_0002  # one aggregation at a time: day and month totals are read 
 CHUNK = 2000  # (organization, hour) pairs per transaction
 
 _COLUMNS = "bucket, org_id, level, key_id, model, end_user, requests, errors, prompt_tokens, completion_tokens, cost"
+DELTA_COLUMNS = _COLUMNS
 
 
 def deltas_insert(rows: str) -> str:
@@ -56,6 +59,48 @@ SELECT hour, org_id,
 FROM (SELECT date_trunc('hour', created_at, 'UTC') AS hour, * FROM {rows} WHERE org_id IS NOT NULL) r
 GROUP BY GROUPING SETS ((hour, org_id, key_id, model), (hour, org_id), (hour, org_id, model), (hour, org_id, key_id))
 """
+
+
+# (level, keeps the key, keeps the model) of the deltas: deltas_insert's grouping sets.
+_DELTA_LEVELS = ((0, True, True), (2, False, False), (3, False, True), (4, True, False))
+
+
+DELTA_INPUT = ("org_id", "key_id", "model", "status", "prompt_tokens", "completion_tokens", "cost", "hour")
+
+
+def deltas_of(rows: Iterable[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """The usage_deltas rows (``DELTA_COLUMNS``) that ``deltas_insert`` writes for ``rows`` of
+    ``DELTA_INPUT`` (``hour``: the UTC hour of created_at, as an aware datetime), for a
+    writer that COPYs its rows and so has no relation to select them from (a test checks both
+    give the same deltas). One dict update a row, then the few groups are summed per level."""
+    finest: dict[tuple[datetime, str, str | None, str], list[Any]] = {}
+    for org, key, model, status, prompt, completion, cost, hour in rows:
+        if org is None:
+            continue
+        group = (hour, org, key, model)
+        sums = finest.get(group)
+        if sums is None:
+            finest[group] = [1, status != "success", prompt, completion, cost]
+        else:
+            sums[0] += 1
+            sums[1] += status != "success"
+            sums[2] += prompt
+            sums[3] += completion
+            sums[4] += cost
+    out = []
+    for level, keeps_key, keeps_model in _DELTA_LEVELS:
+        totals: dict[tuple[datetime, str, str | None, str], list[Any]] = {}
+        for (hour, org, key, model), sums in finest.items():
+            group = (hour, org, key if keeps_key else None, model if keeps_model else "")
+            into = totals.get(group)
+            if into is None:
+                totals[group] = list(sums)
+            else:
+                for i, value in enumerate(sums):
+                    into[i] += value
+        out += [(hour, org, level, key, model, "", *(int(v) for v in sums[:4]), sums[4])
+                for (hour, org, key, model), sums in totals.items()]  # fmt: skip
+    return out
 
 
 _SUMS = (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import uuid
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -12,7 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from usage.models import MonthlyUsage, UsageDaily, UsageDelta, UsageHourly
-from usage.rollups import aggregate_usage
+from usage.rollups import aggregate_usage, deltas_insert
+from usage.services import request_logs_ingest
 from usage.summary import UsageQuery, floor, plan, usage_rows
 from usage.tests.factories import Traffic, ingest, priced_models, random_records, raw_rows, record, utc
 
@@ -43,6 +45,35 @@ def rollup_sums(table: str, org_id) -> dict[object, tuple[int, int, int, int, ob
 
 def as_dict(rows):
     return {(r.bucket, r.group): (r.requests, r.errors, r.prompt_tokens, r.completion_tokens, r.cost) for r in rows}
+
+
+def delta_sums() -> dict[tuple[object, ...], tuple[int, int, int, int, object]]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT bucket, org_id, level, key_id, model, end_user, sum(requests), sum(errors), sum(prompt_tokens), "
+            "sum(completion_tokens), sum(cost) FROM usage_deltas GROUP BY 1, 2, 3, 4, 5, 6"
+        )
+        return {tuple(r[:6]): (int(r[6]), int(r[7]), int(r[8]), int(r[9]), r[10]) for r in cursor.fetchall()}
+
+
+def test_the_ingests_deltas_are_what_deltas_insert_computes_from_the_stored_rows(traffic):
+    """The ingest COPYs its rows and computes their deltas in Python (rollups.deltas_of); the
+    idempotent path (a batch with stored calls) writes them in SQL (deltas_insert): both must
+    give, for the rows stored, what deltas_insert computes from request_logs."""
+    records = random_records(traffic, 1200, random.Random(5))
+    anonymous = record(traffic.org_id, traffic.keys[0], START + timedelta(hours=2))
+    records += [replace(anonymous, org_id=None, key_id=None), replace(anonymous, call_id="no-key", key_id=None)]
+    # stored rounded to the microsecond: in the next hour, and so is its delta
+    records.insert(0, replace(anonymous, call_id="edge", created_at=START.timestamp() + 3600 - 4e-7))
+    assert ingest(records[:700]) == 700  # the COPY path
+    again = request_logs_ingest(records=records[600:])  # 100 stored: the idempotent path
+    assert (again.inserted, again.duplicates) == (len(records) - 700, 100)
+    ingested = delta_sums()
+    assert {k[2] for k in ingested} == {0, 2, 3, 4}
+    UsageDelta.objects.all().delete()
+    with connection.cursor() as cursor:
+        cursor.execute(deltas_insert("(SELECT * FROM request_logs) AS r"))
+    assert delta_sums() == ingested
 
 
 def test_it_rolls_up_every_hour_day_and_month_to_the_raw_sums(traffic):

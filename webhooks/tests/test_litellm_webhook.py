@@ -1,4 +1,5 @@
 import json
+import threading
 import time
 import uuid
 from decimal import Decimal
@@ -93,6 +94,8 @@ def test_the_same_batch_delivered_three_times_is_written_once(priced):
     assert [a["duplicates"] for a in answers] == [0, 3, 3]
     assert RequestLog.objects.count() == 3
     assert ChatHistory.objects.count() == 1
+    chat = ChatHistory.objects.get()
+    assert RequestLog.objects.get(id=chat.request_log_id).call_id == chat.call_id
 
 
 def test_a_repeated_call_id_inside_one_batch_is_stored_once(priced):
@@ -151,3 +154,47 @@ def test_a_body_that_is_not_a_batch_is_a_400(priced, body):
 
 def test_only_post_is_allowed(db):
     assert Client().get(URL).status_code == 405
+
+
+def test_a_delivery_racing_an_uncommitted_one_of_the_same_calls_stores_only_the_new_ones(transactional_db):
+    """Two shippers holding the same entries (one claimed them from the other): the second's
+    COPY waits on the first's uncommitted rows, fails on their unique key once they commit, and
+    its batch then takes the idempotent path: each call stored once, the new ones too."""
+    from django.db import connection, transaction
+
+    from inference.proxy.contract import UsageRecord
+    from usage.services import request_logs_ingest
+
+    ServedModel.objects.create(name="priced", backend_url="http://127.0.0.1:9/v1", upstream_model="p",
+                               context_window=4096)  # fmt: skip
+    chat = {"messages": [{"role": "user", "content": "hi"}], "response": "yo"}
+    first = [UsageRecord.from_dict(record()) for _ in range(5)]
+    later = [UsageRecord.from_dict(record(chat=chat)) for _ in range(3)]
+    holding, release = threading.Event(), threading.Event()
+    results: dict[str, object] = {}
+
+    def deliver(name: str, records: list, hold: bool) -> None:
+        try:
+            with transaction.atomic():
+                results[name] = request_logs_ingest(records=records)
+                if hold:
+                    holding.set()
+                    release.wait(30)
+        finally:
+            connection.close()
+
+    a = threading.Thread(target=deliver, args=("a", first, True))
+    a.start()
+    assert holding.wait(30)
+    b = threading.Thread(target=deliver, args=("b", first + later, False))
+    b.start()
+    b.join(1)
+    assert b.is_alive()  # waiting on a's uncommitted rows
+    release.set()
+    a.join(30)
+    b.join(30)
+    assert (results["a"].inserted, results["b"].inserted, results["b"].duplicates) == (5, 3, 5)
+    assert RequestLog.objects.count() == 8 and ChatHistory.objects.count() == 3
+    assert sorted(ChatHistory.objects.values_list("call_id", flat=True)) == sorted(r.call_id for r in later)
+    for chat in ChatHistory.objects.all():
+        assert RequestLog.objects.get(id=chat.request_log_id).call_id == chat.call_id
