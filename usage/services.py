@@ -36,8 +36,8 @@ COLUMNS = (
     "call_id, org_id, key_id, user_id, model, deployment_id, prompt_tokens, completion_tokens, cost, "
     "latency_ms, ttft_ms, status, error_type, stream, end_user, tokens_estimated, created_at"
 )
-# The rows are COPYed straight into request_logs (COPY inserts in bulk, and costs about half of
-# an INSERT … SELECT ON CONFLICT into the partitioned table, bench B5), in a savepoint: a call
+# The rows are COPYed straight into request_logs (COPY inserts in bulk: 2000-row batches went from
+# 35k to 49k rows/s in-process against a staged INSERT … ON CONFLICT, bench B5), in a savepoint: a call
 # stored before (a redelivered batch, or two shippers racing) fails the COPY with a unique
 # violation, and the batch then takes the idempotent path below, which skips stored calls.
 _COPY_LOGS = f"COPY request_logs ({COLUMNS}, ingested_at) FROM STDIN"

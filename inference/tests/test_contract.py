@@ -1,0 +1,45 @@
+"""UsageRecord.from_dict: what the webhook parses every record with (it skips the dataclass's
+__init__ for speed, so it must still give exactly what the constructor gives)."""
+
+import dataclasses
+import time
+
+import pytest
+
+from inference.proxy.contract import ContractError, UsageRecord
+
+FIELDS = {
+    "call_id": "c-1", "org_id": "0b0c5c1e-93c5-4f0e-9a53-1d8b7f0a2c11", "key_id": None, "user_id": None,
+    "model": "m", "deployment_id": None, "prompt_tokens": 3, "completion_tokens": 4, "latency_ms": 1.5,
+    "ttft_ms": None, "status": "success", "error_type": None, "stream": False, "end_user": None,
+    "created_at": time.time(),
+}  # fmt: skip
+
+
+def test_it_gives_what_the_constructor_gives_defaults_included():
+    parsed = UsageRecord.from_dict({**FIELDS, "v": 1})
+    assert parsed == UsageRecord(**FIELDS) and hash(parsed) == hash(UsageRecord(**FIELDS))
+    assert (parsed.chat, parsed.tokens_estimated) == (None, False)
+    assert dataclasses.asdict(parsed) == dataclasses.asdict(UsageRecord(**FIELDS))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        parsed.model = "other"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"model": None}, "model is invalid"),
+        ({"prompt_tokens": True}, "prompt_tokens is invalid"),
+        ({"extra": 1}, "unknown fields ['extra']"),
+        ({"v": 2}, "has version 2"),
+    ],
+)
+def test_a_record_off_the_contract_is_refused_with_its_reason(change, message):
+    with pytest.raises(ContractError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        UsageRecord.from_dict({**FIELDS, "v": 1, **change})
+
+
+def test_a_missing_field_is_named():
+    data = {k: v for k, v in FIELDS.items() if k != "status"}
+    with pytest.raises(ContractError, match=r"missing fields \['status'\]"):
+        UsageRecord.from_dict({**data, "v": 1})
