@@ -151,6 +151,9 @@ def b2_throughput(
 
 
 def b3_ttft(bench: Bench, n: int) -> dict[str, Any]:
+    """Each prompt goes to L1 and L2 in a shuffled order, so the figure is the median of the
+    per-prompt ratios (the prompts' own spread in TTFT cancels out), with a CI by resampling the
+    prompts; the ratio of the two medians is shown beside it."""
     say(f"B3: streaming time to first token on SmolLM2, {n} varied prompts, interleaved")
     samples: dict[str, list[float]] = {"L1": [], "L2": []}
     for i in range(n):
@@ -166,13 +169,13 @@ def b3_ttft(bench: Bench, n: int) -> dict[str, Any]:
         for level, url, key in pairs:
             samples[level] += load(url, key, body, 1, requests=1)["ttfb_ms"]
 
-    def ratio(s: dict[str, list[float]]) -> float:
-        return statistics.median(s["L2"]) / statistics.median(s["L1"])
-
+    paired = [b / a for a, b in zip(samples["L1"], samples["L2"], strict=True)]
+    resampled = sorted(statistics.median(rng.choices(paired, k=len(paired))) for _ in range(1000))
     return {
         "median_ms": {k: round(statistics.median(v), 2) for k, v in samples.items()},
-        "ratio": round(ratio(samples), 3),
-        "ci95": [round(x, 3) for x in bootstrap(samples, ratio)],
+        "ratio_of_medians": round(statistics.median(samples["L2"]) / statistics.median(samples["L1"]), 3),
+        "ratio": round(statistics.median(paired), 3),
+        "ci95": [round(resampled[25], 3), round(resampled[974], 3)],
     }
 
 
@@ -439,8 +442,8 @@ def report(out: Path, results: dict[str, Any]) -> str:
          f"{b2['workers_1']['L2']['knee_rps']} vs {b2['workers_1']['L1']['knee_rps']} req/s", "≥ 0.90"),
         ("B2", "throughput knee L2/L1, 2 workers", b2["workers_2"]["ratio"],
          f"{b2['workers_2']['L2']['knee_rps']} vs {b2['workers_2']['L1']['knee_rps']} req/s", "≥ 0.90"),
-        ("B3", "streaming TTFT L2/L1 (SmolLM2)", b3["ratio"], f"CI95 {b3['ci95']}, medians {b3['median_ms']} ms",
-         "≤ 1.05"),
+        ("B3", "streaming TTFT L2/L1 (SmolLM2), median of per-prompt ratios", b3["ratio"],
+         f"CI95 {b3['ci95']}, medians {b3['median_ms']} ms (their ratio {b3['ratio_of_medians']})", "≤ 1.05"),
         ("B4", "SQL statements/transactions per proxied request", b4["sql_transactions_per_request"],
          f"statements seen: {json.dumps(b4['sql_statements_seen_during_load'])}; "
          + json.dumps(b4["sql_transactions_raw"]), "≤ 0"),
@@ -491,7 +494,7 @@ def main() -> None:
     try:
         bench.up()
         results["B1"] = b1_added_latency(bench, rounds=4 if quick else 10, per_round=40 if quick else 150)
-        results["B3"] = b3_ttft(bench, n=8 if quick else 40)
+        results["B3"] = b3_ttft(bench, n=8 if quick else 60)
         results["B4"] = b4_statements(bench, n=200 if quick else 1000)
         results["B5"] = b5_ingest(bench, rows=4000 if quick else 20000, rounds=3 if quick else 5)
         levels = [1, 4, 16] if quick else [1, 2, 3, 4, 6, 8, 12, 16, 32]
