@@ -372,10 +372,10 @@ def rss_mb(pids: list[int]) -> list[float]:
     return [s for s in sizes if s > 50]  # proxy workers, not uvicorn's tiny helper processes
 
 
-def b6_rss(bench: Bench) -> dict[str, Any]:
-    say("B6: proxy worker RSS after warm-up")
+def b6_rss(bench: Bench, warm_up: int) -> dict[str, Any]:
+    say(f"B6: proxy worker RSS after warm-up ({warm_up} requests a level)")
     for url, key in ((bench.l1, bench.l1_key), (bench.l2, bench.key)):
-        load(url, key, CHAT, 8, requests=500)
+        load(url, key, CHAT, 8, requests=warm_up)
     l1, l2 = rss_mb(bench.worker_pids("L1")), rss_mb(bench.worker_pids("L2"))
     ratio = statistics.mean(l2) / statistics.mean(l1)
     return {"L1_mb": [round(x, 1) for x in l1], "L2_mb": [round(x, 1) for x in l2], "ratio": round(ratio, 3)}
@@ -386,7 +386,7 @@ def b7_soak(bench: Bench, knee_rps: float, seconds: float) -> dict[str, Any]:
     say(f"B7: soak at {rate:.0f} req/s (80 % of the knee) for {seconds:.0f} s per level")
     result: dict[str, Any] = {"rate": round(rate, 1), "seconds": seconds}
     for level, url, key in (("L1", bench.l1, bench.l1_key), ("L2", bench.l2, bench.key)):
-        warm = load(url, key, CHAT, 8, seconds=max(5.0, seconds * 0.1), rate=rate)
+        warm = load(url, key, CHAT, 8, seconds=max(2.0, seconds * 0.1), rate=rate)
         start = statistics.mean(rss_mb(bench.worker_pids(level)))
         soak = load(url, key, CHAT, 16, seconds=seconds, rate=rate)
         end = statistics.mean(rss_mb(bench.worker_pids(level)))
@@ -494,14 +494,14 @@ def main() -> None:
     try:
         bench.up()
         results["B1"] = b1_added_latency(bench, rounds=4 if quick else 10, per_round=40 if quick else 150)
-        results["B3"] = b3_ttft(bench, n=8 if quick else 60)
+        results["B3"] = b3_ttft(bench, n=6 if quick else 60)
         results["B4"] = b4_statements(bench, n=200 if quick else 1000)
         results["B5"] = b5_ingest(bench, rows=4000 if quick else 20000, rounds=3 if quick else 5)
         levels = [1, 4, 16] if quick else [1, 2, 3, 4, 6, 8, 12, 16, 32]
-        results["B2"] = b2_throughput(bench, levels, 2.5 if quick else 6, idle=(2, 60) if quick else (4, 150))
-        results["B6"] = b6_rss(bench)
+        results["B2"] = b2_throughput(bench, levels, 2 if quick else 6, idle=(2, 40) if quick else (4, 150))
+        results["B6"] = b6_rss(bench, warm_up=300 if quick else 500)
         knee_rps = min(results["B2"]["workers_2"]["L1"]["knee_rps"], results["B2"]["workers_2"]["L2"]["knee_rps"])
-        results["B7"] = b7_soak(bench, knee_rps, 15 if quick else 600)
+        results["B7"] = b7_soak(bench, knee_rps, 8 if quick else 600)
     finally:
         bench.down()
     files = plots(out, results["B1"], results["B2"])
