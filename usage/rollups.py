@@ -65,12 +65,10 @@ GROUP BY GROUPING SETS ((hour, org_id, key_id, model), (hour, org_id), (hour, or
 _DELTA_LEVELS = ((0, True, True), (2, False, False), (3, False, True), (4, True, False))
 
 
-DELTA_INPUT = ("org_id", "key_id", "model", "status", "prompt_tokens", "completion_tokens", "cost", "hour")
-
-
 def deltas_of(rows: Iterable[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     """The usage_deltas rows (``DELTA_COLUMNS``) that ``deltas_insert`` writes for ``rows`` of
-    ``DELTA_INPUT`` (``hour``: the UTC hour of created_at, as an aware datetime), for a
+    (org_id, key_id, model, status, prompt_tokens, completion_tokens, cost, hour), ``hour`` the
+    UTC hour of created_at as an aware datetime, for a
     writer that COPYs its rows and so has no relation to select them from (a test checks both
     give the same deltas). One dict update a row, then the few groups are summed per level."""
     finest: dict[tuple[datetime, str, str | None, str], list[Any]] = {}
