@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -232,6 +233,13 @@ STATUS_REJECTED = "rejected"  # refused at auth (bad key, model not allowed): co
 STATUS_RATE_LIMITED = "rate_limited"  # 429 (saturation or limits): counted, not billed
 STATUSES = (STATUS_SUCCESS, STATUS_FAILURE, STATUS_CANCELLED, STATUS_REJECTED, STATUS_RATE_LIMITED)
 USAGE_FIELD = "r"  # the stream entry's one field, holding the record's JSON
+# The columns' bounds (request_logs): a record outside them is refused, so the proxy bounds
+# what it writes (see ``clean_text``) and no client value can make a call's record invalid.
+CALL_ID_MAX = 100
+TEXT_MAX = 255
+TOKENS_LIMIT = 2**31
+MS_MAX = 1e12  # about 30 years: finite, and within float8
+CREATED_AT_LIMIT = 253_402_300_800.0  # 10000-01-01: datetime.fromtimestamp's (and PostgreSQL's) range
 
 
 @dataclass(frozen=True)
@@ -284,7 +292,8 @@ class UsageRecord:
         ttft, chat = self.ttft_ms, self.chat
         return (
             type(self.call_id) is str
-            and 0 < len(self.call_id) <= 100
+            and 0 < len(self.call_id) <= CALL_ID_MAX
+            and _clean(self.call_id)
             and _optional_text(self.org_id)
             and _optional_text(self.key_id)
             and _optional_text(self.user_id)
@@ -292,19 +301,21 @@ class UsageRecord:
             and _optional_text(self.error_type)
             and _optional_text(self.end_user)
             and type(self.model) is str
-            and len(self.model) <= 255
+            and len(self.model) <= TEXT_MAX
+            and _clean(self.model)
             and type(self.prompt_tokens) is int
-            and 0 <= self.prompt_tokens < 2**31
+            and 0 <= self.prompt_tokens < TOKENS_LIMIT
             and type(self.completion_tokens) is int
-            and 0 <= self.completion_tokens < 2**31
+            and 0 <= self.completion_tokens < TOKENS_LIMIT
+            # Chained comparisons are False for NaN, and the upper bounds refuse ±Infinity.
             and type(self.latency_ms) in (int, float)
-            and self.latency_ms >= 0
-            and (ttft is None or (type(ttft) in (int, float) and ttft >= 0))
+            and 0 <= self.latency_ms <= MS_MAX
+            and (ttft is None or (type(ttft) in (int, float) and 0 <= ttft <= MS_MAX))
             and self.status in STATUSES
             and type(self.stream) is bool
             and type(self.tokens_estimated) is bool
             and type(self.created_at) in (int, float)
-            and self.created_at > 0
+            and 0 < self.created_at < CREATED_AT_LIMIT
             and (chat is None or type(chat) is dict)
         )
 
@@ -313,27 +324,95 @@ class UsageRecord:
             if not ok:
                 raise ContractError(f"{what} is invalid")
 
-        need(isinstance(self.call_id, str) and 0 < len(self.call_id) <= 100, "call_id")
+        need(isinstance(self.call_id, str) and 0 < len(self.call_id) <= CALL_ID_MAX and _clean(self.call_id), "call_id")
         for name in ("org_id", "key_id", "user_id", "deployment_id", "error_type", "end_user"):
             value = getattr(self, name)
-            need(value is None or (isinstance(value, str) and len(value) <= 255), name)
-        need(isinstance(self.model, str) and len(self.model) <= 255, "model")
+            need(value is None or (isinstance(value, str) and len(value) <= TEXT_MAX and _clean(value)), name)
+        need(isinstance(self.model, str) and len(self.model) <= TEXT_MAX and _clean(self.model), "model")
         for name in ("prompt_tokens", "completion_tokens"):
             value = getattr(self, name)
-            need(isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**31, name)
-        need(isinstance(self.latency_ms, int | float) and self.latency_ms >= 0, "latency_ms")
-        need(self.ttft_ms is None or (isinstance(self.ttft_ms, int | float) and self.ttft_ms >= 0), "ttft_ms")
+            need(isinstance(value, int) and not isinstance(value, bool) and 0 <= value < TOKENS_LIMIT, name)
+        need(isinstance(self.latency_ms, int | float) and 0 <= self.latency_ms <= MS_MAX, "latency_ms")
+        need(self.ttft_ms is None or (isinstance(self.ttft_ms, int | float) and 0 <= self.ttft_ms <= MS_MAX), "ttft_ms")
         need(self.status in STATUSES, "status")
         need(isinstance(self.stream, bool) and isinstance(self.tokens_estimated, bool), "flags")
-        need(isinstance(self.created_at, int | float) and self.created_at > 0, "created_at")
+        need(isinstance(self.created_at, int | float) and 0 < self.created_at < CREATED_AT_LIMIT, "created_at")
         need(self.chat is None or isinstance(self.chat, dict), "chat")
         raise ContractError("the record is invalid")  # pragma: no cover - the checks above name it
 
 
+def _clean(text: str) -> bool:
+    """PostgreSQL's text holds neither NUL nor a lone surrogate (which UTF-8 cannot encode). An
+    ASCII string (the common case; ``isascii`` is O(1)) is checked for NUL only."""
+    if "\x00" in text:
+        return False
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _optional_text(value: object) -> bool:
-    return value is None or (type(value) is str and len(value) <= 255)
+    return value is None or (type(value) is str and len(value) <= TEXT_MAX and _clean(value))
 
 
 _USAGE_FIELDS = frozenset(f.name for f in dataclasses.fields(UsageRecord))
 _USAGE_DEFAULTS = {f.name: f.default for f in dataclasses.fields(UsageRecord) if f.default is not dataclasses.MISSING}
 _USAGE_REQUIRED = _USAGE_FIELDS - _USAGE_DEFAULTS.keys()
+
+
+# --- Normalising what the proxy records (clients control much of it) -------------------------
+REPLACEMENT = "\ufffd"
+
+
+def clean_text(value: object, limit: int = TEXT_MAX) -> str:
+    """``value`` as text PostgreSQL can store within ``limit`` characters: a non-string becomes
+    its JSON text, NUL and lone surrogates become U+FFFD, and the tail past ``limit`` is cut."""
+    if not isinstance(value, str):
+        value = json.dumps(value, default=str, ensure_ascii=False, separators=(",", ":"))
+    if not _clean(value):
+        value = value.replace("\x00", REPLACEMENT)
+        # Through UTF-16: a lone surrogate becomes one U+FFFD, a split pair is joined again.
+        value = value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return value[:limit]
+
+
+def optional_text(value: object, limit: int = TEXT_MAX) -> str | None:
+    """``clean_text`` of a value that may be absent (None or empty stays None)."""
+    if value is None or value == "":
+        return None
+    return clean_text(value, limit)
+
+
+def clean_json(value: Any) -> Any:
+    """``value`` with every string (keys too) cleaned as ``clean_text`` does (unbounded), and
+    non-finite numbers as null: what jsonb stores. Anything else JSON lacks becomes its text."""
+    if isinstance(value, str):
+        return value if _clean(value) else clean_text(value, len(value))
+    if value is None or isinstance(value, bool | int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {clean_json(str(k)): clean_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [clean_json(v) for v in value]
+    return clean_json(str(value))
+
+
+def finite(value: object, low: float, high: float, default: float = 0.0) -> float:
+    """``value`` as a float within [low, high]; ``default`` when it is not a finite number."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return default
+    number = float(value)
+    if not math.isfinite(number):
+        return default
+    return min(max(number, low), high)
+
+
+def token_count(value: object) -> int:
+    """A token count within the column's range (0 for anything that is not a finite number)."""
+    return int(finite(value, 0, TOKENS_LIMIT - 1))

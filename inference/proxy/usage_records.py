@@ -7,35 +7,47 @@ hostile inputs and ingest what it builds.
 from __future__ import annotations
 
 import json
+import re
 import time
+import uuid
 from datetime import datetime
 from typing import Any
 
 from inference.proxy.contract import (
+    CREATED_AT_LIMIT,
+    MS_MAX,
     STATUS_CANCELLED,
     STATUS_FAILURE,
     STATUS_RATE_LIMITED,
     STATUS_REJECTED,
     STATUS_SUCCESS,
     UsageRecord,
+    clean_json,
+    finite,
+    optional_text,
+    token_count,
 )
 
 CLIENT_DISCONNECTED = "Client disconnected the request"
 MAX_CHAT_CHARS = 200_000  # per call: larger histories are cut (and marked) to bound the stream
+# What LiteLLM's call ids look like (uuid4 text); anything else is not taken as the call's id.
+_CALL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}")
+_CALL_ID_NAMESPACE = uuid.UUID("1b2f6a52-3f7e-4d2c-9a51-4c1e0d6b7a10")
 
 
 def _seconds(value: Any) -> float | None:
+    """Unix seconds, or None for what is not a time a call could have (the caller then uses now)."""
     if isinstance(value, datetime):
-        return value.timestamp()
-    if isinstance(value, int | float):
-        return float(value)
-    return None
+        value = value.timestamp()
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if 0 < value < CREATED_AT_LIMIT else None
 
 
 def _status(slo: dict[str, Any], ok: bool, exception: BaseException | None) -> str:
     if ok:
         return STATUS_CANCELLED if slo.get("error_str") == CLIENT_DISCONNECTED else STATUS_SUCCESS
-    info = slo.get("error_information") or {}
+    info = _dict(slo.get("error_information"))
     code = str(info.get("error_code") or getattr(exception, "status_code", "") or getattr(exception, "code", ""))
     if code == "429":
         return STATUS_RATE_LIMITED
@@ -44,43 +56,71 @@ def _status(slo: dict[str, Any], ok: bool, exception: BaseException | None) -> s
     return STATUS_FAILURE
 
 
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def _chat(slo: dict[str, Any]) -> dict[str, Any]:
-    chat = {"messages": slo.get("messages"), "response": slo.get("response")}
-    if len(json.dumps(chat, default=str)) > MAX_CHAT_CHARS:
-        return {"messages": None, "response": None, "truncated": True}
-    return chat
+    """The chat as jsonb can store it (NUL and lone surrogates replaced), or a marker if too large."""
+    try:
+        chat = clean_json({"messages": slo.get("messages"), "response": slo.get("response")})
+        if len(json.dumps(chat)) <= MAX_CHAT_CHARS:
+            return chat
+    except (RecursionError, ValueError, TypeError):
+        pass  # nested past what JSON tools handle: kept out, like a chat too large
+    return {"messages": None, "response": None, "truncated": True}
+
+
+def _call_id(value: Any) -> str:
+    """LiteLLM's call id if it is one; otherwise an id derived from it (the same each time the
+    call is logged, so it is still stored once), or a fresh one when there is none."""
+    if isinstance(value, str) and _CALL_ID.fullmatch(value):
+        return value
+    if value is None or value == "":
+        return str(uuid.uuid4())
+    text = value if isinstance(value, str) else repr(value)
+    return str(uuid.uuid5(_CALL_ID_NAMESPACE, text.encode("utf-8", "surrogatepass").hex()))
+
+
+def _id(value: Any) -> str | None:
+    """Our own ids (from the auth hook's metadata): text, or None."""
+    return value if isinstance(value, str) and value else None
 
 
 def usage_record(kwargs: dict[str, Any], *, ok: bool, exception: BaseException | None = None) -> UsageRecord | None:
-    """The contract's record for one call, from LiteLLM's standard logging payload."""
+    """The contract's record for one call, from LiteLLM's standard logging payload. Every value a
+    client can influence (the call id, ``user``, the model name, the chat) is coerced, cleaned
+    and bounded: no request can make its own record invalid and so stay out of billing."""
     slo = kwargs.get("standard_logging_object")
     if not isinstance(slo, dict):
         return None
-    metadata = slo.get("metadata") or {}
-    identity = metadata.get("user_api_key_auth_metadata") or {}
+    metadata = _dict(slo.get("metadata"))
+    identity = _dict(metadata.get("user_api_key_auth_metadata"))
     start = _seconds(slo.get("startTime")) or time.time()
     end = _seconds(slo.get("endTime")) or start
     first = _seconds(slo.get("completionStartTime"))
-    stream = bool(slo.get("stream"))
+    stream = slo.get("stream") is True
     status = _status(slo, ok, exception)
-    error_info = slo.get("error_information") or {}
+    error_info = _dict(slo.get("error_information"))
+    if ok:
+        error_type = CLIENT_DISCONNECTED if status == STATUS_CANCELLED else None
+    else:
+        error_type = optional_text(error_info.get("error_class") or (type(exception).__name__ if exception else None))
     return UsageRecord(
-        call_id=str(slo.get("litellm_call_id") or slo.get("id")),
-        org_id=identity.get("llmaas_org_id"),
-        key_id=identity.get("llmaas_key_id"),
-        user_id=identity.get("llmaas_user_id") or None,
-        model=str(slo.get("model_group") or slo.get("model") or ""),
-        deployment_id=slo.get("model_id") or None,
-        prompt_tokens=int(slo.get("prompt_tokens") or 0),
-        completion_tokens=int(slo.get("completion_tokens") or 0),
-        latency_ms=max(0.0, (end - start) * 1000),
-        ttft_ms=max(0.0, (first - start) * 1000) if stream and first and ok else None,
+        call_id=_call_id(slo.get("litellm_call_id") or slo.get("id")),
+        org_id=_id(identity.get("llmaas_org_id")),
+        key_id=_id(identity.get("llmaas_key_id")),
+        user_id=_id(identity.get("llmaas_user_id")),
+        model=optional_text(slo.get("model_group") or slo.get("model")) or "",
+        deployment_id=optional_text(slo.get("model_id")),
+        prompt_tokens=token_count(slo.get("prompt_tokens")),
+        completion_tokens=token_count(slo.get("completion_tokens")),
+        latency_ms=finite((end - start) * 1000, 0, MS_MAX),
+        ttft_ms=finite((first - start) * 1000, 0, MS_MAX) if stream and first and ok else None,
         status=status,
-        error_type=(error_info.get("error_class") or (type(exception).__name__ if exception else None))
-        if not ok
-        else (CLIENT_DISCONNECTED if status == STATUS_CANCELLED else None),
+        error_type=error_type,
         stream=stream,
-        end_user=slo.get("end_user") or None,
+        end_user=optional_text(slo.get("end_user")),
         created_at=start,
         # A cut stream never receives the backend's usage chunk: LiteLLM counted what it relayed.
         tokens_estimated=status == STATUS_CANCELLED,

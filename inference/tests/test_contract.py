@@ -43,3 +43,29 @@ def test_a_missing_field_is_named():
     data = {k: v for k, v in FIELDS.items() if k != "status"}
     with pytest.raises(ContractError, match=r"missing fields \['status'\]"):
         UsageRecord.from_dict({**data, "v": 1})
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"end_user": "ab\x00cd"}, "end_user is invalid"),
+        ({"model": "m\x00"}, "model is invalid"),
+        ({"call_id": "c\x00"}, "call_id is invalid"),
+        ({"error_type": "\ud800"}, "error_type is invalid"),
+        ({"latency_ms": float("nan")}, "latency_ms is invalid"),
+        ({"latency_ms": float("inf")}, "latency_ms is invalid"),
+        ({"ttft_ms": float("nan")}, "ttft_ms is invalid"),
+        ({"created_at": float("inf")}, "created_at is invalid"),
+        ({"created_at": float("nan")}, "created_at is invalid"),
+        ({"created_at": 1e20}, "created_at is invalid"),  # past year 9999: datetime cannot hold it
+    ],
+)
+def test_a_value_postgresql_cannot_store_is_refused_by_the_contract(change, message):
+    """NUL, lone surrogates and non-finite numbers pass json.loads but fail (or poison) the ingest."""
+    with pytest.raises(ContractError, match=message):
+        UsageRecord.from_dict({**FIELDS, "v": 1, **change})
+
+
+def test_unicode_that_postgresql_stores_is_accepted():
+    parsed = UsageRecord.from_dict({**FIELDS, "v": 1, "end_user": "zoë 🦜 名前", "model": "m-ü"})
+    assert parsed.end_user == "zoë 🦜 名前"
