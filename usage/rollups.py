@@ -3,7 +3,8 @@
 The ingest writes, with the rows and in their transaction, the deltas of every (organization,
 hour) it touches (``usage_deltas``: what the rows add to that hour's rollup). ``aggregate_usage``
 takes a chunk of those hours, deletes their deltas, recomputes the hours from request_logs, then
-the days and months that contain them from the finer rollups, all in one transaction: a crash at
+the days and months that contain them from the finer rollups, all in one transaction that reads
+one snapshot (REPEATABLE READ), so a delta taken and a row counted are the same rows: a crash at
 any point rolls everything back and the deltas stay, so the next run does the same work again
 (idempotent: a recompute, never an increment). Only committed deltas are taken, and a delta
 commits with its rows, so no row is ever missed — and an hour's rollup plus its remaining deltas
@@ -186,26 +187,48 @@ def _truncated(pairs: list[tuple[UUID, datetime]], unit: str) -> list[tuple[UUID
 
 
 def aggregate_usage(*, chunk: int = CHUNK) -> AggregateResult:
-    """Recompute the rollups of every marked hour (and their days and months), chunk by chunk."""
+    """Recompute the rollups of every marked hour (and their days and months), chunk by chunk.
+
+    Each chunk reads one snapshot (REPEATABLE READ): the deltas it takes and the rows it
+    recomputes the hours from are the same rows. Under READ COMMITTED each statement saw the rows
+    committed until then, so rows committed between taking the deltas and recomputing the hours
+    were counted in the hour's rollup and again by their deltas, until the next chunk. The lock is
+    taken before the snapshot (a session lock), so the snapshot follows the previous holder's commit."""
     result = AggregateResult()
-    while True:
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [_LOCK])
-            if not cursor.fetchone()[0]:
-                result.busy = True
-                return result
-            cursor.execute(_TAKE, [chunk])
-            hours = sorted((UUID(str(org)), start) for org, start in cursor.fetchall())
-            if not hours:
-                return result
-            _replace(cursor, "usage_hourly", _HOURS, hours)
-            checkpoint("aggregate.hours")
-            days = _truncated(hours, "day")
-            _replace(cursor, "usage_daily", _DAYS, days)
-            months = _truncated(days, "month")
-            _replace(cursor, "monthly_usage", _MONTHS, months)
-            checkpoint("aggregate.months")
-        result.hours += len(hours)
-        result.days += len(days)
-        result.months += len(months)
-        log.info("rolled up %d hours, %d days, %d months", len(hours), len(days), len(months))
+    outermost = not connection.in_atomic_block
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [_LOCK])
+        if not cursor.fetchone()[0]:
+            result.busy = True
+            return result
+    try:
+        while _aggregate_chunk(chunk, result, snapshot=outermost):
+            pass
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [_LOCK])
+    return result
+
+
+def _aggregate_chunk(chunk: int, result: AggregateResult, *, snapshot: bool) -> bool:
+    """One chunk of marked hours in one transaction; False once none is left."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        if snapshot:  # inside a caller's transaction (tests) the isolation level is the caller's
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        cursor.execute(_TAKE, [chunk])
+        hours = sorted((UUID(str(org)), start) for org, start in cursor.fetchall())
+        if not hours:
+            return False
+        checkpoint("aggregate.taken")
+        _replace(cursor, "usage_hourly", _HOURS, hours)
+        checkpoint("aggregate.hours")
+        days = _truncated(hours, "day")
+        _replace(cursor, "usage_daily", _DAYS, days)
+        months = _truncated(days, "month")
+        _replace(cursor, "monthly_usage", _MONTHS, months)
+        checkpoint("aggregate.months")
+    result.hours += len(hours)
+    result.days += len(days)
+    result.months += len(months)
+    log.info("rolled up %d hours, %d days, %d months", len(hours), len(days), len(months))
+    return True

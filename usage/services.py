@@ -6,14 +6,16 @@ from __future__ import annotations
 import functools
 import logging
 import re
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import psycopg
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DataError, IntegrityError, connection, transaction
 from django.utils import timezone
 from psycopg.errors import UniqueViolation
 
@@ -76,6 +78,62 @@ class IngestResult:
     duplicates: int
 
 
+# What one record can make the ingest raise (a value PostgreSQL refuses, a number out of range):
+# the batch is then halved until the record is found. A database that is unreachable raises
+# OperationalError or InterfaceError instead, which no halving can cure: those propagate.
+RECORD_ERRORS = (DataError, IntegrityError, psycopg.DataError, psycopg.IntegrityError, ValueError, TypeError,
+                 ArithmeticError, LookupError)  # fmt: skip
+REASON_CONTRACT = "contract"  # the record does not follow the contract (UsageRecord.from_dict)
+REASON_DATABASE = "database"  # the database refused the record
+REASON_LATE = "late"  # older than its organization keeps request logs: storing it would rewrite a rolled-up hour
+
+
+@dataclass(frozen=True)
+class RecordRejected:
+    index: int  # in the list given to the ingest
+    reason: str  # one of the REASON_* codes
+    error: str
+
+
+@dataclass(frozen=True)
+class IsolatedIngest:
+    inserted: int
+    duplicates: int
+    rejected: list[RecordRejected]
+
+
+def request_logs_ingest_isolating(*, records: list[UsageRecord]) -> IsolatedIngest:
+    """``request_logs_ingest``, except that a record the database refuses does not fail the
+    others: a failing batch is halved, each half ingested in its own transaction, down to single
+    records, which are reported back with the error. The rest are stored (each once: the halves
+    that committed before a failure are skipped as duplicates when a batch is delivered again)."""
+    inserted = duplicates = 0
+    rejected: list[RecordRejected] = []
+    late = _late_records(records)
+    pending = [(list(range(len(records))), [r for r in records])]
+    if late:
+        rejected += [RecordRejected(i, REASON_LATE, why) for i, why in sorted(late.items())]
+        indexes = [i for i in range(len(records)) if i not in late]
+        pending = [(indexes, [records[i] for i in indexes])]
+    while pending:
+        indexes, part = pending.pop()
+        if not part:
+            continue
+        try:
+            result = request_logs_ingest(records=part)
+        except RECORD_ERRORS as exc:
+            if len(part) == 1:
+                log.error("usage record %s refused by the database: %s", part[0].call_id, exc)
+                rejected.append(RecordRejected(indexes[0], REASON_DATABASE, f"{type(exc).__name__}: {exc}"[:200]))
+                continue
+            half = len(part) // 2
+            pending += [(indexes[half:], part[half:]), (indexes[:half], part[:half])]
+            continue
+        inserted += result.inserted
+        duplicates += result.duplicates
+    return IsolatedIngest(inserted, duplicates, sorted(rejected, key=lambda r: r.index))
+
+
 def call_cost(record: UsageRecord, prices: dict[str, tuple[Decimal, Decimal]]) -> Decimal:
     """USD for the call, from the catalog's prices per million tokens; 0 if not billed."""
     if record.status not in BILLED or record.model not in prices:
@@ -100,6 +158,31 @@ def check_ids(record: UsageRecord) -> None:
     """Raise ValueError unless the record's ids are UUIDs (or absent)."""
     for value in (record.org_id, record.key_id, record.user_id):
         _uuid_or_none(value)
+
+
+DAY = 86_400
+
+
+def _late_records(records: list[UsageRecord]) -> dict[int, str]:
+    """The records older than their organization keeps request logs (index → why). Retention has
+    deleted that hour's rows already: storing such a record would recompute the hour's rollup
+    from it alone and wipe the rest of the hour. No organization keeps less than a day, so a
+    batch without older records (the normal case) costs one pass and no query."""
+    now = time.time()
+    if not records or min(r.created_at for r in records) >= now - DAY:
+        return {}
+    orgs = {org for r in records if r.created_at < now - DAY and (org := _uuid_or_none(r.org_id))}
+    policies = {str(p.organization_id): p for p in RetentionPolicy.objects.filter(organization_id__in=orgs)}
+    late = {}
+    for index, r in enumerate(records):
+        if r.created_at >= now - DAY:
+            continue
+        org_id = _uuid_or_none(r.org_id)
+        days = effective_days(policies.get(org_id) if org_id else None)[0]
+        if r.created_at < now - days * DAY:
+            created = datetime.fromtimestamp(r.created_at, tz=UTC).isoformat()
+            late[index] = f"created at {created}: older than the {days} days of request logs its organization keeps"
+    return late
 
 
 def request_logs_ingest(*, records: list[UsageRecord]) -> IngestResult:

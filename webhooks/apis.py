@@ -2,8 +2,10 @@
 
 Body: ``{"records": [<UsageRecord>, …]}``, signed (inference/proxy/signing.py). Forged or
 stale → 401 and nothing written; too large → 413; each valid record is stored once by its
-call id, so a redelivered batch answers 200 and writes nothing new. Invalid records are
-reported back (and not retried by the shipper) while the valid ones are stored.
+call id, so a redelivered batch answers 200 and writes nothing new. Records that cannot be
+stored (off the contract, refused by the database, older than their organization's retention)
+are reported back in ``rejected`` with a reason (the shipper dead-letters them) while the others
+are stored: no record can fail its batch. Only a database that is down answers 503 (retried).
 """
 
 import json
@@ -11,13 +13,14 @@ import logging
 from typing import Any
 
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from inference.proxy.contract import ContractError, UsageRecord
 from inference.proxy.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
-from usage.services import check_ids, request_logs_ingest
+from usage.services import REASON_CONTRACT, check_ids, request_logs_ingest_isolating
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +65,7 @@ def litellm_usage_webhook(request: HttpRequest) -> JsonResponse:
         return _error(400, "invalid_request", 'The body must be JSON: {"records": [ … ]}.')
 
     records: list[UsageRecord] = []
+    positions: list[int] = []  # each record's index in the batch
     rejected: list[dict[str, Any]] = []
     for index, raw in enumerate(raw_records):
         try:
@@ -70,12 +74,22 @@ def litellm_usage_webhook(request: HttpRequest) -> JsonResponse:
             record = UsageRecord.from_dict(raw)
             check_ids(record)
         except (ContractError, ValueError) as exc:
-            rejected.append({"index": index, "error": str(exc)[:200]})
+            rejected.append({"index": index, "reason": REASON_CONTRACT, "error": str(exc)[:200]})
             continue
         records.append(record)
-    result = request_logs_ingest(records=records)
+        positions.append(index)
+    try:
+        result = request_logs_ingest_isolating(records=records)
+    except (OperationalError, InterfaceError) as exc:
+        # Nothing is lost: the shipper keeps the batch and delivers it again.
+        log.warning("usage webhook: database unavailable (%s)", exc)
+        response = _error(503, "database_unavailable", "The database is unavailable; deliver the batch again.")
+        response["Retry-After"] = "5"
+        return response
+    rejected += [{"index": positions[r.index], "reason": r.reason, "error": r.error} for r in result.rejected]
     if rejected:
-        log.error("usage webhook rejected %d invalid records: %s", len(rejected), rejected[:5])
+        rejected.sort(key=lambda r: int(r["index"]))
+        log.error("usage webhook rejected %d records: %s", len(rejected), rejected[:5])
     return JsonResponse(
         {
             "received": len(raw_records),

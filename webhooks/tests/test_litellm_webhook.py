@@ -198,3 +198,58 @@ def test_a_delivery_racing_an_uncommitted_one_of_the_same_calls_stores_only_the_
     assert sorted(ChatHistory.objects.values_list("call_id", flat=True)) == sorted(r.call_id for r in later)
     for chat in ChatHistory.objects.all():
         assert RequestLog.objects.get(id=chat.request_log_id).call_id == chat.call_id
+
+
+def test_a_record_postgresql_cannot_store_is_rejected_with_its_reason_and_the_rest_stored(priced):
+    """One NUL used to fail the whole batch with a 500, which the shipper retried forever."""
+    good = [record() for _ in range(3)]
+    nul_user, nul_model = record(end_user="ab\x00cd"), record(model="m\x00")
+    response = post(batch(good[0], nul_user, good[1], nul_model, good[2]))
+    assert response.status_code == 200, response.content
+    answer = response.json()
+    assert answer["inserted"] == 3
+    assert [(r["index"], r["reason"]) for r in answer["rejected"]] == [(1, "contract"), (3, "contract")]
+    assert "end_user" in answer["rejected"][0]["error"]
+    assert set(RequestLog.objects.values_list("call_id", flat=True)) == {r["call_id"] for r in good}
+
+
+def test_a_non_finite_number_in_the_body_is_rejected_not_a_500(priced):
+    good = record()
+    body = batch(good, record(created_at=1.0)).replace(b'"created_at": 1.0', b'"created_at": Infinity')
+    response = post(body)
+    assert response.status_code == 200, response.content
+    assert [r["index"] for r in response.json()["rejected"]] == [1]
+    assert list(RequestLog.objects.values_list("call_id", flat=True)) == [good["call_id"]]
+
+
+@pytest.mark.parametrize("poison", ["\x00", "\ud800"])
+def test_records_the_database_refuses_are_isolated_by_bisection_and_the_rest_stored(priced, poison):
+    """A chat is not inspected string by string on the hot path: PostgreSQL's jsonb refuses a NUL
+    or a lone surrogate inside it, and the ingest then finds that record by halving the batch."""
+    chat = {"messages": [{"role": "user", "content": f"a{poison}b"}], "response": "yo"}
+    records = [record(chat={"messages": [], "response": str(i)}) for i in range(9)]
+    records.insert(6, record(chat=chat))
+    response = post(batch(*records))
+    assert response.status_code == 200, response.content
+    answer = response.json()
+    assert answer["inserted"] == 9
+    assert [(r["index"], r["reason"]) for r in answer["rejected"]] == [(6, "database")]
+    assert answer["rejected"][0]["error"]
+    stored = set(RequestLog.objects.values_list("call_id", flat=True))
+    assert stored == {r["call_id"] for i, r in enumerate(records) if i != 6}
+    assert ChatHistory.objects.count() == 9
+    # Redelivered, the batch stores nothing new and rejects the same record.
+    again = post(batch(*records)).json()
+    assert (again["inserted"], [r["index"] for r in again["rejected"]]) == (0, [6])
+
+
+def test_a_database_that_is_down_is_a_503_so_the_shipper_retries(priced, monkeypatch):
+    from django.db import OperationalError
+
+    def down(**kwargs):
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr("usage.services.request_logs_ingest", down)
+    response = post(batch(record()))
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "database_unavailable"
