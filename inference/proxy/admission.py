@@ -22,7 +22,33 @@ from inference.proxy.contract import NANO_PER_USD, CatalogModel, KeySnapshot, Re
 # Routes that generate tokens, and so are admitted (listing models is not).
 GENERATION_SUFFIXES = ("/chat/completions", "/completions", "/embeddings", "/responses")
 OVERHEAD_TOKENS = 16  # chat templates add a few special tokens per request and message
+PER_MESSAGE_TOKENS = 8
+# Chat templates wrap tool definitions in instructions of their own (Llama 3.1, Qwen 2.5: under
+# 100 tokens); the definitions themselves are in the body's bytes.
+TOOLS_OVERHEAD_TOKENS = 256
 SCOPE_NAMES = {"key": "API key", "org": "organization"}
+
+# The client's caps on the completion's length (OpenAI's names); the backend stops at the smallest.
+CAP_FIELDS = ("max_tokens", "max_completion_tokens", "max_output_tokens")
+# Backends' own names for that cap, which LiteLLM forwards as extra body fields: llama-server
+# reads n_predict before max_tokens, Ollama num_predict, TGI max_new_tokens.
+BACKEND_CAP_FIELDS = ("n_predict", "num_predict", "max_new_tokens")
+MAX_CAP = 2**31 - 1  # OpenAI's own bound on max_tokens
+MAX_CHOICES = 128  # OpenAI's bound on n
+# The largest reservation (nano-USD, and tokens): Lua hands numbers to Redis (HINCRBY) and to
+# cjson formatted with %.14g, so anything from 10^14 on would turn into 1e+14 and Redis would
+# refuse it; below it every sum the scripts make stays exact in a double. 10^14 nano-USD is
+# $100 000 for one request: only absurd caps or prices reach it, and they get a 400.
+MAX_RESERVATION = 10**14 - 1
+
+
+class InvalidValue(ValueError):
+    """A request field that no reservation can honour: the client gets a 400 that names it."""
+
+    def __init__(self, message: str, *, param: str, code: str) -> None:
+        super().__init__(message)
+        self.param = param
+        self.code = code
 
 
 def nano_per_token(price_per_mtok: str) -> int:
@@ -31,22 +57,144 @@ def nano_per_token(price_per_mtok: str) -> int:
 
 
 def prompt_upper_bound(body: dict[str, Any]) -> int:
-    """An upper bound of the prompt's tokens: every token is at least one byte."""
-    parts = [body.get(name) for name in ("messages", "prompt", "input", "instructions") if body.get(name)]
-    text = json.dumps(parts, ensure_ascii=False)
+    """An upper bound of the prompt's tokens: the byte length of the whole request body.
+
+    Every token is at least one byte of the text it stands for, and every field that can reach
+    the model's context (messages, prompt, input, instructions, tools, functions, tool_choice,
+    response_format, and whatever a backend reads that LiteLLM forwards) is in the body, so
+    counting all of it needs no list of prompt-bearing fields that could fall behind a new API.
+    The body is re-encoded compactly as UTF-8 (lone surrogates, which JSON allows, as 3 bytes).
+    """
+    text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
     messages = body.get("messages")
-    per_message = 8 * len(messages) if isinstance(messages, list) else 0
-    return len(text.encode()) + per_message + OVERHEAD_TOKENS
+    per_message = PER_MESSAGE_TOKENS * len(messages) if isinstance(messages, list) else 0
+    tools = TOOLS_OVERHEAD_TOKENS if body.get("tools") or body.get("functions") else 0
+    return len(text.encode("utf-8", "surrogatepass")) + per_message + tools + OVERHEAD_TOKENS
+
+
+def _positive_int(body: dict[str, Any], name: str, maximum: int) -> int | None:
+    """The field's value, None when absent or null; a 400 for anything but an integer in 1..maximum."""
+    value = body.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidValue(
+            f"Invalid '{name}': expected an integer, got {type(value).__name__}.", param=name, code="invalid_type"
+        )
+    if value < 1:
+        raise InvalidValue(
+            f"Invalid '{name}': integer below minimum value. Expected a value >= 1.",
+            param=name,
+            code="integer_below_min_value",
+        )
+    if value > maximum:
+        raise InvalidValue(
+            f"Invalid '{name}': integer above maximum value. Expected a value <= {maximum}.",
+            param=name,
+            code="integer_above_max_value",
+        )
+    return value
+
+
+def _is_text_completion(path: str) -> bool:
+    return path.endswith("/completions") and not path.endswith("/chat/completions")
 
 
 def completion_cap(body: dict[str, Any], model: CatalogModel, path: str) -> int:
+    """The most tokens one completion can have: the smallest cap the client gave (the backend
+    stops at the first it reaches), clamped to the model's max_output_tokens and its context
+    window (no completion outgrows the context, whatever the prompt's real length). 0 for
+    embeddings, which generate nothing."""
     if path.endswith("/embeddings"):
         return 0
-    for name in ("max_tokens", "max_completion_tokens", "max_output_tokens"):
-        value = body.get(name)
-        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-            return value
-    return model.max_output_tokens
+    given = [value for name in CAP_FIELDS if (value := _positive_int(body, name, MAX_CAP)) is not None]
+    return min([*given, model.max_output_tokens, model.context_window])
+
+
+def _prompt_count(prompt: Any) -> int:
+    # /completions takes a string, a list of token ids (one prompt), or a list of strings or of
+    # token-id lists (one prompt each, each with its own n completions).
+    if isinstance(prompt, list) and any(isinstance(p, (str, list)) for p in prompt):
+        return len(prompt)
+    return 1
+
+
+def completion_count(body: dict[str, Any], path: str) -> int:
+    """How many completions the backend generates: n (or best_of, the candidates it picks the
+    n best from) per prompt."""
+    if path.endswith("/embeddings"):
+        return 0
+    n = _positive_int(body, "n", MAX_CHOICES) or 1
+    best_of = _positive_int(body, "best_of", MAX_CHOICES) or 1
+    prompts = _prompt_count(body.get("prompt")) if _is_text_completion(path) else 1
+    return max(n, best_of) * prompts
+
+
+@dataclass(frozen=True)
+class WorstCase:
+    """The most a request can consume; its cap is written into the request LiteLLM forwards."""
+
+    prompt_tokens: int  # an upper bound
+    completions: int
+    cap: int  # tokens per completion
+    cap_field: str | None  # where the forwarded request carries the cap; None: nothing is generated
+
+    @property
+    def tokens(self) -> int:
+        return self.prompt_tokens + self.completions * self.cap
+
+    def cost(self, price_in: int, price_out: int) -> int:
+        """Nano-USD; a 400 when it, or the tokens, could not be reserved exactly."""
+        cost = self.prompt_tokens * price_in + self.completions * self.cap * price_out
+        if max(cost, self.tokens) > MAX_RESERVATION:
+            raise InvalidValue(
+                f"This request could consume {self.tokens} tokens (up to {self.completions} completions of "
+                f"{self.cap} tokens and a prompt of up to {self.prompt_tokens}), costing up to "
+                f"${Decimal(cost) / NANO_PER_USD}: more than one request may reserve. Lower "
+                f"{self.cap_field or 'the input'}, n or the number of prompts.",
+                param=self.cap_field or "input",
+                code="worst_case_too_large",
+            )
+        return cost
+
+    def metadata(self) -> dict[str, Any]:
+        if self.cap_field is None:
+            return {}
+        return {"llmaas_output_cap": {"field": self.cap_field, "tokens": self.cap}}
+
+
+def worst_case(body: dict[str, Any], model: CatalogModel, path: str) -> WorstCase:
+    """The request's worst case on this model, or InvalidValue (a 400) for an absurd cap or n."""
+    cap = completion_cap(body, model, path)
+    completions = completion_count(body, path)
+    if path.endswith("/embeddings"):
+        field = None
+    elif path.endswith("/responses"):
+        field = "max_output_tokens"
+    else:
+        field = "max_tokens"  # chat and text completions; every OpenAI-compatible backend reads it
+    return WorstCase(prompt_upper_bound(body), completions, cap, field)
+
+
+def apply_output_cap(data: dict[str, Any], metadata: dict[str, Any]) -> None:
+    """Write the cap that admission reserved for into the request LiteLLM forwards, so that the
+    backend can never generate more: the cap's field is set, and every other cap the client sent
+    (OpenAI's names, backends' own, also inside ``extra_body``, which the OpenAI client merges
+    over the top-level fields) may only be smaller. ``metadata``: the auth hook's identity,
+    carrying WorstCase.metadata()."""
+    output_cap = metadata.get("llmaas_output_cap")
+    if not output_cap:
+        return
+    field, tokens = str(output_cap["field"]), int(output_cap["tokens"])
+    data[field] = tokens
+    extra = data.get("extra_body")
+    for container in (data, extra) if isinstance(extra, dict) else (data,):
+        for name in (*CAP_FIELDS, *BACKEND_CAP_FIELDS):
+            if name not in container or (container is data and name == field):
+                continue
+            value = container[name]
+            smaller = isinstance(value, int) and not isinstance(value, bool) and 0 < value <= tokens
+            container[name] = value if smaller else tokens
 
 
 @dataclass(frozen=True)
@@ -136,13 +284,16 @@ class Admission:
     async def admit(
         self, snapshot: KeySnapshot, model: CatalogModel, body: dict[str, Any], path: str
     ) -> Admitted | Refusal:
+        """Reserve the request's worst case (InvalidValue for an absurd one), or refuse it."""
+        return await self.reserve(snapshot, model, worst_case(body, model, path))
+
+    async def reserve(self, snapshot: KeySnapshot, model: CatalogModel, worst: WorstCase) -> Admitted | Refusal:
         now = datetime.now(UTC)
         price_in, price_out = nano_per_token(model.input_price_per_mtok), nano_per_token(model.output_price_per_mtok)
-        prompt, completion = prompt_upper_bound(body), completion_cap(body, model, path)
-        cost = prompt * price_in + completion * price_out
+        cost = worst.cost(price_in, price_out)
         reservation_id = uuid.uuid4().hex
         keys = [self.keys.reservations, self.keys.reservation_data]
-        args: list[Any] = [int(now.timestamp() * 1000), reservation_id, self.ttl_ms, cost, prompt + completion]
+        args: list[Any] = [int(now.timestamp() * 1000), reservation_id, self.ttl_ms, cost, worst.tokens]
         budget_keys, resets = [], []
         for scope in snapshot.scopes:
             period_id, _, end = budget_period(scope.budget_period, snapshot.timezone, now)

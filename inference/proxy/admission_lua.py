@@ -44,7 +44,8 @@ end
 """
 
 # KEYS: Z, D, then per scope B, R, T, P.
-# ARGV: now_ms, reservation id, ttl_ms, cost (nano), tokens, then per scope
+# ARGV: now_ms, reservation id, ttl_ms, cost (nano), tokens (both below 10^14, see
+#       admission.MAX_RESERVATION: exact through Lua's %.14g number formatting), then per scope
 #       budget, rpm, tpm, parallel (-1 = unlimited), B's ttl in seconds (-1 = none).
 # Returns {1, rpm_limit, rpm_left, rpm_reset_s, tpm_limit, tpm_left, tpm_reset_s} (the tightest
 # scope for each; -1 if unlimited) or {0, scope index (1-based), kind, limit, current, reset_s}.
@@ -73,7 +74,8 @@ for i = 1, n do
   local reqs, roldest = window(R, now_s)
   if rpm >= 0 and reqs >= rpm then return {0, i, 'rpm', rpm, reqs, (roldest or now_s) + 60 - now_s} end
   local toks, toldest = window(T, now_s)
-  if tpm >= 0 and toks >= tpm then return {0, i, 'tpm', tpm, toks, (toldest or now_s) + 60 - now_s} end
+  -- This request's own worst case must fit beside what the minute already holds.
+  if tpm >= 0 and toks + tokens > tpm then return {0, i, 'tpm', tpm, toks, (toldest or now_s) + 60 - now_s} end
   local inflight = tonumber(redis.call('GET', P) or '0')
   if par >= 0 and inflight >= par then return {0, i, 'parallel', par, inflight, 1} end
   state[i] = {B, R, T, P, rpm, reqs, roldest, tpm, toks, toldest, tonumber(ARGV[a+5])}
@@ -110,12 +112,12 @@ SETTLE = (
     _PURGE
     + """
 if redis.call('SET', KEYS[3], '1', 'NX', 'EX', 86400) == false then return 0 end
-local id, cost, tokens = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local id, tokens = ARGV[1], tonumber(ARGV[3])
 local raw = redis.call('HGET', KEYS[2], id)
 if raw then
   for _, s in ipairs(cjson.decode(raw)) do
     redis.call('HINCRBY', s[1], 'reserved', -s[4])
-    redis.call('HINCRBY', s[1], 'spent', cost)
+    redis.call('HINCRBY', s[1], 'spent', ARGV[2])  -- the integer as sent: no %.14g rounding
     if tonumber(redis.call('GET', s[2]) or '0') > 0 then redis.call('DECR', s[2]) end
     if redis.call('HEXISTS', s[3], s[5]) == 1 then redis.call('HINCRBY', s[3], s[5], tokens - s[6]) end
   end
@@ -123,7 +125,7 @@ if raw then
   redis.call('HDEL', KEYS[2], id)
   return 1
 end
-for i = 4, #KEYS do redis.call('HINCRBY', KEYS[i], 'spent', cost) end
+for i = 4, #KEYS do redis.call('HINCRBY', KEYS[i], 'spent', ARGV[2]) end
 return 2
 """
 )

@@ -23,7 +23,7 @@ from litellm.proxy._types import LitellmUserRoles, ProxyException, UserAPIKeyAut
 from litellm.proxy.common_utils.http_parsing_utils import _read_request_body
 from redis.exceptions import RedisError
 
-from inference.proxy.admission import GENERATION_SUFFIXES, Admission, Refusal
+from inference.proxy.admission import GENERATION_SUFFIXES, Admission, InvalidValue, Refusal, worst_case
 from inference.proxy.contract import (
     SECRET_MAX_LENGTH,
     SECRET_MIN_LENGTH,
@@ -96,12 +96,20 @@ def _limited(snapshot: KeySnapshot) -> bool:
 
 
 async def _admit(snapshot: KeySnapshot, body: dict[str, Any], model_name: str, path: str) -> dict[str, Any]:
-    """Reserve the request's worst case against every limit (one Redis script), or refuse (429)."""
+    """Bound the request's output (always: the pre-call hook writes the cap into the request, so
+    that no backend outgrows the catalog's max_output_tokens or what was billed) and, when the key
+    or its organization has limits, reserve its worst case against all of them (one Redis
+    script), or refuse it (429). An absurd cap or n is a 400, before anything reaches Redis."""
     try:
         model = await store.catalog_model(model_name)
         if model is None:
             return {}  # LiteLLM answers for unknown models; nothing can be spent on them
-        outcome = await admission.admit(snapshot, model, body, path)
+        worst = worst_case(body, model, path)
+        if not _limited(snapshot):
+            return worst.metadata()
+        outcome = await admission.reserve(snapshot, model, worst)
+    except InvalidValue as exc:
+        raise OpenAIError(400, str(exc), type="invalid_request_error", code=exc.code, param=exc.param) from None
     except (SnapshotUnavailable, RedisError, OSError) as exc:
         raise _unavailable(exc) from None
     if isinstance(outcome, Refusal):
@@ -115,7 +123,7 @@ async def _admit(snapshot: KeySnapshot, body: dict[str, Any], model_name: str, p
             headers={"Retry-After": str(retry_after)},
             details=outcome.details(),
         )
-    return outcome.metadata()
+    return worst.metadata() | outcome.metadata()
 
 
 def _unauthorized(message: str) -> OpenAIError:
@@ -195,8 +203,7 @@ async def user_api_key_auth(request: Request, api_key: str | None) -> UserAPIKey
                 code="model_not_allowed",
                 param="model",
             )
-        if _limited(snapshot):
-            identity |= await _admit(snapshot, body, model, path)
+        identity |= await _admit(snapshot, body, model, path)
     return UserAPIKeyAuth(
         api_key=key_hash,
         token=key_hash,

@@ -12,6 +12,7 @@ from typing import Any
 
 from litellm.integrations.custom_logger import CustomLogger
 
+from inference.proxy.admission import apply_output_cap
 from inference.proxy.settings import SETTINGS as settings
 
 # Body fields that would let a client steer LiteLLM's upstream call with its own credentials.
@@ -26,12 +27,21 @@ BACKEND_REVEALING_HEADERS = (
 )
 
 
+def _bound_output(user_api_key_dict: Any, data: dict[str, Any]) -> None:
+    """Write the completion cap our auth hook reserved for (admission.py) into the request, so
+    that the backend can never generate more than was reserved and billed, nor more than the
+    catalog's max_output_tokens, whatever caps (or backend-specific ones) the client sent."""
+    metadata = getattr(user_api_key_dict, "metadata", None) or {}
+    apply_output_cap(data, metadata)
+
+
 class ProxyHooks(CustomLogger):
     async def async_pre_call_hook(
         self, user_api_key_dict: Any, cache: Any, data: dict[str, Any], call_type: str
     ) -> dict[str, Any]:
         for name in CLIENT_CREDENTIAL_FIELDS:
             data.pop(name, None)
+        _bound_output(user_api_key_dict, data)
         return data
 
     async def async_post_call_response_headers_hook(

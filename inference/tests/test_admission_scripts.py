@@ -127,3 +127,29 @@ def test_budgets_use_the_organizations_day(keys):
     from zoneinfo import ZoneInfo
 
     assert admitted.budget_keys[0].endswith(datetime.now(ZoneInfo("Europe/Paris")).strftime(":d%Y%m%d"))
+
+
+def test_tpm_admits_a_request_only_if_its_own_worst_case_fits_in_what_is_left(keys):
+    async def scenario(adm: Admission):
+        # This request's worst-case tokens, read off the success headers of an unconstrained key.
+        probe = await adm.admit(
+            KeySnapshot(key_id="p", org_id="po", user_id="u", scopes=(ScopeLimits("key", "p", tpm=10**6),)),
+            MODEL,
+            BODY,
+            "/v1/chat/completions",
+        )
+        assert isinstance(probe, Admitted)
+        tokens = 10**6 - int(probe.headers["x-ratelimit-remaining-tokens"])
+        assert tokens > 100  # the prompt's bound plus max_tokens
+        too_small = await adm.admit(snapshot(tpm=tokens - 1), MODEL, BODY, "/v1/chat/completions")
+        assert isinstance(too_small, Refusal) and (too_small.kind, too_small.limit, too_small.current) == (
+            "tpm",
+            tokens - 1,
+            0,
+        )
+        exact = snapshot(tpm=2 * tokens)
+        outcomes = [await adm.admit(exact, MODEL, BODY, "/v1/chat/completions") for _ in range(3)]
+        assert [type(o).__name__ for o in outcomes] == ["Admitted", "Admitted", "Refusal"]
+        assert isinstance(outcomes[1], Admitted) and outcomes[1].headers["x-ratelimit-remaining-tokens"] == "0"
+
+    run(keys, scenario)

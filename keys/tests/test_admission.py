@@ -3,6 +3,7 @@ workers; refusals explain themselves; rotation; Redis restarted empty."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 import uuid
@@ -117,19 +118,101 @@ def test_success_headers_count_down(e2e, admin):
 
 
 def test_tpm_counts_the_tokens_actually_used(e2e, admin):
-    key = str(e2e.create_key(admin, name="tpm", models=["tiny"], tpm=100)["secret"])
-    used, admitted = [], 0
+    key = str(e2e.create_key(admin, name="tpm", models=["tiny"], tpm=400)["secret"])
+    used: list[int] = []
+    worst = 0
     while True:
         response = call(e2e, key)
         if response.status_code != 200:
             break
-        admitted += 1
+        if not used:  # the first call's headers say what one call reserves: its worst case
+            worst = 400 - int(response.headers["x-ratelimit-remaining-tokens"])
         used.append(response.json()["usage"]["total_tokens"])
         time.sleep(0.5)  # the usage hook settles the real count
-        assert admitted < 50
+        assert len(used) < 50
     assert response.status_code == 429 and response.json()["error"]["provider_specific_fields"]["limit_type"] == "tpm"
-    # Admitted while under the limit: everything before the last call stayed below it, the last reached it.
-    assert sum(used[:-1]) < 100 <= sum(used), used
+    # Each call was admitted only while its worst case fitted beside what the earlier ones used;
+    # the refused one no longer fitted.
+    assert used and sum(used[:-1]) + worst <= 400 < sum(used) + worst, (used, worst)
+
+
+def test_a_single_request_whose_own_tokens_exceed_the_tpm_is_refused(e2e, admin):
+    key = str(e2e.create_key(admin, name="tpm-small", models=["tiny"], tpm=50)["secret"])
+    response = call(e2e, key)  # the prompt's bound alone is over 50 tokens
+    assert response.status_code == 429, response.text
+    details = response.json()["error"]["provider_specific_fields"]
+    assert (details["limit_type"], details["limit"], details["current"]) == ("tpm", 50, 0)
+
+
+def test_a_budget_is_checked_against_every_completion_and_the_smallest_cap(e2e, admin):
+    # tiny: $1.5/M in (1500 nano-USD a token), $2.5/M out (2500). The body below is ~110 bytes,
+    # so its prompt's bound is < 140 tokens (< 210 000 nano-USD).
+    body = {**SHORT, "max_tokens": 100, "messages": [{"role": "user", "content": "hi"}]}
+
+    def fresh(budget: str) -> str:
+        return str(e2e.create_key(admin, name=f"worst-{budget}", models=["tiny"], budget_usd=budget)["secret"])
+
+    # $0.0006 covers one completion of 100 tokens (≤ 460 000), not three (≥ 750 000).
+    assert call(e2e, fresh("0.0006"), body).status_code == 200
+    three = call(e2e, fresh("0.0006"), {**body, "n": 3})
+    assert three.status_code == 429 and three.json()["error"]["code"] == "insufficient_quota", three.text
+    # The smaller cap is the one the backend stops at: max_completion_tokens=5 reserves ≤ 225 000,
+    # so $0.0003 admits it although max_tokens=100 alone would not fit; and 5 tokens are written.
+    capped = call(e2e, fresh("0.0003"), {**body, "max_completion_tokens": 5})
+    assert capped.status_code == 200, capped.text
+    assert capped.json()["usage"]["completion_tokens"] == 5
+    assert call(e2e, fresh("0.0003"), body).status_code == 429
+
+
+def _recorded_body(e2e, marker: str) -> dict:
+    recorded = httpx.get(f"{e2e.recorder_url}/_recorded").json()
+    bodies = [r["body"] for r in recorded if r["path"] == "/v1/chat/completions" and marker in json.dumps(r["body"])]
+    assert len(bodies) == 1, bodies
+    return bodies[0]
+
+
+@pytest.mark.parametrize(
+    ("caps", "expected"),
+    [
+        ({}, 1024),  # none sent: the model's max_output_tokens
+        ({"max_tokens": 10**6}, 1024),  # clamped to it
+        ({"max_tokens": 50, "max_completion_tokens": 7}, 7),  # the smallest
+        ({"max_tokens": 7, "max_completion_tokens": 50}, 7),
+        ({"max_tokens": 7, "n_predict": 10**6, "extra_body": {"max_tokens": 10**6}}, 7),  # no backend alias beats it
+    ],
+)
+def test_the_backend_is_always_sent_the_cap_that_was_reserved(e2e, admin, caps, expected):
+    # recorder: context 4096, max_output_tokens 1024 (the catalog's default); the key has no limits.
+    key = str(e2e.create_key(admin, name="capped", models=["recorder"])["secret"])
+    marker = f"cap-{uuid.uuid4().hex}"
+    body = {"model": "recorder", "messages": [{"role": "user", "content": marker}], **caps}
+    assert call(e2e, key, body).status_code == 200
+    sent = _recorded_body(e2e, marker)
+    assert sent["max_tokens"] == expected, sent
+    for name in ("max_completion_tokens", "n_predict"):
+        assert sent.get(name, expected) <= expected, sent
+    assert (sent.get("extra_body") or {}).get("max_tokens", expected) <= expected, sent
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "code"),
+    [
+        ("max_tokens", 10**30, "integer_above_max_value"),
+        ("max_tokens", 2**31, "integer_above_max_value"),
+        ("max_completion_tokens", 0, "integer_below_min_value"),
+        ("n", 1000, "integer_above_max_value"),
+        ("max_tokens", "10", "invalid_type"),
+        ("max_tokens", True, "invalid_type"),
+        ("n", 2.5, "invalid_type"),
+    ],
+)
+@pytest.mark.parametrize("limits", [{"rpm": 1000}, {}], ids=["limited", "unlimited"])
+def test_absurd_caps_are_a_400_never_a_503(e2e, admin, limits, field, value, code):
+    key = str(e2e.create_key(admin, name="absurd", models=["tiny"], **limits)["secret"])
+    response = call(e2e, key, {**SHORT, field: value})
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert (error["type"], error["code"], error["param"]) == ("invalid_request_error", code, field)
 
 
 def test_a_backend_dying_mid_load_leaves_no_reservation_and_spend_matches_settled_calls(e2e, admin):
