@@ -12,6 +12,8 @@ one Redis server:
 - ``{p}:catalog``          the JSON `Catalog` of public models.
 - ``{p}:events``           pub/sub channel of `Event`s that invalidate per-worker caches.
 - ``{p}:usage``            stream of `UsageRecord`s (written by the usage hook).
+- ``{p}:usage:dead``       stream of records the webhook rejected: fields r (the record), reason,
+                           error, at (unix seconds); ``{p}:usage:dead:counts`` counts them by reason.
 - ``{p}:last_used``        hash key_id → unix time of the last authenticated call.
 """
 
@@ -61,6 +63,16 @@ class RedisKeys:
     @property
     def usage_stream(self) -> str:
         return f"{self.prefix}:usage"
+
+    @property
+    def usage_dead(self) -> str:
+        """Dead letters: records the webhook could not store, with their reason (see shipper.py)."""
+        return f"{self.prefix}:usage:dead"
+
+    @property
+    def usage_dead_counts(self) -> str:
+        """Hash reason → how many records were ever dead-lettered for it (a counter: never lowered)."""
+        return f"{self.prefix}:usage:dead:counts"
 
     @property
     def last_used(self) -> str:

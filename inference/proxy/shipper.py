@@ -11,7 +11,9 @@
 - A batch short of ``LLMAAS_SHIPPER_BATCH`` waits ``LLMAAS_SHIPPER_LINGER_MS`` (250) for more
   entries before it is sent: under load that turns a POST per few calls into one per quarter
   second, which is most of the ingest's cost (bench B2); usage shows up at most that much later.
-- Records the webhook rejects as invalid go to ``{p}:usage:dead`` for an operator to read.
+- Records the webhook rejects (it stores the rest of the batch) go to ``{p}:usage:dead`` with
+  the reason, the error and the time, and are counted by reason in ``{p}:usage:dead:counts``;
+  ``manage.py usage_dead_letters`` lists and replays them.
 """
 
 from __future__ import annotations
@@ -69,7 +71,7 @@ class Shipper:
     def __init__(self, config: ShipperConfig) -> None:
         self.config = config
         keys = RedisKeys(config.prefix)
-        self.stream, self.dead = keys.usage_stream, keys.usage_stream + ":dead"
+        self.stream, self.dead, self.dead_counts = keys.usage_stream, keys.usage_dead, keys.usage_dead_counts
         self.consumer = f"{socket.gethostname()}-{os.getpid()}"
         self.redis = redis.Redis.from_url(config.redis_url, socket_timeout=5, socket_connect_timeout=2)
         self.http = httpx.Client(timeout=30)
@@ -141,22 +143,32 @@ class Shipper:
                     records.append(None)  # unreadable: the webhook reports it rejected
             rejected = self.deliver(json.dumps({"records": records}, separators=(",", ":")).encode())
             ids = [entry_id for entry_id, _ in chunk]
+            now = f"{time.time():.3f}"
             pipe = self.redis.pipeline(transaction=False)
-            for index in rejected:
-                pipe.xadd(self.dead, dict(chunk[index][1]))  # type: ignore[arg-type]
+            for index, reason, error in rejected:
+                entry_id, fields = chunk[index]
+                letter = {**fields, b"reason": reason, b"error": error, b"at": now, b"entry": entry_id}
+                pipe.xadd(self.dead, letter)  # type: ignore[arg-type]
+                pipe.hincrby(self.dead_counts, reason, 1)
+            if rejected:
+                log.error("%d records dead-lettered: %s", len(rejected), [(r, e) for _, r, e in rejected[:5]])
             pipe.xack(self.stream, GROUP, *ids)
             pipe.xdel(self.stream, *ids)
             pipe.execute()
 
-    def deliver(self, body: bytes) -> list[int]:
-        """POST until a 2xx (signing each try afresh); returns the indexes the webhook rejected."""
+    def deliver(self, body: bytes) -> list[tuple[int, str, str]]:
+        """POST until a 2xx (signing each try afresh); returns what the webhook rejected:
+        (index, reason, error) each."""
         backoff = 0.2
         while True:
             try:
                 headers = {"Content-Type": "application/json", **signed_headers(self.config.secret, body)}
                 response = self.http.post(self.config.webhook_url, content=body, headers=headers)
                 if 200 <= response.status_code < 300:
-                    return [int(r["index"]) for r in response.json().get("rejected", [])]
+                    return [
+                        (int(r["index"]), str(r.get("reason") or "contract"), str(r.get("error") or ""))
+                        for r in response.json().get("rejected", [])
+                    ]
                 log.warning("webhook answered %s; retrying in %.1fs", response.status_code, backoff)
             except (httpx.HTTPError, ValueError) as exc:
                 log.warning("webhook unreachable (%s); retrying in %.1fs", type(exc).__name__, backoff)

@@ -122,3 +122,29 @@ def test_a_short_batch_lingers_for_the_entries_that_follow(prefix):
         later.join()
     push(client, prefix, [record() for _ in range(3)])
     assert len(Shipper(replace(config, linger_ms=0)).next_batch()) == 3  # off: what is there
+
+
+def test_a_record_that_cannot_be_stored_is_dead_lettered_with_its_reason_and_the_stream_drains(
+    live_server, settings, prefix
+):
+    """A NUL (PostgreSQL refuses it) used to answer 500 for the whole batch, retried forever:
+    every tenant's usage stopped. Now the rest is stored, the record waits in the dead-letter
+    stream with its reason and time, a counter by reason counts it, and nothing stays pending."""
+    client = redis_lib.Redis.from_url("redis://127.0.0.1:6379/0")
+    keys = RedisKeys(prefix)
+    before = [record() for _ in range(3)]
+    bad = record(end_user="ab\x00cd")
+    poisoned_chat = record(chat={"messages": [{"role": "user", "content": "a\x00b"}], "response": None})
+    after = [record() for _ in range(3)]
+    push(client, prefix, [*before, bad, poisoned_chat, *after])
+    shipper = shipper_for(live_server, settings, prefix)
+    run_until(shipper, lambda: client.xlen(keys.usage_dead) == 2 and client.xlen(keys.usage_stream) == 0)
+    stored = set(RequestLog.objects.values_list("call_id", flat=True))
+    assert stored == {r["call_id"] for r in before + after}
+    letters = {json.loads(f[USAGE_FIELD.encode()])["call_id"]: f for _, f in client.xrange(keys.usage_dead)}
+    assert letters[bad["call_id"]][b"reason"] == b"contract"
+    assert b"end_user" in letters[bad["call_id"]][b"error"]
+    assert letters[poisoned_chat["call_id"]][b"reason"] == b"database"
+    assert abs(float(letters[bad["call_id"]][b"at"]) - time.time()) < 600
+    assert client.hgetall(keys.usage_dead_counts) == {b"contract": b"1", b"database": b"1"}
+    assert client.xpending(keys.usage_stream, GROUP)["pending"] == 0
