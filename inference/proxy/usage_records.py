@@ -126,3 +126,29 @@ def usage_record(kwargs: dict[str, Any], *, ok: bool, exception: BaseException |
         tokens_estimated=status == STATUS_CANCELLED,
         chat=_chat(slo) if identity.get("llmaas_store_chats") and ok else None,
     )
+
+
+_TEXT_FIELDS = ("org_id", "key_id", "user_id", "deployment_id", "error_type", "end_user")
+
+
+def record_normalised(data: dict[str, Any]) -> dict[str, Any]:
+    """A record's fields (as the stream carries them) normalised as ``usage_record`` normalises a
+    call now: for replaying dead letters written before, or by a proxy that did not."""
+    out = dict(data)
+    for name in _TEXT_FIELDS:
+        if name in out:
+            out[name] = optional_text(out[name])
+    if "model" in out:
+        out["model"] = optional_text(out["model"]) or ""
+    if "call_id" in out:
+        out["call_id"] = _call_id(out["call_id"])
+    for name in ("prompt_tokens", "completion_tokens"):
+        if name in out:
+            out[name] = token_count(out[name])
+    if "latency_ms" in out:
+        out["latency_ms"] = finite(out["latency_ms"], 0, MS_MAX)
+    if out.get("ttft_ms") is not None:
+        out["ttft_ms"] = finite(out["ttft_ms"], 0, MS_MAX)
+    if isinstance(out.get("chat"), dict):
+        out["chat"] = clean_json(out["chat"])
+    return out

@@ -1,0 +1,141 @@
+"""Dead letters: usage records the webhook could not store, kept in ``{p}:usage:dead`` by the
+shipper with the reason, the error and the time (see inference/proxy/shipper.py).
+
+An operator lists them, fixes the cause, and replays them: a replay normalises each record as
+the proxy does now (NUL and lone surrogates replaced, strings bounded, an invalid call id
+replaced), then ingests it through the same service as the webhook. What is stored leaves the
+stream; what fails again stays, with its new reason. ``{p}:usage:dead:counts`` counts the
+records ever dead-lettered by reason (a counter, for monitoring; replays do not lower it).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from inference.proxy.contract import USAGE_FIELD, ContractError, UsageRecord
+from inference.proxy.usage_records import record_normalised
+from llmaas.redis_client import redis_client, redis_keys
+from usage.services import REASON_CONTRACT, check_ids, request_logs_ingest_isolating
+
+log = logging.getLogger(__name__)
+PAGE = 500
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    id: str
+    reason: str
+    error: str
+    at: float | None  # unix seconds when it was dead-lettered
+    record: dict[str, Any] | None  # None: the entry holds no readable JSON object
+    raw: bytes
+
+    @classmethod
+    def from_entry(cls, entry_id: bytes, fields: dict[bytes, bytes]) -> DeadLetter:
+        raw = fields.get(USAGE_FIELD.encode(), b"")
+        try:
+            record = json.loads(raw)
+        except ValueError:
+            record = None
+        at = fields.get(b"at")
+        return cls(
+            id=entry_id.decode(),
+            reason=fields.get(b"reason", b"unknown").decode(errors="replace"),
+            error=fields.get(b"error", b"").decode(errors="replace"),
+            at=float(at) if at else None,
+            record=record if isinstance(record, dict) else None,
+            raw=raw,
+        )
+
+
+@dataclass
+class ReplayResult:
+    stored: int = 0
+    duplicates: int = 0  # already in request_logs (an earlier replay, or a redelivery)
+    failed: int = 0  # still dead, with their new reason
+
+
+def dead_letters(*, ids: list[str] | None = None, limit: int | None = None) -> Iterator[DeadLetter]:
+    """The dead letters, oldest first (only ``ids`` when given; at most ``limit``)."""
+    client, stream = redis_client(), redis_keys().usage_dead
+    if ids is not None:
+        for entry_id in ids:
+            for found_id, fields in client.xrange(stream, entry_id, entry_id):
+                yield DeadLetter.from_entry(found_id, fields)
+        return
+    start, seen = "-", 0
+    while limit is None or seen < limit:
+        page = client.xrange(stream, start, "+", count=PAGE if limit is None else min(PAGE, limit - seen))
+        if not page:
+            return
+        for found_id, fields in page:
+            yield DeadLetter.from_entry(found_id, fields)
+        seen += len(page)
+        start = "(" + page[-1][0].decode()
+
+
+def dead_letter_stats() -> dict[str, Any]:
+    """How many wait in the stream, and how many were ever dead-lettered, by reason."""
+    client, keys = redis_client(), redis_keys()
+    counts = {k.decode(): int(v) for k, v in client.hgetall(keys.usage_dead_counts).items()}
+    return {"waiting": int(client.xlen(keys.usage_dead)), "total_by_reason": dict(sorted(counts.items()))}
+
+
+def dead_letter_metrics() -> str:
+    """The stats in Prometheus' text format (for a textfile collector; not served publicly)."""
+    stats = dead_letter_stats()
+    lines = [
+        "# HELP llmaas_usage_dead_letters_total Usage records the webhook could not store, by reason.",
+        "# TYPE llmaas_usage_dead_letters_total counter",
+        *(f'llmaas_usage_dead_letters_total{{reason="{r}"}} {n}' for r, n in stats["total_by_reason"].items()),
+        "# HELP llmaas_usage_dead_letters_waiting Dead letters not replayed yet.",
+        "# TYPE llmaas_usage_dead_letters_waiting gauge",
+        f"llmaas_usage_dead_letters_waiting {stats['waiting']}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def dead_letters_replay(*, ids: list[str] | None = None) -> ReplayResult:
+    """Normalise and ingest the dead letters (``ids``, or all); remove what is stored, keep what
+    fails again with its new reason."""
+    result = ReplayResult()
+    letters = list(dead_letters(ids=ids))
+    for i in range(0, len(letters), PAGE):
+        _replay_page(letters[i : i + PAGE], result)
+    log.info("dead letters replayed: %s", result)
+    return result
+
+
+def _replay_page(letters: list[DeadLetter], result: ReplayResult) -> None:
+    client, stream = redis_client(), redis_keys().usage_dead
+    records: list[UsageRecord] = []
+    sources: list[DeadLetter] = []
+    still_dead: list[tuple[DeadLetter, str, str]] = []
+    for letter in letters:
+        try:
+            if letter.record is None:
+                raise ContractError("not a JSON object")
+            record = UsageRecord.from_dict(record_normalised(letter.record))
+            check_ids(record)
+        except (ContractError, ValueError) as exc:
+            still_dead.append((letter, REASON_CONTRACT, str(exc)[:200]))
+            continue
+        records.append(record)
+        sources.append(letter)
+    ingested = request_logs_ingest_isolating(records=records)
+    result.stored += ingested.inserted
+    result.duplicates += ingested.duplicates
+    still_dead += [(sources[r.index], r.reason, r.error) for r in ingested.rejected]
+    result.failed += len(still_dead)
+    now = f"{time.time():.3f}"
+    pipe = client.pipeline(transaction=True)
+    for letter, reason, error in still_dead:
+        pipe.xadd(stream, {USAGE_FIELD: letter.raw, "reason": reason, "error": error, "at": now, "replayed": "1"})
+    if letters:
+        pipe.xdel(stream, *[letter.id for letter in letters])
+    pipe.execute()
