@@ -60,17 +60,24 @@ class ReplayResult:
     failed: int = 0  # still dead, with their new reason
 
 
+Entry = tuple[bytes, dict[bytes, bytes]]
+
+
+def _xrange(start: str, end: str, count: int | None = None) -> list[Entry]:
+    page: Any = redis_client().xrange(redis_keys().usage_dead, start, end, count=count)
+    return list(page or [])
+
+
 def dead_letters(*, ids: list[str] | None = None, limit: int | None = None) -> Iterator[DeadLetter]:
     """The dead letters, oldest first (only ``ids`` when given; at most ``limit``)."""
-    client, stream = redis_client(), redis_keys().usage_dead
     if ids is not None:
         for entry_id in ids:
-            for found_id, fields in client.xrange(stream, entry_id, entry_id):
+            for found_id, fields in _xrange(entry_id, entry_id):
                 yield DeadLetter.from_entry(found_id, fields)
         return
     start, seen = "-", 0
     while limit is None or seen < limit:
-        page = client.xrange(stream, start, "+", count=PAGE if limit is None else min(PAGE, limit - seen))
+        page = _xrange(start, "+", count=PAGE if limit is None else min(PAGE, limit - seen))
         if not page:
             return
         for found_id, fields in page:
@@ -82,7 +89,8 @@ def dead_letters(*, ids: list[str] | None = None, limit: int | None = None) -> I
 def dead_letter_stats() -> dict[str, Any]:
     """How many wait in the stream, and how many were ever dead-lettered, by reason."""
     client, keys = redis_client(), redis_keys()
-    counts = {k.decode(): int(v) for k, v in client.hgetall(keys.usage_dead_counts).items()}
+    raw: Any = client.hgetall(keys.usage_dead_counts)
+    counts = {k.decode(): int(v) for k, v in raw.items()}
     return {"waiting": int(client.xlen(keys.usage_dead)), "total_by_reason": dict(sorted(counts.items()))}
 
 
