@@ -1,10 +1,12 @@
 """Tiny helpers that read settings from the environment (12-factor), with safe dev defaults.
 
-In production (`LLMAAS_ENV=production`) a secret without a value refuses to start the process.
+In production (`LLMAAS_ENV=production`) a secret without a value, or with its development
+value, refuses to start the process; so does a broker URL with RabbitMQ's default guest account.
 """
 
 import ipaddress
 import os
+from urllib.parse import urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -54,10 +56,25 @@ def is_production() -> bool:
 
 
 def envsecret(name: str, dev_default: str) -> str:
-    """A secret: required in production, a fixed insecure value in dev and tests."""
+    """A secret: required in production (and not the development value), a fixed insecure value
+    in dev and tests."""
     value = os.environ.get(name, "")
+    if is_production() and value == dev_default:
+        raise ImproperlyConfigured(f"{name} is the development value; set a real secret in production")
     if value:
         return value
     if is_production():
         raise ImproperlyConfigured(f"{name} must be set in production")
     return dev_default
+
+
+def envbroker(name: str, dev_default: str) -> str:
+    """A message broker URL: in production it must be set, and not with the ``guest`` account
+    (RabbitMQ's well-known default credentials)."""
+    value = os.environ.get(name, "")
+    if is_production():
+        if not value:
+            raise ImproperlyConfigured(f"{name} must be set in production")
+        if urlsplit(value).username == "guest":
+            raise ImproperlyConfigured(f"{name} uses the guest account; give the broker a real user in production")
+    return value or dev_default

@@ -3,7 +3,7 @@
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from llmaas.env import envbool, envint, envlist, envnetworks, envsecret, envstr, is_production
+from llmaas.env import envbool, envbroker, envint, envlist, envnetworks, envsecret, envstr, is_production
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -147,7 +147,7 @@ SPECTACULAR_SETTINGS = {
 REDIS_URL = envstr("LLMAAS_REDIS_URL", "redis://127.0.0.1:6379/0")
 REDIS_PREFIX = envstr("LLMAAS_REDIS_PREFIX", "llmaas")
 
-CELERY_BROKER_URL = envstr("LLMAAS_CELERY_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//")
+CELERY_BROKER_URL = envbroker("LLMAAS_CELERY_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//")
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -168,6 +168,9 @@ PARTITIONS_AHEAD = envint("LLMAAS_PARTITIONS_AHEAD", 3)  # monthly partitions cr
 LOG_RETENTION_DAYS = envint("LLMAAS_LOG_RETENTION_DAYS", 400)  # the most any organization keeps
 CHAT_RETENTION_DAYS = envint("LLMAAS_CHAT_RETENTION_DAYS", 90)
 RETENTION_DETACH_ONLY = envbool("LLMAAS_RETENTION_DETACH_ONLY", False)  # keep old partitions, detached
+# An export's query is cancelled past this (milliseconds; 0: never), so a slow or stalled reader
+# cannot hold a database connection and its snapshot for ever.
+EXPORT_STATEMENT_TIMEOUT_MS = envint("LLMAAS_EXPORT_STATEMENT_TIMEOUT_MS", 300_000)
 # End-to-end tests only (ignored in production): a directory of pause points (llmaas/testhooks.py).
 TEST_HOOKS_DIR = envstr("LLMAAS_TEST_HOOKS_DIR")
 

@@ -38,7 +38,7 @@ from accounts.roles import Action
 from llmaas.errors import ApplicationError
 from llmaas.openapi import cursor_page, cursor_parameters, error_responses
 from llmaas.pagination import NewestFirstPagination, paginated
-from usage.exports import FORMATS, flag, iso, stream
+from usage.exports import FORMATS, flag, iso, stream, text
 from usage.filters import (
     ChatQuerySerializer,
     ExportFormatSerializer,
@@ -191,9 +191,11 @@ _EXPORT_RESPONSES: dict[Any, Any] = {
 
 def _log_columns(csv: bool) -> str:
     return (
-        f"{iso('created_at')} AS created_at, call_id, key_id, user_id, model, status, error_type, prompt_tokens, "
+        f"{iso('created_at')} AS created_at, {text('call_id', csv)} AS call_id, key_id, user_id, "
+        f"{text('model', csv)} AS model, status, {text('error_type', csv)} AS error_type, prompt_tokens, "
         f"completion_tokens, prompt_tokens + completion_tokens AS total_tokens, cost::text AS cost_usd, latency_ms, "
-        f"ttft_ms, {flag('stream', csv)} AS stream, end_user, {flag('tokens_estimated', csv)} AS tokens_estimated"
+        f"ttft_ms, {flag('stream', csv)} AS stream, {text('end_user', csv)} AS end_user, "
+        f"{flag('tokens_estimated', csv)} AS tokens_estimated"
     )
 
 
@@ -332,8 +334,8 @@ class UsageSummaryExportApi(ExportApi):
         sql, summary_params = summary_statement(_usage_query(ctx, data))
         params.update(summary_params)
         return (
-            f'SELECT {iso("bucket")} AS bucket, grp AS "group", requests, errors, prompt_tokens, completion_tokens, '
-            f"prompt_tokens + completion_tokens AS total_tokens, cost::text AS cost_usd "
+            f'SELECT {iso("bucket")} AS bucket, {text("grp", csv)} AS "group", requests, errors, prompt_tokens, '
+            "completion_tokens, prompt_tokens + completion_tokens AS total_tokens, cost::text AS cost_usd "
             f"FROM ({sql}) s ORDER BY s.bucket NULLS FIRST, s.grp"
         )
 
@@ -377,7 +379,8 @@ class ChatsExportApi(ExportApi):
         where = _chat_filter(ctx, data).where(params)
         cast = "::text" if csv else ""
         return (
-            f"SELECT {iso('created_at')} AS created_at, call_id, key_id, model, messages{cast} AS messages, "
+            f"SELECT {iso('created_at')} AS created_at, {text('call_id', csv)} AS call_id, key_id, "
+            f"{text('model', csv)} AS model, messages{cast} AS messages, "
             f"response{cast} AS response FROM chat_history WHERE {where} ORDER BY created_at, id"
         )
 

@@ -4,6 +4,11 @@ PostgreSQL's ``COPY (query) TO STDOUT`` produces the rows and the response relay
 come, in chunks of about 64 KiB: memory stays flat whatever the size of the export, and nothing
 is formatted row by row in Python. JSON rows come from ``row_to_json`` (which escapes every
 control character, so a row is always one line); the JSON format wraps them in an array.
+
+Each export runs in its own transaction with a ``statement_timeout``
+(``LLMAAS_EXPORT_STATEMENT_TIMEOUT_MS``): a slow query or a reader that stalls cannot hold a
+connection (and its snapshot) for ever. CSV text cells that a spreadsheet would run as a formula
+start with a ``'`` (OWASP's advice); JSON and NDJSON keep values as they are.
 """
 
 from __future__ import annotations
@@ -11,7 +16,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from django.db import connection
+from django.conf import settings
+from django.db import connection, transaction
 
 FORMATS = {
     "csv": ("text/csv; charset=utf-8", "csv"),
@@ -33,16 +39,29 @@ def flag(column: str, csv: bool) -> str:
     return f"CASE WHEN {column} THEN 'true' ELSE 'false' END" if csv else column
 
 
+def text(column: str, csv: bool) -> str:
+    """A text column; in CSV, a cell starting like a formula (=, +, -, @, tab, CR) gets a
+    leading ' so that a spreadsheet shows it instead of running it."""
+    if not csv:
+        return column
+    formula = f"left({column}, 1) IN ('=', '+', '-', '@', chr(9), chr(13))"
+    return f"CASE WHEN {formula} THEN '''' || {column} ELSE {column} END"
+
+
 def _copy(statement: str, params: dict[str, Any]) -> Iterator[bytes]:
     buffer = bytearray()
-    with connection.cursor() as cursor, cursor.cursor.copy(statement, params) as copy:
-        # A client that goes away mid-export closes this generator: leaving the block with
-        # GeneratorExit makes psycopg cancel the COPY on the server and drain the connection.
-        for data in copy:
-            buffer += data
-            if len(buffer) >= CHUNK:
-                yield bytes(buffer)
-                buffer.clear()
+    timeout = int(settings.EXPORT_STATEMENT_TIMEOUT_MS)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"SET LOCAL statement_timeout = {timeout}")  # an int: nothing to quote
+        # The raw psycopg cursor's errors as Django's (a timeout is an OperationalError).
+        with connection.wrap_database_errors, cursor.cursor.copy(statement, params) as copy:
+            # A client that goes away mid-export closes this generator: leaving the block with
+            # GeneratorExit makes psycopg cancel the COPY on the server and drain the connection.
+            for data in copy:
+                buffer += data
+                if len(buffer) >= CHUNK:
+                    yield bytes(buffer)
+                    buffer.clear()
     if buffer:
         yield bytes(buffer)
 

@@ -1,0 +1,60 @@
+"""Production refuses to start with a development secret (issue 14, item 9): the settings module
+is loaded in a fresh interpreter with a production environment, as gunicorn or Celery would."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+GOOD = {
+    "LLMAAS_ENV": "production",
+    "DJANGO_SECRET_KEY": "a-real-secret-key-for-this-test-0123456789",
+    "LLMAAS_WEBHOOK_SECRET": "a-real-webhook-secret-0123456789",
+    "LLMAAS_CELERY_BROKER_URL": "amqp://llmaas:s3cret@rabbit.internal:5672/llmaas",
+}
+
+
+def _load_settings(**overrides: str | None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LLMAAS_", "DJANGO_"))}
+    env.update(GOOD)
+    for name, value in overrides.items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
+    return subprocess.run(
+        [sys.executable, "-c", "import llmaas.settings"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_it_starts_in_production_with_real_secrets():
+    loaded = _load_settings()
+    assert loaded.returncode == 0, loaded.stderr
+
+
+@pytest.mark.parametrize(
+    "overrides,named",
+    [
+        ({"LLMAAS_WEBHOOK_SECRET": "dev-insecure-webhook-secret"}, "LLMAAS_WEBHOOK_SECRET"),
+        ({"LLMAAS_WEBHOOK_SECRET": None}, "LLMAAS_WEBHOOK_SECRET"),
+        ({"DJANGO_SECRET_KEY": "dev-insecure-secret-key-do-not-use-in-production"}, "DJANGO_SECRET_KEY"),
+        ({"LLMAAS_CELERY_BROKER_URL": None}, "LLMAAS_CELERY_BROKER_URL"),
+        ({"LLMAAS_CELERY_BROKER_URL": "amqp://guest:guest@rabbit.internal:5672//"}, "LLMAAS_CELERY_BROKER_URL"),
+        ({"LLMAAS_CELERY_BROKER_URL": "amqp://guest:other@rabbit.internal:5672//"}, "LLMAAS_CELERY_BROKER_URL"),
+    ],
+)
+def test_it_refuses_to_start_in_production_with_a_development_secret(overrides, named):
+    refused = _load_settings(**overrides)
+    assert refused.returncode != 0
+    assert "ImproperlyConfigured" in refused.stderr and named in refused.stderr, refused.stderr
