@@ -25,15 +25,25 @@ from usage.summary import EPOCH, UsageQuery, usage_totals
 
 log = logging.getLogger(__name__)
 
-# Raise the Redis counter to PostgreSQL's figure, never lower it: Redis may already hold
-# settled calls whose records are still on their way to PostgreSQL. With ARGV[3] (the budget,
-# nano-USD) ≥ 0 the period is also blocked at that budget: admission refuses every call while
-# the scope's budget is not raised above it. Returns the old value.
+# Make the Redis counter at least PostgreSQL's figure (ARGV[1]): 'spent' is what the proxy
+# settled (which may hold calls whose records are still on their way to PostgreSQL) plus
+# 'corrected', what these checks added on top ('pg': the figure the last check saw). A call's
+# spend never goes away, so a figure lower than the last one proves the last one overcounted (a
+# rollup that counted rows twice until its next run): the correction is taken back by that much,
+# never below what the proxy settled. With ARGV[3] (the budget, nano-USD) ≥ 0 the period is
+# blocked at that budget (admission refuses every call while the budget is not raised above
+# it); with -1 (the record says the period is not spent) a block is lifted. Returns the old value.
 _RAISE_SPENT = """
 local current = tonumber(redis.call('HGET', KEYS[1], 'spent') or '0')
-local floor = tonumber(ARGV[1])
-if floor > current then redis.call('HSET', KEYS[1], 'spent', floor) end
-if tonumber(ARGV[3]) >= 0 then redis.call('HSET', KEYS[1], 'blocked', ARGV[3]) end
+local corrected = tonumber(redis.call('HGET', KEYS[1], 'corrected') or '0')
+local pg = tonumber(ARGV[1])
+local last = tonumber(redis.call('HGET', KEYS[1], 'pg') or ARGV[1])
+local settled = math.max(0, current - corrected)
+if pg < last then corrected = math.max(0, corrected - (last - pg)) end
+local target = math.max(settled + corrected, pg)
+redis.call('HSET', KEYS[1], 'spent', target, 'corrected', target - settled, 'pg', pg)
+if tonumber(ARGV[3]) >= 0 then redis.call('HSET', KEYS[1], 'blocked', ARGV[3])
+else redis.call('HDEL', KEYS[1], 'blocked') end
 if tonumber(ARGV[2]) > 0 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
 return current
 """

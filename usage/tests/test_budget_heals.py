@@ -1,0 +1,78 @@
+"""The budget check follows PostgreSQL both ways: an overcount (a rollup that counted rows twice
+until its next run) that blocked a budget is healed, not kept for the rest of the period."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from inference.proxy.admission import Admitted, Refusal
+from keys.services import key_update
+from llmaas.redis_client import redis_client, redis_keys
+from usage.alerts import check_budgets
+from usage.partitions import month_start
+from usage.rollups import aggregate_usage
+from usage.summary import floor
+from usage.tests.factories import ingest, record
+from usage.tests.test_alerts import admit, spend
+
+
+@pytest.fixture
+def budgeted(team):
+    return key_update(key=team.keys["dave"], changes={"budget_usd": Decimal("1.00"), "budget_period": "monthly"})
+
+
+def scale_rollups(org_id, factor: int | float) -> None:
+    with connection.cursor() as cursor:
+        for table in ("usage_hourly", "usage_daily", "monthly_usage"):
+            cursor.execute(f"UPDATE {table} SET cost = cost * %s WHERE org_id = %s", [factor, org_id])
+
+
+def budget_hash(key) -> dict[bytes, bytes]:
+    (name,) = redis_client().keys(redis_keys().budget("key", str(key.id), "*"))
+    return redis_client().hgetall(name)
+
+
+def spend_last_hour(key, usd: str) -> None:
+    """A call worth ``usd`` in the previous hour (a whole hour the rollups hold)."""
+    when = floor(timezone.now() - timedelta(hours=1), "hour") + timedelta(minutes=1)
+    if when < month_start(timezone.now()):
+        pytest.skip("the first hour of a month has no earlier hour in the budget period")
+    tokens = int(Decimal(usd) * 100_000_000)  # gamma: $0.01 per million prompt tokens
+    ingest([record(key.organization_id, key.id, when, model="gamma", prompt_tokens=tokens, completion_tokens=0)])
+
+
+def test_a_budget_blocked_by_an_overcount_is_unblocked_and_lowered_when_postgresql_heals(budgeted):
+    spend_last_hour(budgeted, "0.60")
+    aggregate_usage()
+    scale_rollups(budgeted.organization_id, 2)  # the double count: PostgreSQL says $1.20 of $1.00
+    assert check_budgets().blocked == 1
+    assert isinstance(admit(budgeted), Refusal)
+    assert int(budget_hash(budgeted)[b"spent"]) == 1_200_000_000
+
+    scale_rollups(budgeted.organization_id, Decimal("0.5"))  # the next aggregation's recompute
+    assert check_budgets().blocked == 0
+    state = budget_hash(budgeted)
+    assert b"blocked" not in state
+    assert int(state[b"spent"]) == 600_000_000
+    assert isinstance(admit(budgeted), Admitted)
+
+
+def test_spend_the_proxy_settled_is_kept_when_postgresql_counts_less(budgeted):
+    """Redis may count calls whose records are still on their way: the check never lowers
+    Redis below what the proxy itself settled, only takes back its own earlier corrections."""
+    spend(budgeted, "0.30")
+    check_budgets()
+    name = redis_keys().budget("key", str(budgeted.id), budget_hash_period(budgeted))
+    redis_client().hincrby(name, "spent", 500_000_000)  # the proxy settled $0.50 not yet in PostgreSQL
+    check_budgets()
+    assert int(redis_client().hget(name, "spent")) == 800_000_000
+
+
+def budget_hash_period(key) -> str:
+    (name,) = redis_client().keys(redis_keys().budget("key", str(key.id), "*"))
+    return name.decode().rsplit(":", 1)[1]
