@@ -18,6 +18,7 @@ from django.http import HttpRequest
 from accounts.models import Membership, Organization, User
 from accounts.roles import Role
 from accounts.services import organization_delete_now
+from accounts.signals import organization_changed
 from accounts.user_services import user_approve, user_set_active
 from llmaas.adminsite import AuditedAdmin, CappedCountPaginator, IndexedSearchAdmin, null_filter
 
@@ -159,24 +160,25 @@ class OrganizationAdmin(AuditedAdmin, IndexedSearchAdmin):
         return obj.pk if isinstance(obj, Organization) else getattr(obj, "organization_id", None)
 
     def save_model(self, request: HttpRequest, obj: Organization, form: Any, change: bool) -> None:
-        from keys.services import publish_organization_on_commit, rebuild_spend_on_commit
-
-        super().save_model(request, obj, form, change)
-        publish_organization_on_commit(obj.id)  # limits, zone, models reach every key's snapshot
-        rebuild_spend_on_commit()
+        if change and form.changed_data:  # only what the operator changed: a concurrent change stays
+            obj.save(update_fields=form.changed_data)
+        elif not change:
+            obj.save()
+        # Limits, zone, models reach every key's snapshot; changed budgets are rebuilt (keys app).
+        organization_changed.send(sender=Organization, organization=obj, fields=set(form.changed_data))
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         if isinstance(obj, Organization) and obj.is_personal:
             return False  # it goes with its user
         return super().has_delete_permission(request, obj)
 
-    def get_deleted_objects(self, objs: Any, request: HttpRequest) -> Any:
-        """Operators may not delete keys one by one, but an organization's go with it: the
-        deletion below withdraws them from the proxy."""
-        from keys.models import ApiKey
+    # Verbose names of what goes with an organization though operators may not delete it one by
+    # one (keys: the deletion below withdraws them from the proxy); apps above add theirs.
+    deleted_with_organization: set[str] = set()
 
+    def get_deleted_objects(self, objs: Any, request: HttpRequest) -> Any:
         deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
-        perms_needed.discard(str(ApiKey._meta.verbose_name))
+        perms_needed.difference_update(self.deleted_with_organization)
         return deleted, counts, perms_needed, protected
 
     def delete_model(self, request: HttpRequest, obj: Organization) -> None:

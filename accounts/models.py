@@ -42,8 +42,6 @@ class UserManager(BaseUserManager["User"]):
         """Save a new user with their personal organization. Accounts made by an operator, a
         management command or a test are approved and verified; sign-ups
         (``accounts.user_services.user_sign_up``) say otherwise."""
-        from accounts.services import organization_create_personal
-
         now = dj_timezone.now()
         if approved:
             user.approved_at, user.approved_by = now, approved_by
@@ -51,7 +49,7 @@ class UserManager(BaseUserManager["User"]):
             user.email_verified_at = now
         with transaction.atomic():
             user.save(using=self._db)
-            organization_create_personal(user=user)
+            Organization.objects.create_personal(user=user)
         return user
 
     def create_user(self, email: str, password: str | None = None, **fields: Any) -> "User":
@@ -124,6 +122,15 @@ class User(AbstractBaseUser, PermissionsMixin):
         return "active"
 
 
+class OrganizationManager(models.Manager["Organization"]):
+    def create_personal(self, *, user: User) -> "Organization":
+        """The user's personal organization, with the user as its owner."""
+        with transaction.atomic():
+            org = self.create(name=f"{user.email} (personal)", personal_for=user)
+            Membership.objects.create(organization=org, user=user, role=Role.OWNER)
+        return org
+
+
 class Organization(Limits):
     """The tenant: keys, usage and budgets belong to an organization."""
 
@@ -140,6 +147,8 @@ class Organization(Limits):
         models.CharField(max_length=100), default=list, blank=True, help_text="Empty: every model."
     )
     created_at = models.DateTimeField(default=dj_timezone.now)
+
+    objects = OrganizationManager()
 
     class Meta:
         indexes = [

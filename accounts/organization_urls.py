@@ -1,7 +1,6 @@
 from django.urls import path
 
 from accounts import organization_apis as apis
-from keys.apis import OrganizationLimitsApi
 
 # /api/organization itself, and below it (/api/organization/…): the current organization, as
 # the LLMaaS-Organization header says.
@@ -9,7 +8,6 @@ organization_urlpatterns = [path("", apis.OrganizationApi.as_view(), name="organ
 urlpatterns = [
     path("transfer", apis.OrganizationTransferApi.as_view(), name="organization-transfer"),
     path("leave", apis.OrganizationLeaveApi.as_view(), name="organization-leave"),
-    path("limits", OrganizationLimitsApi.as_view(), name="organization-limits"),
     path("members", apis.MemberCollectionApi.as_view(), name="members"),
     path("members/<str:user_id>", apis.MemberItemApi.as_view(), name="member"),
     path("invitations", apis.InvitationCollectionApi.as_view(), name="invitations"),

@@ -21,6 +21,7 @@ from django.utils import timezone
 from accounts.context import OrgContext, require_active_account
 from accounts.models import Invitation, Membership, Organization, User
 from accounts.roles import Action, Role
+from accounts.signals import organization_deleting
 from accounts.tasks import enqueue_on_commit, mail_invitation
 from accounts.tokens import new_token, token_hash
 from accounts.user_services import email_mark_verified
@@ -31,10 +32,7 @@ from llmaas.errors import ApplicationError, Conflict, Forbidden, NotFound
 
 def organization_create_personal(*, user: User) -> Organization:
     """The user's personal organization, with the user as its owner."""
-    with transaction.atomic():
-        org = Organization.objects.create(name=f"{user.email} (personal)", personal_for=user)
-        Membership.objects.create(organization=org, user=user, role=Role.OWNER)
-    return org
+    return Organization.objects.create_personal(user=user)
 
 
 def organization_create(*, name: str, owner: User) -> Organization:
@@ -117,28 +115,17 @@ def organization_delete(*, ctx: OrgContext) -> None:
 
 
 def organization_delete_now(*, organization: Organization, by: User | None) -> None:
-    """The deletion itself (also the admin's): withdraws every key snapshot after the commit."""
-    from keys.models import ApiKey
-    from keys.services import withdraw_on_commit
-
+    """The deletion itself (also the admin's): the keys app withdraws every key snapshot after
+    the commit (``organization_deleting``)."""
     _refuse_personal(organization, "goes with its account and cannot be deleted")
     with transaction.atomic():
         org = Organization.objects.select_for_update().get(pk=organization.pk)
-        hashes = [
-            h
-            for pair in ApiKey.objects.filter(organization=org).values_list("secret_hash", "previous_secret_hash")
-            for h in pair
-            if h
-        ]
-        audit_record(
-            action=AuditAction.ORG_DELETED,
-            actor=by,
-            org_id=org.id,
-            target=org,
-            details={"name": org.name, "keys": ApiKey.objects.filter(organization=org).count()},
-        )
+        details: dict[str, object] = {"name": org.name}
+        for _, reply in organization_deleting.send(sender=Organization, organization=org):
+            if isinstance(reply, dict):
+                details.update(reply)
+        audit_record(action=AuditAction.ORG_DELETED, actor=by, org_id=org.id, target=org, details=details)
         org.delete()
-        withdraw_on_commit(hashes)
 
 
 def organization_transfer(*, ctx: OrgContext, to_user_id: uuid.UUID) -> Membership:

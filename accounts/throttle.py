@@ -1,7 +1,12 @@
-"""Counting attempts in Redis: failed logins per account and per client IP, mails per IP and
-per address. Fixed windows: a counter lives ``window`` seconds from its first hit; at the
+"""Counting attempts in Redis: failed logins per client IP and per (account, IP), mails per IP
+and per address. Fixed windows: a counter lives ``window`` seconds from its first hit; at the
 limit, callers are refused (429, ``Retry-After`` = the counter's remaining life) without
 being looked at further, so a correct password does not get through a lockout.
+
+Sign-in failures lock the address that failed, never the account for everyone: an attacker who
+knows an email address can refuse only themselves, and the owner, from an address that did not
+fail, still signs in with the right password. An address failing on many accounts is refused
+for all of them.
 
 Redis unreachable → 503: throttling fails closed, like the proxy.
 """
@@ -14,8 +19,8 @@ from dataclasses import dataclass
 import redis
 from django.conf import settings
 
-from inference.publishing import redis_client
 from llmaas.errors import ServiceUnavailable, TooManyRequests
+from llmaas.redis_client import redis_client
 
 
 @dataclass(frozen=True)
@@ -74,11 +79,18 @@ def throttle_clear(counter: Counter) -> None:
         raise _unavailable() from None
 
 
+def login_account_counter(*, email: str, ip: str | None) -> Counter:
+    """Failures on one account from one address (from anywhere, when the address is unknown)."""
+    subject = email.lower() if ip is None else f"{email.lower()}\n{ip}"
+    scope = "login:account" if ip is None else "login:account-ip"
+    return Counter(scope, subject, settings.LOGIN_FAILURES_PER_ACCOUNT, settings.LOGIN_FAILURE_WINDOW)
+
+
 def login_counters(*, email: str, ip: str | None) -> list[Counter]:
-    window = settings.LOGIN_FAILURE_WINDOW
-    counters = [Counter("login:account", email.lower(), settings.LOGIN_FAILURES_PER_ACCOUNT, window)]
+    """The account's counter from this address first (what a success clears), then the address's."""
+    counters = [login_account_counter(email=email, ip=ip)]
     if ip:
-        counters.append(Counter("login:ip", ip, settings.LOGIN_FAILURES_PER_IP, window))
+        counters.append(Counter("login:ip", ip, settings.LOGIN_FAILURES_PER_IP, settings.LOGIN_FAILURE_WINDOW))
     return counters
 
 

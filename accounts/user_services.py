@@ -16,9 +16,18 @@ from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from accounts.models import Organization, TokenPurpose, User
+from accounts.models import TokenPurpose, User
+from accounts.signals import user_admission_changed
 from accounts.tasks import enqueue_on_commit, mail_already_registered, mail_password_reset, mail_verification
-from accounts.throttle import Counter, email_counters, login_counters, throttle_check, throttle_clear, throttle_hit
+from accounts.throttle import (
+    Counter,
+    email_counters,
+    login_account_counter,
+    login_counters,
+    throttle_check,
+    throttle_clear,
+    throttle_hit,
+)
 from accounts.tokens import account_token_claim, account_token_peek
 from audit.models import AuditAction
 from audit.services import audit_record
@@ -101,11 +110,13 @@ def email_verify(*, token: str) -> User:
 
 
 def user_log_in(*, request: HttpRequest, email: str, password: str) -> User:
-    """Check the password and start a session, unless the account or the client IP is throttled.
+    """Check the password and start a session, unless this client IP is throttled (for every
+    account, or for this one).
 
-    While throttled, the password is not even checked (429). Failures count per account and per
-    IP; a success resets only that account's count, never the IP's, so an attacker cannot
-    unlock themselves by logging in to an account of their own.
+    While throttled, the password is not even checked (429). Failures count per IP and per
+    (account, IP): failures from elsewhere never lock the owner out. A success resets only the
+    account's count from this IP, never the IP's, so an attacker cannot unlock themselves by
+    logging in to an account of their own.
     """
     email = email.strip().lower()
     counters = login_counters(email=email, ip=request_meta.current().ip)
@@ -159,7 +170,8 @@ def password_reset_confirm(*, token: str, password: str) -> User:
         user.save(update_fields=["password"])
         email_mark_verified(user)
         audit_record(action=AuditAction.PASSWORD_RESET, actor=user, target=user)
-    throttle_clear(login_counters(email=user.email, ip=None)[0])
+    # The owner, back with a new password, signs in from where they failed with the old one.
+    throttle_clear(login_account_counter(email=user.email, ip=request_meta.current().ip))
     return user
 
 
@@ -190,11 +202,9 @@ def user_profile_update(*, user: User, name: str) -> User:
 
 # --- operators -----------------------------------------------------------------------------------
 def _republish_personal_keys(user: User) -> None:
-    """The proxy admits personal-organization keys only while their owner is active and approved."""
-    from keys.services import publish_organization_on_commit
-
-    for org_id in Organization.objects.filter(personal_for=user).values_list("id", flat=True):
-        publish_organization_on_commit(org_id)
+    """The proxy admits personal-organization keys only while their owner is active and approved
+    (the keys app republishes them on this signal)."""
+    user_admission_changed.send(sender=User, user=user)
 
 
 def user_approve(*, user: User, by: User | None) -> bool:

@@ -4,10 +4,15 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from accounts.admin import OrganizationAdmin
 from accounts.models import User
 from keys.models import ApiKey
-from keys.services import key_revoke, publish_key_on_commit, rebuild_spend_on_commit
+from keys.services import BUDGET_FIELDS, budgets_rebuild_on_commit, key_revoke, publish_key_on_commit
 from llmaas.adminsite import AuditedAdmin, CappedCountPaginator, IndexedSearchAdmin, null_filter
+
+# An organization's keys go with it (its deletion withdraws them from the proxy), though
+# operators may not delete keys one by one.
+OrganizationAdmin.deleted_with_organization.add(str(ApiKey._meta.verbose_name))
 
 KeyStatusFilter = null_filter("status", "status", "revoked_at", ("active", "Active"), ("revoked", "Revoked"))
 
@@ -29,9 +34,12 @@ class ApiKeyAdmin(AuditedAdmin, IndexedSearchAdmin):
     actions = ["revoke"]
 
     def save_model(self, request: HttpRequest, obj: ApiKey, form: Any, change: bool) -> None:
-        super().save_model(request, obj, form, change)
+        # Only the fields the operator changed: a revocation or rotation since the form was read stays.
+        if form.changed_data:
+            obj.save(update_fields=form.changed_data)
         publish_key_on_commit(obj.id)  # limits, models, expiry: the proxy sees them at once
-        rebuild_spend_on_commit()
+        if any(name in form.changed_data for name in BUDGET_FIELDS):
+            budgets_rebuild_on_commit([("key", obj.id)])
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # keys are issued through the API, which shows the secret once

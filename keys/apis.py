@@ -129,6 +129,9 @@ def _parse_id(key_id: str) -> uuid.UUID:
         raise NotFound("No such API key.", code="key_not_found") from None
 
 
+MAX_LIMIT = 2**31 - 1  # the limits' column type (integer)
+
+
 class LimitsSerializer(serializers.Serializer[dict[str, object]]):
     """Limits of a scope; null (or absent) means unlimited."""
 
@@ -137,7 +140,8 @@ class LimitsSerializer(serializers.Serializer[dict[str, object]]):
     )
     budget_period = serializers.ChoiceField(choices=BudgetPeriod.choices, required=False)
     rpm = serializers.IntegerField(min_value=1, max_value=10_000_000, required=False, allow_null=True)
-    tpm = serializers.IntegerField(min_value=1, max_value=10_000_000_000, required=False, allow_null=True)
+    # PostgreSQL's integer: anything larger is a 400 naming the field, never a 500 from the database.
+    tpm = serializers.IntegerField(min_value=1, max_value=MAX_LIMIT, required=False, allow_null=True)
     max_parallel = serializers.IntegerField(min_value=1, max_value=100_000, required=False, allow_null=True)
     models = serializers.ListField(child=serializers.CharField(max_length=100), required=False, max_length=200)
 
@@ -273,8 +277,11 @@ class KeyEffectiveApi(APIView):
     @extend_schema(
         tags=TAG,
         summary="What applies to a key",
-        description="Models and limits that apply (key ∩ organization), which scope sets each, budgets and resets.",
-        responses={200: KeyEffectiveOutputSerializer, **error_responses(*KEY_ERRORS)},
+        description=(
+            "Models and limits that apply (key ∩ organization), which scope sets each, budgets and resets. "
+            "503 with `Retry-After` while Redis (which holds the budgets' spend) is unreachable."
+        ),
+        responses={200: KeyEffectiveOutputSerializer, **error_responses(*KEY_ERRORS, 503)},
     )
     def get(self, request: Request, key_id: str) -> Response:
         key = key_get(ctx=org_context(request), key_id=_parse_id(key_id))

@@ -1,6 +1,7 @@
 import uuid
 from decimal import Decimal
 
+import redis
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -8,10 +9,11 @@ from accounts.context import OrgContext
 from accounts.models import Organization
 from accounts.roles import Action
 from inference.proxy.contract import NANO_PER_USD, budget_period
-from inference.publishing import NO_MODEL, effective_models, redis_client, redis_keys
 from keys.models import ApiKey
+from keys.publishing import NO_MODEL, effective_models
 from llmaas.errors import Forbidden, NotFound
 from llmaas.limits import Limits
+from llmaas.redis_client import redis_client, redis_keys, redis_unavailable
 
 
 def keys_visible(*, ctx: OrgContext) -> QuerySet[ApiKey]:
@@ -42,7 +44,10 @@ def _budget(scope: str, owner: Limits, scope_id: str, tz: str) -> dict[str, obje
     if owner.budget_usd is None:
         return None
     period_id, _, end = budget_period(owner.budget_period, tz, timezone.now())
-    raw = redis_client().hgetall(redis_keys().budget(scope, scope_id, period_id))
+    try:
+        raw = redis_client().hgetall(redis_keys().budget(scope, scope_id, period_id))
+    except redis.RedisError:
+        raise redis_unavailable("Budget state") from None
     state = {(k.decode() if isinstance(k, bytes) else k): int(v) for k, v in raw.items()}
     limit = int(owner.budget_usd * NANO_PER_USD)
     spent, reserved = state.get("spent", 0), state.get("reserved", 0)

@@ -1,7 +1,12 @@
-"""Writes on keys. Each publishes its change to Redis after the commit (see inference.publishing)."""
+"""Writes on keys. Each publishes its change to Redis after the commit (see keys/publishing.py).
+
+A write of a key or an organization read earlier locks its row first and re-reads it, then
+saves only the fields it changes: a concurrent revocation or rotation is never written back.
+"""
 
 import logging
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,7 +19,9 @@ from audit.models import AuditAction
 from audit.services import audit_record
 from inference.models import ServedModel
 from inference.proxy.contract import SECRET_PREFIX, hash_secret
+from keys import tasks
 from keys.models import ApiKey
+from keys.signals import budgets_changed
 from llmaas.errors import ApplicationError, Conflict
 from llmaas.limits import Limits
 
@@ -42,9 +49,7 @@ def _run_or_queue(task: Any, *args: str) -> None:
 
 
 def publish_key_on_commit(key_id: object) -> None:
-    from keys.tasks import key_sync
-
-    _run_or_queue(key_sync, str(key_id))
+    _run_or_queue(tasks.key_sync, str(key_id))
 
 
 def _check_models(models: list[str]) -> list[str]:
@@ -93,7 +98,7 @@ def key_issue(
         )
         publish_key_on_commit(key.id)
         if limits and limits.get("budget_usd") is not None:
-            rebuild_spend_on_commit()
+            budgets_rebuild_on_commit([("key", key.id)])
     return IssuedKey(key=key, secret=secret)
 
 
@@ -125,69 +130,82 @@ def _changed(obj: object, changes: dict[str, Any], fields: tuple[str, ...]) -> d
     return out
 
 
+BUDGET_FIELDS = ("budget_usd", "budget_period")
+
+
+def _apply(obj: Any, changes: dict[str, Any], fields: tuple[str, ...]) -> list[str]:
+    """Set ``changes`` on ``obj`` (``models`` is ``allowed_models``); returns the columns to save."""
+    columns = [name for name in fields if name in changes]
+    for name in columns:
+        setattr(obj, name, changes[name])
+    if "models" in changes:
+        obj.allowed_models = changes["models"]
+        columns.append("allowed_models")
+    return columns
+
+
 def key_update(*, key: ApiKey, changes: dict[str, Any], by: User | None = None) -> ApiKey:
     """Change a key's name, models, limits, expiry or chat opt-in; the proxy sees it at once."""
-    if key.revoked_at is not None:
-        raise Conflict("A revoked key cannot be changed.", code="key_revoked")
     _check_expiry(changes.get("expires_at"))
+    if "models" in changes:  # before the lock: it reads the catalog, not the key
+        changes = {**changes, "models": _check_models(changes["models"])}
     with transaction.atomic():
-        if "models" in changes:
-            changes = {**changes, "models": _check_models(changes["models"])}
-        changed = _changed(key, changes, (*KEY_FIELDS, "models"))
-        for name in KEY_FIELDS:
-            if name in changes:
-                setattr(key, name, changes[name])
-        if "models" in changes:
-            key.allowed_models = changes["models"]
-        key.save()
+        # ``key`` was read before this transaction: a revocation or a rotation may have committed since.
+        locked = ApiKey.objects.select_for_update(of=("self",)).select_related("created_by").get(pk=key.pk)
+        if locked.revoked_at is not None:
+            raise Conflict("A revoked key cannot be changed.", code="key_revoked")
+        changed = _changed(locked, changes, (*KEY_FIELDS, "models"))
+        columns = _apply(locked, changes, KEY_FIELDS)
+        if columns:
+            locked.save(update_fields=columns)
         if changed:
             audit_record(
-                action=AuditAction.KEY_CHANGED, actor=by, org_id=key.organization_id, target=key, details=changed
+                action=AuditAction.KEY_CHANGED, actor=by, org_id=locked.organization_id, target=locked, details=changed
             )
-        publish_key_on_commit(key.id)
-        if any(name in changes for name in LIMIT_FIELDS):
-            rebuild_spend_on_commit()
-    return key
+        publish_key_on_commit(locked.id)
+        if any(name in changes for name in BUDGET_FIELDS):
+            budgets_rebuild_on_commit([("key", locked.id)])
+    return locked
 
 
 def publish_organization_on_commit(org_id: object) -> None:
-    from keys.tasks import organization_sync
-
-    _run_or_queue(organization_sync, str(org_id))
+    _run_or_queue(tasks.organization_sync, str(org_id))
 
 
 def organization_limits_set(
     *, organization: Organization, changes: dict[str, Any], by: User | None = None
 ) -> Organization:
     """Change an organization's limits, time zone or models; every key of it is republished."""
+    if "models" in changes:  # before the lock: it reads the catalog, not the organization
+        changes = {**changes, "models": _check_models(changes["models"])}
     with transaction.atomic():
-        if "models" in changes:
-            changes = {**changes, "models": _check_models(changes["models"])}
-        changed = _changed(organization, changes, (*LIMIT_FIELDS, "timezone", "models"))
-        for name in (*LIMIT_FIELDS, "timezone"):
-            if name in changes:
-                setattr(organization, name, changes[name])
-        if "models" in changes:
-            organization.allowed_models = changes["models"]
-        organization.full_clean()
-        organization.save()
+        # Re-read under the lock: another admin's change committed meanwhile stays.
+        org = Organization.objects.select_for_update().get(pk=organization.pk)
+        changed = _changed(org, changes, (*LIMIT_FIELDS, "timezone", "models"))
+        columns = _apply(org, changes, (*LIMIT_FIELDS, "timezone"))
+        org.full_clean()
+        if columns:
+            org.save(update_fields=columns)
         if changed:
-            audit_record(
-                action=AuditAction.LIMITS_CHANGED,
-                actor=by,
-                org_id=organization.id,
-                target=organization,
-                details=changed,
-            )
-        publish_organization_on_commit(organization.id)
-        rebuild_spend_on_commit()
-    return organization
+            audit_record(action=AuditAction.LIMITS_CHANGED, actor=by, org_id=org.id, target=org, details=changed)
+        publish_organization_on_commit(org.id)
+        budgets_changed_on_commit(org, changes)
+    return org
 
 
-def rebuild_spend_on_commit() -> None:
-    from keys.tasks import spend_sync
+def budgets_changed_on_commit(org: Organization, changes: Iterable[str]) -> None:
+    """The budgets an organization's change touches: its own, and its keys' when its zone moved
+    their periods' boundaries; nothing else of the platform."""
+    if "timezone" in changes:
+        keys = ApiKey.objects.filter(organization=org, budget_usd__isnull=False, revoked_at__isnull=True)
+        budgets_rebuild_on_commit([("org", org.id), *(("key", key_id) for key_id in keys.values_list("id", flat=True))])
+    elif any(name in changes for name in BUDGET_FIELDS):
+        budgets_rebuild_on_commit([("org", org.id)])
 
-    _run_or_queue(spend_sync)
+
+def budgets_rebuild_on_commit(scopes: Iterable[tuple[str, object]]) -> None:
+    """Tell the budgets (usage app) which scopes' counters to rebuild, after the commit."""
+    budgets_changed.send(sender=ApiKey, scopes=[(scope, str(scope_id)) for scope, scope_id in scopes])
 
 
 @dataclass(frozen=True)
@@ -221,7 +239,15 @@ def key_rotate(*, key: ApiKey, rotation_id: str, grace: timedelta, by: User | No
         locked.secret_hash = hash_secret(secret)
         locked.rotation_id = rotation_id
         locked.rotated_at = now
-        locked.save()
+        locked.save(
+            update_fields=[
+                "previous_secret_hash",
+                "previous_secret_expires_at",
+                "secret_hash",
+                "rotation_id",
+                "rotated_at",
+            ]
+        )
         audit_record(
             action=AuditAction.KEY_ROTATED,
             actor=by,
@@ -236,10 +262,8 @@ def key_rotate(*, key: ApiKey, rotation_id: str, grace: timedelta, by: User | No
 
 def withdraw_on_commit(key_hashes: list[str]) -> None:
     """After commit, remove these secrets' snapshots (replaced secrets, keys of a deleted org)."""
-    from keys.tasks import snapshot_withdraw
-
     for key_hash in key_hashes:
-        _run_or_queue(snapshot_withdraw, key_hash)
+        _run_or_queue(tasks.snapshot_withdraw, key_hash)
 
 
 def key_revoke(*, key: ApiKey, by: User | None) -> ApiKey:
@@ -260,11 +284,3 @@ def key_revoke(*, key: ApiKey, by: User | None) -> ApiKey:
             key.refresh_from_db()
         publish_key_on_commit(key.id)
     return key
-
-
-def keys_last_used_record(*, used: dict[str, datetime]) -> int:
-    """Store last-used times gathered by the proxy; never moves a time backwards."""
-    updated = 0
-    for key_id, when in used.items():
-        updated += ApiKey.objects.filter(pk=key_id).exclude(last_used_at__gte=when).update(last_used_at=when)
-    return updated

@@ -1,6 +1,7 @@
 import os
 
 from celery import Celery
+from django.conf import settings  # lazy: read only when beat's schedule is built, after Django set up
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "llmaas.settings")
 
@@ -11,7 +12,7 @@ app.autodiscover_tasks()
 
 # Beat's schedule: (setting with the period in seconds, task).
 PERIODIC = (
-    ("SNAPSHOT_RECONCILE_SECONDS", "inference.tasks.snapshot_reconcile"),
+    ("SNAPSHOT_RECONCILE_SECONDS", "keys.tasks.snapshot_reconcile"),
     ("BUDGET_RECONCILE_SECONDS", "usage.tasks.budgets_reconcile"),
     ("RESERVATION_PURGE_SECONDS", "usage.tasks.reservations_expire"),
     ("LAST_USED_FLUSH_SECONDS", "keys.tasks.last_used_flush"),
@@ -24,7 +25,5 @@ PERIODIC = (
 
 @app.on_after_finalize.connect
 def _schedule(sender: Celery, **_: object) -> None:
-    from django.conf import settings
-
     for setting, task in PERIODIC:
         sender.add_periodic_task(float(getattr(settings, setting)), sender.signature(task), name=task)

@@ -69,7 +69,9 @@ class ServiceUnavailable(ApplicationError):
     code = "unavailable"
 
     def __init__(self, message: str, *, code: str | None = None, retry_after: int = 5) -> None:
-        super().__init__(message, code=code, headers={"Retry-After": str(retry_after)})
+        super().__init__(
+            message, code=code, details={"retry_after": retry_after}, headers={"Retry-After": str(retry_after)}
+        )
 
 
 def _envelope(code: str, message: str, details: Any = None) -> dict[str, Any]:

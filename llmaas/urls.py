@@ -2,10 +2,13 @@ from django.contrib import admin
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import include, path
+from django.views.defaults import page_not_found
+from django.views.defaults import server_error as default_server_error
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from accounts.organization_urls import invitations_urlpatterns, organization_urlpatterns, organizations_urlpatterns
-from inference.publishing import redis_client
+from keys.urls import organization_limits_urlpatterns
+from llmaas.redis_client import redis_client
 from usage.urls import chat_urls, notification_urls, usage_urls
 
 
@@ -34,17 +37,13 @@ def _json_error(status: int, code: str, message: str) -> JsonResponse:
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     if request.path.startswith("/api/"):
         return _json_error(404, "not_found", "No such endpoint.")
-    from django.views.defaults import page_not_found
-
     return page_not_found(request, exception or Exception())
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
     if request.path.startswith("/api/"):
         return _json_error(500, "internal_error", "Something went wrong on our side; it has been logged.")
-    from django.views.defaults import server_error as default
-
-    return default(request)
+    return default_server_error(request)
 
 
 handler404 = not_found
@@ -63,6 +62,7 @@ urlpatterns = [
     path("api/organizations/", include(organizations_urlpatterns)),
     path("api/organization", include(organization_urlpatterns)),
     path("api/organization/", include("accounts.organization_urls")),
+    path("api/organization/", include(organization_limits_urlpatterns)),
     path("api/invitations/", include(invitations_urlpatterns)),
     path("api/keys/", include("keys.urls")),
     path("api/audit/", include("audit.urls")),

@@ -25,6 +25,7 @@ from inference.proxy.contract import NANO_PER_USD
 from keys.models import ApiKey
 from usage.budgets import ScopeSpend, budgeted_scopes, raise_spent
 from usage.models import BudgetAlert, Notification
+from usage.signals import budget_alert_created
 
 log = logging.getLogger(__name__)
 THRESHOLDS = (90, 100)
@@ -110,10 +111,7 @@ def alert_fire(s: ScopeSpend, threshold: int, *, notify: bool = True) -> bool:
                 )
                 for user in alert_recipients(s.org_id, s.scope, s.scope_id)
             )
-            from usage.tasks import budget_alert_email
-
-            alert_id = row[0]
-            transaction.on_commit(lambda: budget_alert_email.delay(alert_id))
+            budget_alert_created.send(sender=BudgetAlert, alert_id=row[0])  # mailed after the commit
     return True
 
 

@@ -19,8 +19,8 @@ from accounts.models import Organization
 from inference.proxy.admission import budget_ttl
 from inference.proxy.admission_lua import PURGE
 from inference.proxy.contract import NANO_PER_USD, budget_period
-from inference.publishing import redis_client, redis_keys
 from keys.models import ApiKey
+from llmaas.redis_client import redis_client, redis_keys
 from usage.summary import EPOCH, UsageQuery, usage_totals
 
 log = logging.getLogger(__name__)
@@ -105,6 +105,28 @@ def budgeted_scopes() -> list[ScopeSpend]:
         if key.budget_usd is not None
     ]
     return scopes
+
+
+def scopes_spend(scopes: list[tuple[str, str]]) -> list[ScopeSpend]:
+    """The named scopes (("key" | "org", id) pairs) that have a budget: a rebuild after one
+    scope's limits changed touches those counters only."""
+    now = timezone.now()
+    org_ids = [UUID(scope_id) for scope, scope_id in scopes if scope == "org"]
+    key_ids = [UUID(scope_id) for scope, scope_id in scopes if scope == "key"]
+    found = [
+        scope_spend("org", org.id, org.id, org.budget_usd, org.budget_period, org.timezone, now)
+        for org in Organization.objects.filter(pk__in=org_ids, budget_usd__isnull=False)
+        if org.budget_usd is not None
+    ]
+    keys = ApiKey.objects.filter(pk__in=key_ids, budget_usd__isnull=False, revoked_at__isnull=True)
+    found += [
+        scope_spend(
+            "key", key.id, key.organization_id, key.budget_usd, key.budget_period, key.organization.timezone, now
+        )
+        for key in keys.select_related("organization")
+        if key.budget_usd is not None
+    ]
+    return found
 
 
 def redis_spent(s: ScopeSpend) -> int:

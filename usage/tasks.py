@@ -8,7 +8,7 @@ from django.conf import settings
 
 from usage.alerts import alert_email_send
 from usage.alerts import check_budgets as _check_budgets
-from usage.budgets import reservations_purge, spend_reconcile
+from usage.budgets import reservations_purge, scopes_spend, spend_rebuild, spend_reconcile
 from usage.partitions import partitions_ensure
 from usage.retention import retention_apply as _retention_apply
 from usage.rollups import aggregate_usage
@@ -18,6 +18,13 @@ from usage.rollups import aggregate_usage
 def budgets_reconcile() -> dict[str, int]:
     """Beat: correct Redis budget counters from request_logs and report the drift."""
     return spend_reconcile()
+
+
+@shared_task(autoretry_for=(Exception,), retry_backoff=True, retry_backoff_max=30, max_retries=None)
+def spend_rebuild_scopes(*scopes: str) -> int:
+    """A budget changed: rebuild these scopes' counters (flat ``scope, id, scope, id, …``)."""
+    pairs = list(zip(scopes[0::2], scopes[1::2], strict=True))
+    return spend_rebuild(scopes_spend(pairs))
 
 
 @shared_task(ignore_result=True)

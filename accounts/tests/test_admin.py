@@ -9,8 +9,8 @@ from accounts.services import organization_create
 from accounts.tests.conftest import unique_email
 from audit.models import AuditAction, AuditEvent
 from inference.proxy.contract import KeySnapshot, RedisKeys
-from inference.publishing import snapshot_publish_all
 from keys.models import ApiKey
+from keys.publishing import snapshot_publish_all
 from keys.services import key_issue
 
 

@@ -13,20 +13,35 @@ def attempt(email: str, password: str, ip: str = "198.51.100.1", **headers):
     return client.post("/api/auth/login", {"email": email, "password": password}, format="json")
 
 
-def test_it_locks_an_account_after_repeated_failures_even_for_the_right_password(make_user, settings):
+def test_it_never_locks_the_owner_out_from_a_clean_ip_whatever_others_tried(make_user, settings):
+    """Anyone who knows alice's address can fail as often as they like: alice, with her
+    password, from an address that did not fail, still gets in (issue 14, item 9)."""
     settings.LOGIN_FAILURES_PER_ACCOUNT = 3
     alice = make_user("alice")
     for _ in range(3):
-        assert attempt(alice.email, "wrong").status_code == 401
-    for password in ("wrong", "pw-alice"):
-        refused = attempt(alice.email, password, ip="198.51.100.2")  # another IP: the account is locked
+        assert attempt(alice.email, "wrong", ip="198.51.100.1").status_code == 401
+    for password in ("wrong", "pw-alice"):  # the failing address waits, even with the right password
+        refused = attempt(alice.email, password, ip="198.51.100.1")
         assert refused.status_code == 429, refused.content
         error = refused.json()["error"]
         assert error["code"] == "too_many_attempts" and error["details"]["retry_after"] > 0
         assert 0 < int(refused["Retry-After"]) <= settings.LOGIN_FAILURE_WINDOW
+    assert attempt(alice.email, "wrong", ip="198.51.100.2").status_code == 401  # a clean address: checked
+    assert attempt(alice.email, "pw-alice", ip="198.51.100.2").status_code == 200
     assert AuditEvent.objects.filter(action=AuditAction.SIGN_IN_LOCKED, target_id=str(alice.pk)).count() == 1
-    # Not counted while locked: the trail holds the three real failures.
-    assert AuditEvent.objects.filter(action=AuditAction.SIGN_IN_FAILED, target_id=str(alice.pk)).count() == 3
+    # Not counted while refused: the trail holds the real failures.
+    assert AuditEvent.objects.filter(action=AuditAction.SIGN_IN_FAILED, target_id=str(alice.pk)).count() == 4
+
+
+def test_it_refuses_a_client_ip_that_failed_too_often_whatever_the_account(make_user, settings):
+    settings.LOGIN_FAILURES_PER_IP = 5
+    settings.LOGIN_FAILURES_PER_ACCOUNT = 100
+    alice, bob = make_user("alice"), make_user("bob")
+    for _ in range(5):
+        assert attempt(alice.email, "guess", ip="203.0.113.7").status_code == 401
+    for user, password in ((alice, "pw-alice"), (bob, "pw-bob"), (bob, "guess")):
+        assert attempt(user.email, password, ip="203.0.113.7").status_code == 429
+    assert attempt(alice.email, "pw-alice", ip="203.0.113.8").status_code == 200
 
 
 def test_it_locks_a_client_ip_that_tries_many_accounts(make_user, settings):

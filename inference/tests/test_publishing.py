@@ -13,8 +13,8 @@ from accounts.services import organization_create
 from inference.config_render import render_litellm_config
 from inference.models import ServedModel
 from inference.proxy.contract import Catalog, KeySnapshot, RedisKeys, ScopeLimits, decode_event
-from inference.publishing import snapshot_publish_all, snapshot_reconcile
 from keys.models import ApiKey
+from keys.publishing import snapshot_publish_all, snapshot_reconcile
 from keys.services import key_issue, key_revoke
 from keys.tasks import last_used_flush
 

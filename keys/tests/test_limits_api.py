@@ -85,3 +85,33 @@ def test_rotate_and_effective_follow_the_role_rules(org_a, api, redis_client):
     assert effective.status_code == 200
     assert effective.json()["rpm"] == {"value": 10, "set_by": "key"}
     assert effective.json()["models"] == {"value": None, "set_by": None}
+
+
+@pytest.mark.parametrize(
+    "field,value",
+    [("tpm", 2**31), ("rpm", 2**31), ("max_parallel", 2**31), ("tpm", 10**30), ("budget_usd", "1e20")],
+)
+def test_it_answers_400_naming_the_field_for_an_out_of_range_limit(org_a, api, redis_client, field, value):
+    """Numbers past PostgreSQL's integer (or absurd ones) are a client error, never a 500."""
+    org, p = org_a
+    key = create(api, p["alice"], org, rpm=7)
+    client = api(p["alice"], org)
+    for response in (
+        client.post("/api/keys/", {"name": "k2", field: value}, format="json"),
+        client.patch(f"/api/keys/{key['id']}/", {field: value}, format="json"),
+        client.patch("/api/organization/limits", {field: value}, format="json"),
+    ):
+        assert response.status_code == 400, response.content
+        error = response.json()["error"]
+        assert error["code"] == "invalid_request" and field in error["details"], error
+    assert ApiKey.objects.get(pk=key["id"]).rpm == 7
+
+
+def test_it_answers_503_with_retry_after_when_effective_limits_cannot_read_redis(org_a, api, redis_client, settings):
+    org, p = org_a
+    key = create(api, p["alice"], org, budget_usd="1")
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there (the shared Redis keeps running)
+    response = api(p["alice"], org).get(f"/api/keys/{key['id']}/effective")
+    assert response.status_code == 503, response.content
+    assert response.json()["error"]["code"] == "redis_unavailable"
+    assert int(response["Retry-After"]) >= 1

@@ -14,8 +14,9 @@ from django.utils import timezone
 from inference.proxy.admission import Admission, Admitted, Refusal
 from inference.proxy.contract import CatalogModel
 from inference.proxy.snapshots import async_redis
-from inference.publishing import key_snapshot, redis_keys
+from keys.publishing import key_snapshot
 from keys.services import key_update
+from llmaas.redis_client import redis_keys
 from usage.alerts import alert_email_send, check_budgets
 from usage.models import BudgetAlert, Notification
 from usage.tests.factories import ingest, record

@@ -55,7 +55,7 @@ def test_rebuild_counts_the_current_period_only_and_reconcile_reports_drift(make
     assert redis_spent(scope) == 850_000_000
 
     # Redis ahead of PostgreSQL (records still on their way to it): never lowered.
-    from inference.publishing import redis_keys
+    from llmaas.redis_client import redis_keys
 
     redis_client.hincrby(redis_keys().budget("key", scope.scope_id, scope.period_id), "spent", 5)
     assert spend_rebuild() == 0

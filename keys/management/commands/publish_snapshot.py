@@ -2,7 +2,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from inference.publishing import snapshot_publish_all
+from keys.publishing import snapshot_publish_all
 
 
 class Command(BaseCommand):

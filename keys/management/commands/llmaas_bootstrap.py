@@ -1,4 +1,5 @@
-"""First-start setup of a local stack: the local model, an admin login, a demo org and demo key.
+"""First-start setup of a local stack: the local model, an admin login, a demo org and demo key
+(in the keys app: it uses accounts, the catalog and keys, all below it).
 
 Idempotent. The secrets live in a git-ignored state file readable only by its owner (like a
 notebook server's token); this dev convenience is the only place a key's secret is stored.
