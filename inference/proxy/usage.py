@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections import deque
 from typing import Any
@@ -27,11 +28,14 @@ from inference.proxy.contract import (
 )
 from inference.proxy.settings import SETTINGS
 from inference.proxy.snapshots import async_redis
-from inference.proxy.usage_records import usage_record
+from inference.proxy.usage_records import UnidentifiedRejections, usage_record
 
 log = logging.getLogger("llmaas.proxy.usage")
 BATCH = 500
 MAX_BUFFER = 200_000
+# Records a second, per worker, of calls refused before a caller was identified (see
+# UnidentifiedRejections): a flood of bad keys must not become a flood of request_logs rows.
+UNIDENTIFIED_PER_SECOND = float(os.environ.get("LLMAAS_UNIDENTIFIED_REJECTIONS_PER_SECOND", "10"))
 
 
 class UsageLogger(CustomLogger):
@@ -44,6 +48,7 @@ class UsageLogger(CustomLogger):
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
         self.dropped = 0
+        self.unidentified = UnidentifiedRejections(UNIDENTIFIED_PER_SECOND)
 
     # --- LiteLLM callbacks --------------------------------------------------------------------
     async def async_log_success_event(self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any) -> None:
@@ -74,6 +79,14 @@ class UsageLogger(CustomLogger):
     # --- buffer → stream -----------------------------------------------------------------------
     def _add(self, record: UsageRecord | None) -> None:
         if record is None:
+            return
+        if not self.unidentified.keep(record):
+            skipped = self.unidentified.report()
+            if skipped:
+                log.warning(
+                    "%d rejections of unidentified callers not recorded in the last minute (%d in all; at most "
+                    "%g a second are)", skipped, self.unidentified.skipped_total, UNIDENTIFIED_PER_SECOND
+                )  # fmt: skip
             return
         if len(self.buffer) >= MAX_BUFFER:
             self.dropped += 1

@@ -7,6 +7,7 @@ hostile inputs and ingest what it builds.
 from __future__ import annotations
 
 import json
+import math
 import re
 import time
 import uuid
@@ -152,3 +153,46 @@ def record_normalised(data: dict[str, Any]) -> dict[str, Any]:
     if isinstance(out.get("chat"), dict):
         out["chat"] = clean_json(out["chat"])
     return out
+
+
+class UnidentifiedRejections:
+    """Per worker, at most ``per_second`` records a second (bursts of as many) of calls refused
+    before any caller was identified (a bad or missing key): anyone can send those, and each would
+    otherwise be a request_logs row. The rest are counted, and the count is logged once a minute.
+    Rejections of identified callers (a model the key may not use, a 429) are all recorded."""
+
+    def __init__(self, per_second: float, report_every: float = 60.0) -> None:
+        self.per_second = per_second
+        self.report_every = report_every
+        self.tokens = per_second
+        self.last = self.reported_at = -math.inf  # set by the first call
+        self.skipped = 0  # since the last report
+        self.skipped_total = 0
+
+    @staticmethod
+    def applies(record: UsageRecord) -> bool:
+        return record.status == STATUS_REJECTED and record.key_id is None and record.org_id is None
+
+    def keep(self, record: UsageRecord, now: float | None = None) -> bool:
+        """Whether to record it (always, unless it is an unidentified rejection over the rate)."""
+        if not self.applies(record):
+            return True
+        now = time.monotonic() if now is None else now
+        if self.last == -math.inf:
+            self.last = self.reported_at = now
+        self.tokens = min(self.per_second, self.tokens + max(0.0, now - self.last) * self.per_second)
+        self.last = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        self.skipped += 1
+        self.skipped_total += 1
+        return False
+
+    def report(self, now: float | None = None) -> int:
+        """The count skipped since the last report, once ``report_every`` has passed (else 0)."""
+        now = time.monotonic() if now is None else now
+        if not self.skipped or now - self.reported_at < self.report_every:
+            return 0
+        skipped, self.skipped, self.reported_at = self.skipped, 0, now
+        return skipped

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from inference.proxy.contract import UsageRecord
-from inference.proxy.usage_records import usage_record
+from inference.proxy.usage_records import UnidentifiedRejections, usage_record
 from usage.models import ChatHistory, RequestLog
 from usage.services import check_ids, request_logs_ingest
 
@@ -138,3 +138,29 @@ def test_nul_in_a_stored_chat_is_replaced_and_the_chat_kept():
     messages = [{"role": "user", "content": "a\x00b", "name\x00": ["\ud800"]}]
     chat = usage_record({"standard_logging_object": slo(messages=messages)}, ok=True).chat
     assert chat["messages"] == [{"role": "user", "content": "a\ufffdb", "name\ufffd": ["\ufffd"]}]
+
+
+def rejected(identified: bool) -> UsageRecord:
+    metadata = slo()["metadata"] if identified else {}
+    record = usage_record(
+        {"standard_logging_object": slo(metadata=metadata, error_information={"error_code": "401"})}, ok=False
+    )
+    assert record is not None and record.status == "rejected"
+    return record
+
+
+def test_a_flood_of_unidentified_rejections_is_sampled_and_counted():
+    sampler = UnidentifiedRejections(per_second=10, report_every=60)
+    kept = sum(sampler.keep(rejected(identified=False), now=100.0) for _ in range(1000))
+    assert kept == 10 and sampler.skipped_total == 990
+    assert sum(sampler.keep(rejected(identified=False), now=101.0) for _ in range(100)) == 10  # refilled: 10 a second
+    assert sampler.report(now=130.0) == 0  # reported once a minute
+    assert sampler.report(now=161.0) == 1080 and sampler.report(now=300.0) == 0
+
+
+def test_rejections_of_identified_callers_and_other_calls_are_all_recorded():
+    sampler = UnidentifiedRejections(per_second=1)
+    ok = usage_record({"standard_logging_object": slo()}, ok=True)
+    assert all(sampler.keep(rejected(identified=True), now=5.0) for _ in range(500))
+    assert all(sampler.keep(ok, now=5.0) for _ in range(500))
+    assert sampler.skipped_total == 0
