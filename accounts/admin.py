@@ -76,15 +76,12 @@ class UserAdmin(AuditedAdmin, IndexedSearchAdmin, BaseUserAdmin):
         if not change:  # an operator's account: approved and verified, with its personal organization
             User.objects.add(obj, approved_by=_operator(request))
             return
+        # The other changed fields first, then the service flips is_active: it audits the change
+        # and withdraws (or republishes) the user's personal keys at the proxy. Never a full save:
+        # a deactivation or approval since the form was read stays.
+        self.save_changed(obj, form, skip=("is_active",))
         if "is_active" in form.changed_data:
-            # Save the other fields first, then let the service flip is_active: it audits the
-            # change and withdraws (or republishes) the user's personal keys at the proxy.
-            active = obj.is_active
-            obj.is_active = not active
-            super().save_model(request, obj, form, change)
-            user_set_active(user=obj, active=active, by=_operator(request))
-            return
-        super().save_model(request, obj, form, change)
+            user_set_active(user=obj, active=obj.is_active, by=_operator(request))
 
     @admin.action(description="Approve selected users")
     def approve_users(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
@@ -160,9 +157,9 @@ class OrganizationAdmin(AuditedAdmin, IndexedSearchAdmin):
         return obj.pk if isinstance(obj, Organization) else getattr(obj, "organization_id", None)
 
     def save_model(self, request: HttpRequest, obj: Organization, form: Any, change: bool) -> None:
-        if change and form.changed_data:  # only what the operator changed: a concurrent change stays
-            obj.save(update_fields=form.changed_data)
-        elif not change:
+        if change:
+            self.save_changed(obj, form)
+        else:
             obj.save()
         # Limits, zone, models reach every key's snapshot; changed budgets are rebuilt (keys app).
         organization_changed.send(sender=Organization, organization=obj, fields=set(form.changed_data))

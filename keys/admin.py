@@ -34,9 +34,7 @@ class ApiKeyAdmin(AuditedAdmin, IndexedSearchAdmin):
     actions = ["revoke"]
 
     def save_model(self, request: HttpRequest, obj: ApiKey, form: Any, change: bool) -> None:
-        # Only the fields the operator changed: a revocation or rotation since the form was read stays.
-        if form.changed_data:
-            obj.save(update_fields=form.changed_data)
+        self.save_changed(obj, form)  # a revocation or rotation since the form was read stays
         publish_key_on_commit(obj.id)  # limits, models, expiry: the proxy sees them at once
         if any(name in form.changed_data for name in BUDGET_FIELDS):
             budgets_rebuild_on_commit([("key", obj.id)])

@@ -41,6 +41,17 @@ class AuditedAdmin(admin.ModelAdmin):
             details={"object": str(obj)[:200], "change": change or []},
         )
 
+    @staticmethod
+    def save_changed(obj: Model, form: Any, *, skip: tuple[str, ...] = ()) -> list[str]:
+        """Save only the columns the operator changed (not many-to-many ones, which the form saves
+        itself): a change committed since the form was read (a revocation, a deactivation, another
+        operator's edit) is never written back. Returns the columns saved."""
+        concrete = {f.name for f in obj._meta.concrete_fields}
+        columns = [name for name in form.changed_data if name in concrete and name not in skip]
+        if columns:
+            obj.save(update_fields=columns)
+        return columns
+
     def log_addition(self, request: HttpRequest, obj: Model, message: Any) -> Any:
         self._audit(request, AuditAction.ADMIN_ADDED, obj, message)
         return super().log_addition(request, obj, message)

@@ -3,12 +3,14 @@ keys (search, revoke), the read-only audit trail; what reaches the proxy (real R
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from accounts.models import Membership, Organization, User
 from accounts.services import organization_create
 from accounts.tests.conftest import unique_email
 from audit.models import AuditAction, AuditEvent
 from inference.proxy.contract import KeySnapshot, RedisKeys
+from keys.admin import ApiKeyAdmin
 from keys.models import ApiKey
 from keys.publishing import snapshot_publish_all
 from keys.services import key_issue
@@ -210,3 +212,62 @@ def test_the_admin_is_for_operators_only(make_user):
     client.force_login(make_user("alice"))
     response = client.get("/admin/accounts/user/")
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_the_organization_form_refuses_an_out_of_range_limit(admin_client, make_user):
+    """Past PostgreSQL's integer: a form error naming the field, never a 500 (issue 14, item 9)."""
+    alice = make_user("alice")
+    org = organization_create(name="Team", owner=alice)
+    membership = org.memberships.get()
+    form = {
+        "name": "Team",
+        "timezone": "UTC",
+        "budget_period": "monthly",
+        "tpm": str(2**31),
+        "created_at_0": "2026-01-01",
+        "created_at_1": "00:00:00",
+        "memberships-TOTAL_FORMS": "1",
+        "memberships-INITIAL_FORMS": "1",
+        "memberships-MIN_NUM_FORMS": "0",
+        "memberships-MAX_NUM_FORMS": "1000",
+        "memberships-0-id": membership.pk,
+        "memberships-0-organization": org.pk,
+        "memberships-0-user": alice.pk,
+        "memberships-0-role": "owner",
+    }
+    response = admin_client.post(f"/admin/accounts/organization/{org.pk}/change/", form)
+    assert response.status_code == 200 and b"2147483647" in response.content
+    org.refresh_from_db()
+    assert org.tpm is None
+
+
+def test_the_key_form_saves_only_what_the_operator_changed(
+    admin_client, dave_keys, redis_client, rkeys, committed, monkeypatch
+):
+    """A revocation committed while the admin handles the form (after it read the key) stays
+    (issue 14, item 5)."""
+    dave, personal, _ = dave_keys
+    read = ApiKeyAdmin.get_object
+
+    def read_then_revoked_elsewhere(self, request, object_id, from_field=None):
+        key = read(self, request, object_id, from_field)
+        ApiKey.objects.filter(pk=personal.pk).update(revoked_at=timezone.now())  # another operator's
+        return key
+
+    monkeypatch.setattr(ApiKeyAdmin, "get_object", read_then_revoked_elsewhere)
+    form = {
+        "organization": personal.organization_id,
+        "created_by": dave.pk,
+        "name": "renamed",
+        "budget_period": "monthly",
+        "store_chats": "",
+        "allowed_models": "",
+        "expires_at_0": "",
+        "expires_at_1": "",
+    }
+    with committed():
+        response = admin_client.post(f"/admin/keys/apikey/{personal.pk}/change/", form)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    key = ApiKey.objects.get(pk=personal.pk)
+    assert key.name == "renamed" and key.revoked_at is not None
+    assert not published(redis_client, rkeys, key)
