@@ -108,13 +108,10 @@ def request_logs_ingest_isolating(*, records: list[UsageRecord]) -> IsolatedInge
     records, which are reported back with the error. The rest are stored (each once: the halves
     that committed before a failure are skipped as duplicates when a batch is delivered again)."""
     inserted = duplicates = 0
-    rejected: list[RecordRejected] = []
     late = _late_records(records)
-    pending = [(list(range(len(records))), [r for r in records])]
-    if late:
-        rejected += [RecordRejected(i, REASON_LATE, why) for i, why in sorted(late.items())]
-        indexes = [i for i in range(len(records)) if i not in late]
-        pending = [(indexes, [records[i] for i in indexes])]
+    rejected = [RecordRejected(i, REASON_LATE, why) for i, why in late.items()]
+    indexes = [i for i in range(len(records)) if i not in late]
+    pending = [(indexes, [records[i] for i in indexes])]  # (indexes, their records): a stack of parts
     while pending:
         indexes, part = pending.pop()
         if not part:
