@@ -32,9 +32,13 @@ def scale_rollups(org_id, factor: int | float) -> None:
             cursor.execute(f"UPDATE {table} SET cost = cost * %s WHERE org_id = %s", [factor, org_id])
 
 
-def budget_hash(key) -> dict[bytes, bytes]:
+def budget_name(key):
     (name,) = redis_client().keys(redis_keys().budget("key", str(key.id), "*"))
-    return redis_client().hgetall(name)
+    return name
+
+
+def budget_hash(key):
+    return redis_client().hgetall(budget_name(key))
 
 
 def spend_last_hour(key, usd: str) -> None:
@@ -67,12 +71,7 @@ def test_spend_the_proxy_settled_is_kept_when_postgresql_counts_less(budgeted):
     Redis below what the proxy itself settled, only takes back its own earlier corrections."""
     spend(budgeted, "0.30")
     check_budgets()
-    name = redis_keys().budget("key", str(budgeted.id), budget_hash_period(budgeted))
+    name = budget_name(budgeted)
     redis_client().hincrby(name, "spent", 500_000_000)  # the proxy settled $0.50 not yet in PostgreSQL
     check_budgets()
     assert int(redis_client().hget(name, "spent")) == 800_000_000
-
-
-def budget_hash_period(key) -> str:
-    (name,) = redis_client().keys(redis_keys().budget("key", str(key.id), "*"))
-    return name.decode().rsplit(":", 1)[1]

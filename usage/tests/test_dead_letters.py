@@ -19,7 +19,7 @@ from webhooks.tests.test_litellm_webhook import priced, record  # noqa: F401 - a
 pytestmark = pytest.mark.usefixtures("redis_client")  # the test run's prefix, emptied afterwards
 
 
-def dead_letter(rec: object, reason: str = "contract", error: str = "end_user is invalid") -> str:
+def dead_letter(rec, reason="contract", error="end_user is invalid"):
     raw = rec if isinstance(rec, bytes) else json.dumps(rec).encode()
     entry = client().xadd(
         redis_keys().usage_dead, {USAGE_FIELD: raw, "reason": reason, "error": error, "at": f"{time.time():.3f}"}
