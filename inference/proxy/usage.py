@@ -35,7 +35,8 @@ BATCH = 500
 MAX_BUFFER = 200_000
 # Records a second, per worker, of calls refused before a caller was identified (see
 # UnidentifiedRejections): a flood of bad keys must not become a flood of request_logs rows.
-UNIDENTIFIED_PER_SECOND = float(os.environ.get("LLMAAS_UNIDENTIFIED_REJECTIONS_PER_SECOND", "10"))
+UNIDENTIFIED_PER_SECOND = float(os.environ.get("LLMAAS_UNIDENTIFIED_REJECTIONS_PER_SECOND", "2"))
+UNIDENTIFIED_BURST = float(os.environ.get("LLMAAS_UNIDENTIFIED_REJECTIONS_BURST", "10"))
 
 
 class UsageLogger(CustomLogger):
@@ -48,7 +49,7 @@ class UsageLogger(CustomLogger):
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
         self.dropped = 0
-        self.unidentified = UnidentifiedRejections(UNIDENTIFIED_PER_SECOND)
+        self.unidentified = UnidentifiedRejections(UNIDENTIFIED_PER_SECOND, UNIDENTIFIED_BURST)
 
     # --- LiteLLM callbacks --------------------------------------------------------------------
     async def async_log_success_event(self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any) -> None:

@@ -156,15 +156,16 @@ def record_normalised(data: dict[str, Any]) -> dict[str, Any]:
 
 
 class UnidentifiedRejections:
-    """Per worker, at most ``per_second`` records a second (bursts of as many) of calls refused
+    """Per worker, at most ``per_second`` records a second (after a burst of ``burst``) of calls refused
     before any caller was identified (a bad or missing key): anyone can send those, and each would
     otherwise be a request_logs row. The rest are counted, and the count is logged once a minute.
     Rejections of identified callers (a model the key may not use, a 429) are all recorded."""
 
-    def __init__(self, per_second: float, report_every: float = 60.0) -> None:
+    def __init__(self, per_second: float, burst: float, report_every: float = 60.0) -> None:
         self.per_second = per_second
+        self.burst = burst
         self.report_every = report_every
-        self.tokens = per_second
+        self.tokens = burst
         self.last = self.reported_at = -math.inf  # set by the first call
         self.skipped = 0  # since the last report
         self.skipped_total = 0
@@ -180,7 +181,7 @@ class UnidentifiedRejections:
         now = time.monotonic() if now is None else now
         if self.last == -math.inf:
             self.last = self.reported_at = now
-        self.tokens = min(self.per_second, self.tokens + max(0.0, now - self.last) * self.per_second)
+        self.tokens = min(self.burst, self.tokens + max(0.0, now - self.last) * self.per_second)
         self.last = now
         if self.tokens >= 1:
             self.tokens -= 1

@@ -150,16 +150,16 @@ def rejected(identified: bool) -> UsageRecord:
 
 
 def test_a_flood_of_unidentified_rejections_is_sampled_and_counted():
-    sampler = UnidentifiedRejections(per_second=10, report_every=60)
+    sampler = UnidentifiedRejections(per_second=2, burst=10, report_every=60)
     kept = sum(sampler.keep(rejected(identified=False), now=100.0) for _ in range(1000))
-    assert kept == 10 and sampler.skipped_total == 990
-    assert sum(sampler.keep(rejected(identified=False), now=101.0) for _ in range(100)) == 10  # refilled: 10 a second
+    assert kept == 10 and sampler.skipped_total == 990  # the burst
+    assert sum(sampler.keep(rejected(identified=False), now=103.0) for _ in range(100)) == 6  # then 2 a second
     assert sampler.report(now=130.0) == 0  # reported once a minute
-    assert sampler.report(now=161.0) == 1080 and sampler.report(now=300.0) == 0
+    assert sampler.report(now=161.0) == 1084 and sampler.report(now=300.0) == 0
 
 
 def test_rejections_of_identified_callers_and_other_calls_are_all_recorded():
-    sampler = UnidentifiedRejections(per_second=1)
+    sampler = UnidentifiedRejections(per_second=1, burst=1)
     ok = usage_record({"standard_logging_object": slo()}, ok=True)
     assert all(sampler.keep(rejected(identified=True), now=5.0) for _ in range(500))
     assert all(sampler.keep(ok, now=5.0) for _ in range(500))
