@@ -77,10 +77,9 @@ def _positive_int(body: dict[str, Any], name: str, maximum: int) -> int | None:
     value = body.get(name)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidValue(
-            f"Invalid '{name}': expected an integer, got {type(value).__name__}.", param=name, code="invalid_type"
-        )
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise _not_an_integer(name, value)
+    # Bounds first: LiteLLM's JSON parser reads an integer beyond 64 bits (10**30) as a float.
     if value < 1:
         raise InvalidValue(
             f"Invalid '{name}': integer below minimum value. Expected a value >= 1.",
@@ -93,7 +92,15 @@ def _positive_int(body: dict[str, Any], name: str, maximum: int) -> int | None:
             param=name,
             code="integer_above_max_value",
         )
+    if isinstance(value, float):  # 1.5, 10.0, NaN
+        raise _not_an_integer(name, value)
     return value
+
+
+def _not_an_integer(name: str, value: object) -> InvalidValue:
+    return InvalidValue(
+        f"Invalid '{name}': expected an integer, got {type(value).__name__}.", param=name, code="invalid_type"
+    )
 
 
 def _is_text_completion(path: str) -> bool:

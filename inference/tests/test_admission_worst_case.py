@@ -118,7 +118,9 @@ def test_the_cap_is_clamped_to_the_context_window():
     assert completion_cap({"model": "s", "max_output_tokens": 30}, small, RESPONSES) == 30
 
 
-@pytest.mark.parametrize("value", [0, -1, 2**31, 10**30, 1.5, 10.0, "10", True, [10], {"n": 1}])
+@pytest.mark.parametrize(
+    "value", [0, -1, 2**31, 10**30, 1e30, -1e30, 0.5, 1.5, 10.0, float("nan"), float("inf"), "10", True, [10], {"n": 1}]
+)
 @pytest.mark.parametrize("name", ["max_tokens", "max_completion_tokens", "n", "best_of"])
 def test_absurd_values_are_refused_before_redis(redis_prefix, name, value):
     with pytest.raises(ValueError) as refused:
