@@ -41,7 +41,9 @@ local last = tonumber(redis.call('HGET', KEYS[1], 'pg') or ARGV[1])
 local settled = math.max(0, current - corrected)
 if pg < last then corrected = math.max(0, corrected - (last - pg)) end
 local target = math.max(settled + corrected, pg)
-redis.call('HSET', KEYS[1], 'spent', target, 'corrected', target - settled, 'pg', pg)
+-- As integer text: redis.call writes a number as %.17g (2e+17 from 10^17 on), which HINCRBY refuses.
+local function int(x) return string.format('%d', x) end
+redis.call('HSET', KEYS[1], 'spent', int(target), 'corrected', int(target - settled), 'pg', int(pg))
 if tonumber(ARGV[3]) >= 0 then redis.call('HSET', KEYS[1], 'blocked', ARGV[3])
 else redis.call('HDEL', KEYS[1], 'blocked') end
 if tonumber(ARGV[2]) > 0 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end

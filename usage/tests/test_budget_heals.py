@@ -12,8 +12,10 @@ from django.utils import timezone
 
 from inference.proxy.admission import Admitted, Refusal
 from keys.services import key_update
-from llmaas.redis_client import redis_client, redis_keys
+from llmaas import redis_client as shared_redis
+from llmaas.redis_client import redis_keys
 from usage.alerts import check_budgets
+from usage.budgets import ScopeSpend, raise_spent
 from usage.partitions import month_start
 from usage.rollups import aggregate_usage
 from usage.summary import floor
@@ -33,12 +35,12 @@ def scale_rollups(org_id, factor: int | float) -> None:
 
 
 def budget_name(key):
-    (name,) = redis_client().keys(redis_keys().budget("key", str(key.id), "*"))
+    (name,) = shared_redis.redis_client().keys(redis_keys().budget("key", str(key.id), "*"))
     return name
 
 
 def budget_hash(key):
-    return redis_client().hgetall(budget_name(key))
+    return shared_redis.redis_client().hgetall(budget_name(key))
 
 
 def spend_last_hour(key, usd: str) -> None:
@@ -72,6 +74,15 @@ def test_spend_the_proxy_settled_is_kept_when_postgresql_counts_less(budgeted):
     spend(budgeted, "0.30")
     check_budgets()
     name = budget_name(budgeted)
-    redis_client().hincrby(name, "spent", 500_000_000)  # the proxy settled $0.50 not yet in PostgreSQL
+    shared_redis.redis_client().hincrby(name, "spent", 500_000_000)  # the proxy settled $0.50 not yet in PostgreSQL
     check_budgets()
-    assert int(redis_client().hget(name, "spent")) == 800_000_000
+    assert int(shared_redis.redis_client().hget(name, "spent")) == 800_000_000
+
+
+def test_spend_past_10_to_the_17_nano_dollars_stays_an_integer_the_proxy_can_add_to(redis_client):
+    """redis.call writes a Lua number as %.17g: 2e+17, which HINCRBY (the proxy's settle) refuses."""
+    scope = ScopeSpend("key", "k-1", "m202612", None, None, Decimal("1000000000"), Decimal("200000000"), "o-1")
+    raise_spent(scope)
+    name = redis_keys().budget("key", "k-1", "m202612")
+    assert redis_client.hget(name, "spent") == b"200000000000000000"
+    assert redis_client.hincrby(name, "spent", 1) == 200000000000000001
