@@ -95,6 +95,7 @@ class Bench:
             broker_url=f"amqp://guest:guest@127.0.0.1:5672/{self.vhost}",
             public_port=free_port(),
             django_port=free_port(),
+            webhook_port=free_port(),
             litellm_port=free_port(),
             litellm_workers=self.workers,
             models=self.models(),

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import psycopg
 from psycopg import sql
 
+from inference.proxy.routes import MODEL_ID_CHARS, MODEL_ROUTE_PREFIX, PUBLIC_ROUTES
 from stack import assets
 from stack.processes import Proc, Supervisor, http_ok, port_open
 
@@ -64,6 +65,9 @@ class StackConfig:
     public_host: str = "127.0.0.1"
     public_port: int = 8000
     django_port: int = 8001
+    # Django's internal workers (the usage webhook): never routed by nginx, so slow public
+    # requests (export readers) cannot take the capacity that billing needs.
+    webhook_port: int = 8002
     litellm_port: int = 4000
     litellm_workers: int = 2
     litellm_config: Path | None = None  # default: <state_dir>/litellm.yaml
@@ -72,6 +76,12 @@ class StackConfig:
     extra_env: dict[str, str] = field(default_factory=dict)
     snapshot_reconcile_seconds: int = 5
     gunicorn_workers: int = 2
+    gunicorn_threads: int = 4
+    # Edge limits (nginx, per client address on /v1): requests without a well-formed key, and all.
+    edge_anonymous_rps: int = 20
+    edge_anonymous_burst: int = 40
+    edge_address_rps: int = 1000
+    edge_address_burst: int = 2000
     shipper_claim_idle_ms: int = 10_000
     shipper_backoff_max: float = 10.0
 
@@ -87,6 +97,7 @@ class StackConfig:
             broker_url=os.environ.get("LLMAAS_CELERY_BROKER_URL", cls.broker_url),
             public_port=_env_port("LLMAAS_PUBLIC_PORT", 8000),
             django_port=_env_port("LLMAAS_DJANGO_PORT", 8001),
+            webhook_port=_env_port("LLMAAS_WEBHOOK_PORT", 8002),
             litellm_port=_env_port("LLMAAS_LITELLM_PORT", 4000),
             # The default stack renders the repository's config; another state dir keeps its own.
             litellm_config=ROOT / "litellm" / "config.yaml" if state_dir == ROOT / ".state" else None,
@@ -141,7 +152,7 @@ class Stack:
             "PYTHONUNBUFFERED": "1",
             "LLMAAS_REDIS_URL": c.redis_url,
             "LLMAAS_REDIS_PREFIX": c.redis_prefix,
-            "LLMAAS_WEBHOOK_URL": f"http://127.0.0.1:{c.django_port}/api/webhooks/litellm",
+            "LLMAAS_WEBHOOK_URL": f"http://127.0.0.1:{c.webhook_port}/api/webhooks/litellm",
             "LLMAAS_WEBHOOK_SECRET": self.secret("LLMAAS_WEBHOOK_SECRET"),
             "LLMAAS_SHIPPER_CLAIM_IDLE_MS": str(c.shipper_claim_idle_ms),
             "LLMAAS_SHIPPER_BACKOFF_MAX": str(c.shipper_backoff_max),
@@ -252,8 +263,16 @@ class Stack:
                 "django",
                 # Threaded workers: a long streamed export never stalls a worker's heartbeat.
                 [py, "-m", "gunicorn", "llmaas.wsgi", "-b", f"127.0.0.1:{c.django_port}", "-w", str(c.gunicorn_workers),
-                 "-k", "gthread", "--threads", "4", "--access-logfile", "-", "--graceful-timeout", "5"],
+                 "-k", "gthread", "--threads", str(c.gunicorn_threads), "--access-logfile", "-",
+                 "--graceful-timeout", "5"],
                 django_env, self.log("django"), http_ok(f"http://127.0.0.1:{c.django_port}/api/health"),
+            ),
+            Proc(
+                "django-internal",
+                # The shipper posts one batch at a time: one small worker is its whole capacity.
+                [py, "-m", "gunicorn", "llmaas.wsgi", "-b", f"127.0.0.1:{c.webhook_port}", "-w", "1",
+                 "-k", "gthread", "--threads", "2", "--access-logfile", "-", "--graceful-timeout", "5"],
+                django_env, self.log("django-internal"), http_ok(f"http://127.0.0.1:{c.webhook_port}/api/health"),
             ),
             Proc("celery-worker", [*celery, "worker", "-l", "info", "-c", "1", "--without-gossip", "--without-mingle"],
                  django_env, self.log("celery-worker")),
@@ -289,6 +308,13 @@ class Stack:
             public_port=c.public_port,
             django_port=c.django_port,
             litellm_port=c.litellm_port,
+            public_routes=nginx_route_map(),
+            edge_anonymous_rps=c.edge_anonymous_rps,
+            edge_anonymous_burst=c.edge_anonymous_burst,
+            edge_address_rps=c.edge_address_rps,
+            edge_address_burst=c.edge_address_burst,
+            # Below Django's public thread count, so other requests always find a thread.
+            export_connections=max(1, c.gunicorn_workers * c.gunicorn_threads // 2),
         )
         path = c.state_dir / "nginx.conf"
         path.write_text(text)
@@ -306,6 +332,13 @@ class Stack:
 
     def down(self) -> None:
         self.supervisor.stop_all()
+
+
+def nginx_route_map() -> str:
+    """The entries of nginx's ``$llmaas_public_route`` map: routes.py's (method, path) pairs."""
+    exact = [f'        "{method} {path}" 1;' for method, path in sorted(PUBLIC_ROUTES)]
+    model = f'        "~^GET {MODEL_ROUTE_PREFIX}{MODEL_ID_CHARS}$" 1;'
+    return "\n".join([*exact, model])
 
 
 def nginx_binary() -> str:

@@ -118,6 +118,7 @@ def isolated_stack(state: Path) -> Iterator[E2E]:
         broker_url=f"amqp://guest:guest@127.0.0.1:5672/{vhost}",
         public_port=free_port(),
         django_port=free_port(),
+        webhook_port=free_port(),
         litellm_port=free_port(),
         llamas=[
             LlamaSpec("llama-smollm2", assets.smollm2(), smol_port, "smollm2-135m-instruct"),

@@ -2,11 +2,14 @@
 
 Configured as ``general_settings.custom_auth: inference.proxy.auth.user_api_key_auth``. It
 replaces all of LiteLLM's auth, so it also recognises the master key (operators only).
-Order of checks: key present and well-formed (401) → master key → route allowlist (403) →
-snapshot lookup (503 if Redis cannot answer, 401 if unknown) → expiry (401). The key's model
-allowlist is checked here too (403 for generation, 404 for /models/{id}), before admission, so
-LiteLLM's own common checks are left off (they cost ~4 % of a worker's CPU and count nothing
-we need).
+Order of checks: key present and well-formed (401) → master key → (method, path) allowlist of
+routes.py (403) → snapshot lookup (503 if Redis cannot answer, 401 if unknown) → expiry (401)
+→ no query parameters (400: LiteLLM would serve ``?model=`` over the body's) → on generation
+routes: no client routing fields (400), a well-formed model (400), the key's model allowlist
+(403), the published catalog (404) → admission (429). All before admission, so a refused
+request never counts; LiteLLM's own common checks are left off (they cost ~4 % of a worker's
+CPU and count nothing we need). The pre-call hook (hooks.py) re-checks the model LiteLLM
+finally calls against the one admitted here.
 """
 
 from __future__ import annotations
@@ -14,7 +17,6 @@ from __future__ import annotations
 import hmac
 import logging
 import math
-import re
 import time
 from typing import Any
 
@@ -23,7 +25,7 @@ from litellm.proxy._types import LitellmUserRoles, ProxyException, UserAPIKeyAut
 from litellm.proxy.common_utils.http_parsing_utils import _read_request_body
 from redis.exceptions import RedisError
 
-from inference.proxy.admission import GENERATION_SUFFIXES, Admission, InvalidValue, Refusal, worst_case
+from inference.proxy.admission import Admission, InvalidValue, Refusal, worst_case
 from inference.proxy.contract import (
     SECRET_MAX_LENGTH,
     SECRET_MIN_LENGTH,
@@ -32,13 +34,18 @@ from inference.proxy.contract import (
     RedisKeys,
     hash_secret,
 )
-from inference.proxy.routes import INFERENCE_ROUTES
+from inference.proxy.routes import (
+    MODEL_MAX_LENGTH,
+    is_generation_route,
+    is_public_route,
+    model_of_route,
+    refused_field,
+)
 from inference.proxy.settings import SETTINGS as settings
 from inference.proxy.snapshots import SnapshotStore, SnapshotUnavailable
 
 log = logging.getLogger("llmaas.proxy")
 
-MODEL_PATH = re.compile(r"^(?:/v1)?/models/([^/]+)$")
 LAST_USED_EVERY = 60.0  # seconds between last-used writes, per key and worker
 
 store = SnapshotStore(settings.redis_url, RedisKeys(settings.redis_prefix), cache_ttl=settings.cache_ttl)
@@ -126,6 +133,56 @@ async def _admit(snapshot: KeySnapshot, body: dict[str, Any], model_name: str, p
     return worst.metadata() | outcome.metadata()
 
 
+def _invalid(message: str, code: str, param: str | None) -> OpenAIError:
+    return OpenAIError(400, message, type="invalid_request_error", code=code, param=param)
+
+
+def _model_not_found(model: str) -> OpenAIError:
+    return OpenAIError(
+        404,
+        f"The model {model!r} does not exist or you do not have access to it.",
+        type="invalid_request_error",
+        code="model_not_found",
+        param="model",
+    )
+
+
+def _model_not_allowed(model: str) -> OpenAIError:
+    return OpenAIError(
+        403,
+        f"This API key may not use the model {model!r}.",
+        type="invalid_request_error",
+        code="model_not_allowed",
+        param="model",
+    )
+
+
+async def _servable_model(snapshot: KeySnapshot, body: dict[str, Any]) -> str:
+    """The body's model if it is a catalog model this key may use; else a 400/403/404.
+
+    Checked before admission, so a refused request never counts against a limit, and so that
+    nothing LiteLLM could serve outside the catalog (an upstream name such as
+    ``openai/<upstream id>``, a model disabled in Django but still in LiteLLM's config) is served.
+    """
+    field = refused_field(body)
+    if field is not None:
+        raise _invalid(f"The field {field!r} is not accepted by this API.", "field_not_allowed", field)
+    model = body.get("model")
+    if not isinstance(model, str) or not model or len(model) > MODEL_MAX_LENGTH:
+        raise _invalid(
+            f"'model' must be a model name (a string of 1 to {MODEL_MAX_LENGTH} characters).", "invalid_model", "model"
+        )
+    if snapshot.models and model not in snapshot.models:
+        raise _model_not_allowed(model)
+    try:
+        served = await store.catalog_model(model)
+    except (SnapshotUnavailable, RedisError, OSError) as exc:
+        raise _unavailable(exc) from None
+    if served is None:
+        raise _model_not_found(model)
+    return model
+
+
 def _unauthorized(message: str) -> OpenAIError:
     return OpenAIError(401, message, type="invalid_request_error", code="invalid_api_key")
 
@@ -154,10 +211,10 @@ async def user_api_key_auth(request: Request, api_key: str | None) -> UserAPIKey
 
     path = request.url.path
     # Second line of defence behind the route gate (asgi.py): tenants get the inference surface only.
-    if not INFERENCE_ROUTES.match(path):
+    if not is_public_route(request.method, path):
         raise OpenAIError(
             403,
-            f"The route {path} is not available to API keys.",
+            f"The route {request.method} {path} is not available to API keys.",
             type="invalid_request_error",
             code="route_not_allowed",
         )
@@ -172,6 +229,10 @@ async def user_api_key_auth(request: Request, api_key: str | None) -> UserAPIKey
         raise _unauthorized(f"Incorrect API key provided: {_redacted(secret)}.")
     if snapshot.is_expired(now):
         raise _unauthorized(f"The API key {_redacted(secret)} has expired.")
+    # LiteLLM serves a query-string ?model= in place of the body's (and copies other query
+    # parameters into the request): no public route takes any.
+    for name in request.query_params:
+        raise _invalid(f"Query parameters are not accepted here: {name!r}.", "query_parameter_not_allowed", name)
 
     if now - _last_touched.get(snapshot.key_id, 0.0) > LAST_USED_EVERY:
         _last_touched[snapshot.key_id] = now
@@ -183,26 +244,14 @@ async def user_api_key_auth(request: Request, api_key: str | None) -> UserAPIKey
         "llmaas_user_id": snapshot.user_id,
         "llmaas_store_chats": snapshot.store_chats,
     }
-    model_path = MODEL_PATH.match(path)
-    if model_path and snapshot.models and model_path.group(1) not in snapshot.models:
-        raise OpenAIError(
-            404,
-            f"The model {model_path.group(1)!r} does not exist.",
-            type="invalid_request_error",
-            code="model_not_found",
-        )
-    if request.method == "POST" and path.endswith(GENERATION_SUFFIXES):
+    listed = model_of_route(path)
+    if listed is not None and snapshot.models and listed not in snapshot.models:
+        raise _model_not_found(listed)
+    if is_generation_route(request.method, path):
         body = await _read_request_body(request)
-        model = str(body.get("model", ""))
-        # Checked here, before admission, so that a refused model never counts against a limit.
-        if snapshot.models and model not in snapshot.models:
-            raise OpenAIError(
-                403,
-                f"This API key may not use the model {model!r}.",
-                type="invalid_request_error",
-                code="model_not_allowed",
-                param="model",
-            )
+        model = await _servable_model(snapshot, body)
+        # The pre-call hook compares the model LiteLLM finally calls with this one.
+        identity["llmaas_model"] = model
         identity |= await _admit(snapshot, body, model, path)
     return UserAPIKeyAuth(
         api_key=key_hash,

@@ -2,6 +2,9 @@
 
 - ``async_pre_call_hook`` drops client-supplied upstream credentials from the body: LiteLLM
   would otherwise forward a body ``api_key`` to the backend in place of the configured one.
+  It also re-checks the model LiteLLM is about to call (after its aliasing and routing
+  rewrites) against the model our auth hook admitted and against the live catalog: a
+  mismatch is refused, never served unadmitted or unbilled.
 - ``async_post_call_response_headers_hook`` overwrites the headers by which LiteLLM reveals
   which backend served a call (its address, its model name) and adds our worker id.
 """
@@ -11,9 +14,13 @@ from __future__ import annotations
 from typing import Any
 
 from litellm.integrations.custom_logger import CustomLogger
+from litellm.proxy._types import LitellmUserRoles
+from redis.exceptions import RedisError
 
 from inference.proxy.admission import apply_output_cap
+from inference.proxy.auth import OpenAIError, store
 from inference.proxy.settings import SETTINGS as settings
+from inference.proxy.snapshots import SnapshotUnavailable
 
 # Body fields that would let a client steer LiteLLM's upstream call with its own credentials.
 CLIENT_CREDENTIAL_FIELDS = ("api_key", "azure_ad_token", "aws_access_key_id", "aws_secret_access_key")
@@ -25,6 +32,43 @@ BACKEND_REVEALING_HEADERS = (
     "x-litellm-model-region",
     "llm_provider-server",
 )
+
+
+def _final_model_refused(model: object, reason: str) -> OpenAIError:
+    return OpenAIError(
+        400,
+        f"The model {model!r} cannot be served for this request ({reason}).",
+        type="invalid_request_error",
+        code="model_mismatch",
+        param="model",
+    )
+
+
+async def _check_final_model(user_api_key_dict: Any, model: object) -> None:
+    """Fail closed unless ``model`` is the catalog model our auth hook admitted for this key."""
+    if getattr(user_api_key_dict, "user_role", None) == LitellmUserRoles.PROXY_ADMIN:
+        return  # operators (master key, private port) may call any deployment
+    metadata = getattr(user_api_key_dict, "metadata", None) or {}
+    admitted = metadata.get("llmaas_model")
+    if admitted is None:
+        raise _final_model_refused(model, "no model was admitted")
+    if model != admitted:
+        raise _final_model_refused(model, f"admitted {admitted!r}")
+    allowed = getattr(user_api_key_dict, "models", None) or []
+    if allowed and model not in allowed:
+        raise _final_model_refused(model, "not allowed for this key")
+    try:
+        served = await store.catalog_model(str(model))
+    except (SnapshotUnavailable, RedisError, OSError):
+        raise OpenAIError(
+            503,
+            "The service is temporarily unable to check the model catalog. Please retry shortly.",
+            type="service_unavailable",
+            code="service_unavailable",
+            headers={"Retry-After": "2"},
+        ) from None
+    if served is None:
+        raise _final_model_refused(model, "not in the catalog")
 
 
 def _bound_output(user_api_key_dict: Any, data: dict[str, Any]) -> None:
@@ -41,6 +85,7 @@ class ProxyHooks(CustomLogger):
     ) -> dict[str, Any]:
         for name in CLIENT_CREDENTIAL_FIELDS:
             data.pop(name, None)
+        await _check_final_model(user_api_key_dict, data.get("model"))
         _bound_output(user_api_key_dict, data)
         return data
 
