@@ -1,0 +1,101 @@
+"""routes.py: the public surface, and the nginx config the stack renders from it."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from inference.proxy.routes import (
+    GENERATION_ROUTES,
+    PUBLIC_ROUTES,
+    is_generation_route,
+    is_public_route,
+    model_of_route,
+    refused_field,
+)
+from stack.stack import Stack, StackConfig, nginx_binary
+
+
+@pytest.mark.parametrize(
+    "method,path",
+    [
+        ("POST", "/v1/chat/completions"),
+        ("POST", "/v1/completions"),
+        ("POST", "/v1/embeddings"),
+        ("POST", "/v1/responses"),
+        ("GET", "/v1/models"),
+        ("GET", "/v1/models/smollm2"),
+        ("GET", "/v1/models/qwen2.5-0.5b_instruct"),
+    ],
+)
+def test_it_opens_the_openai_surface(method, path):
+    assert is_public_route(method, path)
+
+
+@pytest.mark.parametrize(
+    "method,path",
+    [
+        ("POST", "/chat/completions"),  # LiteLLM's unprefixed copies
+        ("POST", "/models/tiny:generateContent"),
+        ("POST", "/v1/models/tiny:generateContent"),
+        ("GET", "/v1/models/tiny:generateContent"),
+        ("GET", "/v1/models/a/b"),
+        ("GET", "/v1/models/"),
+        ("GET", "/v1/models/.."),
+        ("GET", "/v1/models/" + "x" * 101),
+        ("GET", "/v1/chat/completions"),
+        ("POST", "/v1/models"),
+        ("POST", "/v1/chat/completions/"),
+        ("POST", "/engines/tiny/chat/completions"),
+        ("GET", "/v1/responses/resp_1"),
+        ("DELETE", "/v1/responses/resp_1"),
+        ("POST", "/v1/realtime"),
+        ("GET", "/health/readiness"),
+    ],
+)
+def test_it_closes_everything_else(method, path):
+    assert not is_public_route(method, path)
+
+
+def test_only_post_routes_generate():
+    assert all(method == "POST" for method, _ in GENERATION_ROUTES)
+    assert is_generation_route("POST", "/v1/embeddings")
+    assert not is_generation_route("GET", "/v1/models")
+    assert model_of_route("/v1/models/smollm2") == "smollm2"
+    assert model_of_route("/v1/models/a:b") is None
+
+
+@pytest.mark.parametrize(
+    "body,refused",
+    [
+        ({"model": "tiny", "fallbacks": ["smollm2"]}, "fallbacks"),
+        ({"model": "tiny", "context_window_fallbacks": []}, "context_window_fallbacks"),
+        ({"model": "tiny", "mock_response": "hi"}, "mock_response"),
+        ({"model": "tiny", "mock_anything_new": 1}, "mock_anything_new"),
+        ({"model": "tiny", "litellm_logging_obj": {}}, "litellm_logging_obj"),
+        ({"model": "tiny", "user_api_key_hash": "x"}, "user_api_key_hash"),
+        ({"model": "tiny", "metadata": {"user_api_key_auth_metadata": {}}}, "metadata.user_api_key_auth_metadata"),
+        ({"model": "tiny", "metadata": {"llmaas_org_id": "x"}}, "metadata.llmaas_org_id"),
+        ({"model": "tiny", "messages": [], "user": "u", "metadata": {"purpose": "test"}}, None),
+    ],
+)
+def test_it_names_the_first_refused_field(body, refused):
+    assert refused_field(body) == refused
+
+
+def test_the_rendered_nginx_config_routes_exactly_the_public_surface(tmp_path):
+    config = StackConfig(state_dir=tmp_path, public_port=18999)
+    (tmp_path / "logs").mkdir()
+    path = Stack(config).render_nginx()
+    text = path.read_text()
+    for method, route in PUBLIC_ROUTES:
+        assert f'"{method} {route}" 1;' in text
+    assert "proxy_set_header X-Forwarded-Host $http_host;" in text
+    assert "location ^~ /api/webhooks/litellm" in text
+    checked = subprocess.run(
+        [nginx_binary(), "-t", "-p", str(tmp_path / "nginx"), "-e", str(tmp_path / "logs" / "e.log"), "-c", str(path)],
+        capture_output=True,
+        text=True,
+    )
+    assert checked.returncode == 0, checked.stderr
