@@ -35,6 +35,9 @@ CAP_FIELDS = ("max_tokens", "max_completion_tokens", "max_output_tokens")
 BACKEND_CAP_FIELDS = ("n_predict", "num_predict", "max_new_tokens")
 MAX_CAP = 2**31 - 1  # OpenAI's own bound on max_tokens
 MAX_CHOICES = 128  # OpenAI's bound on n
+# /responses generates at least this many tokens whatever max_output_tokens says (OpenAI's own
+# minimum; llama-server wrote 16 tokens for max_output_tokens 2 or 3, measured through LiteLLM).
+RESPONSES_MIN_OUTPUT_TOKENS = 16
 # The largest reservation (nano-USD, and tokens): Lua hands numbers to Redis (HINCRBY) and to
 # cjson formatted with %.14g, so anything from 10^14 on would turn into 1e+14 and Redis would
 # refuse it; below it every sum the scripts make stays exact in a double. 10^14 nano-USD is
@@ -111,11 +114,12 @@ def completion_cap(body: dict[str, Any], model: CatalogModel, path: str) -> int:
     """The most tokens one completion can have: the smallest cap the client gave (the backend
     stops at the first it reaches), clamped to the model's max_output_tokens and its context
     window (no completion outgrows the context, whatever the prompt's real length). 0 for
-    embeddings, which generate nothing."""
+    embeddings, which generate nothing; never under the minimum that /responses generates."""
     if path.endswith("/embeddings"):
         return 0
     given = [value for name in CAP_FIELDS if (value := _positive_int(body, name, MAX_CAP)) is not None]
-    return min([*given, model.max_output_tokens, model.context_window])
+    cap = min([*given, model.max_output_tokens, model.context_window])
+    return max(cap, RESPONSES_MIN_OUTPUT_TOKENS) if path.endswith("/responses") else cap
 
 
 def _prompt_count(prompt: Any) -> int:

@@ -118,6 +118,13 @@ def test_the_cap_is_clamped_to_the_context_window():
     assert completion_cap({"model": "s", "max_output_tokens": 30}, small, RESPONSES) == 30
 
 
+def test_responses_reserve_the_minimum_output_the_backend_writes_anyway():
+    # Measured: max_output_tokens=3 on /v1/responses came back with 16 output tokens.
+    assert completion_cap({"model": "m", "input": "x", "max_output_tokens": 3}, MODEL, RESPONSES) == 16
+    assert completion_cap({"model": "m", "input": "x", "max_tokens": 2}, MODEL, RESPONSES) == 16
+    assert completion_cap({"model": "m", "messages": [], "max_tokens": 3}, MODEL, CHAT) == 3
+
+
 @pytest.mark.parametrize(
     "value", [0, -1, 2**31, 10**30, 1e30, -1e30, 0.5, 1.5, 10.0, float("nan"), float("inf"), "10", True, [10], {"n": 1}]
 )

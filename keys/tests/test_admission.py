@@ -301,3 +301,21 @@ def test_budgets_are_rebuilt_from_postgres_when_redis_restarts_empty(e2e, admin)
     # Everything PostgreSQL knows (the probe call above may have settled on top of it).
     assert Decimal(after["spent_usd"]) >= Decimal(spent_pg).quantize(Decimal("0.000001"))
     assert Decimal(after["remaining_usd"]) <= Decimal(1) - Decimal(spent_pg).quantize(Decimal("0.000001"))
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/v1/responses", {"model": "tiny", "input": "hi", "max_output_tokens": 3}),  # the backend writes 16
+        ("/v1/responses", {"model": "tiny", "input": "hi"}),
+        ("/v1/chat/completions", {"model": "tiny", "messages": [{"role": "user", "content": "hi"}]}),
+        ("/v1/completions", {"model": "tiny", "prompt": ["hello", "world"], "max_tokens": 3}),
+    ],
+    ids=["responses-small-cap", "responses-no-cap", "chat-no-cap", "completions-two-prompts"],
+)
+def test_what_a_call_reserved_covers_what_it_used(e2e, admin, path, body):
+    key = str(e2e.create_key(admin, name="covers", models=["tiny"], tpm=10**6)["secret"])
+    response = httpx.post(f"{e2e.public}{path}", json=body, headers={"Authorization": f"Bearer {key}"}, timeout=120)
+    assert response.status_code == 200, response.text
+    reserved = 10**6 - int(response.headers["x-ratelimit-remaining-tokens"])
+    assert response.json()["usage"]["total_tokens"] <= reserved, (response.json()["usage"], reserved)
