@@ -5,12 +5,14 @@
   It also re-checks the model LiteLLM is about to call (after its aliasing and routing
   rewrites) against the model our auth hook admitted and against the live catalog: a
   mismatch is refused, never served unadmitted or unbilled.
+- ``async_filter_listed_models`` lists only published catalog models.
 - ``async_post_call_response_headers_hook`` overwrites the headers by which LiteLLM reveals
   which backend served a call (its address, its model name) and adds our worker id.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from litellm.integrations.custom_logger import CustomLogger
@@ -44,6 +46,16 @@ def _final_model_refused(model: object, reason: str) -> OpenAIError:
     )
 
 
+def _catalog_unavailable() -> OpenAIError:
+    return OpenAIError(
+        503,
+        "The service is temporarily unable to check the model catalog. Please retry shortly.",
+        type="service_unavailable",
+        code="service_unavailable",
+        headers={"Retry-After": "2"},
+    )
+
+
 async def _check_final_model(user_api_key_dict: Any, model: object) -> None:
     """Fail closed unless ``model`` is the catalog model our auth hook admitted for this key."""
     if getattr(user_api_key_dict, "user_role", None) == LitellmUserRoles.PROXY_ADMIN:
@@ -60,13 +72,7 @@ async def _check_final_model(user_api_key_dict: Any, model: object) -> None:
     try:
         served = await store.catalog_model(str(model))
     except (SnapshotUnavailable, RedisError, OSError):
-        raise OpenAIError(
-            503,
-            "The service is temporarily unable to check the model catalog. Please retry shortly.",
-            type="service_unavailable",
-            code="service_unavailable",
-            headers={"Retry-After": "2"},
-        ) from None
+        raise _catalog_unavailable() from None
     if served is None:
         raise _final_model_refused(model, "not in the catalog")
 
@@ -88,6 +94,16 @@ class ProxyHooks(CustomLogger):
         await _check_final_model(user_api_key_dict, data.get("model"))
         _bound_output(user_api_key_dict, data)
         return data
+
+    async def async_filter_listed_models(self, user_api_key_dict: Any, model_names: Sequence[str]) -> Sequence[str]:
+        """Tenants see only published catalog models: one disabled in the admin (still in
+        LiteLLM's config) leaves /v1/models at once, and /v1/models/{id} answers 404 for it."""
+        if getattr(user_api_key_dict, "user_role", None) == LitellmUserRoles.PROXY_ADMIN:
+            return model_names
+        try:
+            return [name for name in model_names if await store.catalog_model(name) is not None]
+        except (SnapshotUnavailable, RedisError, OSError):
+            raise _catalog_unavailable() from None
 
     async def async_post_call_response_headers_hook(
         self,

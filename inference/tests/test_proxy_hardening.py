@@ -132,6 +132,10 @@ def test_a_model_disabled_in_the_catalog_stops_being_served_without_restart(e2e,
             return all(r.status_code == 404 and _error(r)["code"] == "model_not_found" for r in answers)
 
         assert poll(refused_by_both_workers, timeout=10, every=0.1)
+        auth = {"Authorization": f"Bearer {key}"}
+        listed = httpx.get(f"{e2e.public}/v1/models", headers=auth, timeout=30).json()["data"]
+        assert "recorder" not in {m["id"] for m in listed} and "tiny" in {m["id"] for m in listed}
+        assert httpx.get(f"{e2e.public}/v1/models/recorder", headers=auth, timeout=30).status_code == 404
     finally:
         _catalog_set(e2e, active=True)
     assert poll(lambda: post_chat(e2e, key, body).status_code == 200, timeout=10, every=0.1)
