@@ -233,6 +233,13 @@ def test_only_exact_method_and_path_pairs_reach_litellm(e2e, admin, method, path
         assert response.status_code in (403, 404), (base, method, path, response.status_code, response.text)
 
 
+@pytest.mark.parametrize("path", ["/chat/completions", "/v1/chat/completions%22x", '/v1/models/a"b/c', "/embeddings"])
+def test_public_refusals_of_api_paths_are_openai_errors(e2e, budgeted, path):
+    response = httpx.post(f"{e2e.public}{path}", json=TINY, headers={"Authorization": f"Bearer {budgeted}"}, timeout=30)
+    assert response.status_code == 404, response.text
+    assert set(_error(response)) >= {"message", "type", "code"}, response.text
+
+
 def _websocket_handshake(port: int, path: str, key: str) -> str:
     with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
         s.sendall(
