@@ -208,6 +208,23 @@ def test_the_proxy_sets_the_call_id_so_every_call_is_billed(e2e, admin):
     assert poll(lambda: all(_logged(e2e, c) == 1 for c in call_ids), timeout=30, every=0.25)
 
 
+@pytest.mark.parametrize(
+    "header,value",
+    [("x-litellm-timeout", "0.000001"), ("x-litellm-timeout", "not-a-number")],
+)
+def test_client_litellm_headers_never_steer_the_call(e2e, budgeted, header, value):
+    """LiteLLM reads x-litellm-* request headers (timeouts, retries, tags, spend metadata); the
+    gate drops them, so a client can neither starve its own call into an error nor multiply it."""
+    for base in (e2e.public, e2e.litellm):
+        response = httpx.post(
+            f"{base}/v1/chat/completions",
+            json=TINY,
+            headers={"Authorization": f"Bearer {budgeted}", header: value},
+            timeout=60,
+        )
+        assert response.status_code == 200, (base, response.text)
+
+
 # --- item 6: the route surface is an exact allowlist ----------------------------------------------
 @pytest.mark.parametrize(
     "method,path",
