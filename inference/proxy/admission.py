@@ -130,15 +130,70 @@ def _prompt_count(prompt: Any) -> int:
     return 1
 
 
-def completion_count(body: dict[str, Any], path: str) -> int:
+def completion_count(body: dict[str, Any], path: str, most: int = MAX_CHOICES) -> int:
     """How many completions the backend generates: n (or best_of, the candidates it picks the
-    n best from) per prompt."""
+    n best from) per prompt; a 400 past ``most`` (the operator's LLMAAS_MAX_COMPLETIONS_PER_REQUEST)."""
     if path.endswith("/embeddings"):
         return 0
     n = _positive_int(body, "n", MAX_CHOICES) or 1
     best_of = _positive_int(body, "best_of", MAX_CHOICES) or 1
     prompts = _prompt_count(body.get("prompt")) if _is_text_completion(path) else 1
-    return max(n, best_of) * prompts
+    count = max(n, best_of) * prompts
+    if count > most:
+        param = "prompt" if prompts > 1 else ("n" if n >= best_of else "best_of")
+        raise InvalidValue(
+            f"This request asks for {count} completions; this service generates at most {most} per request "
+            "(send several requests instead).",
+            param=param,
+            code="too_many_completions",
+        )
+    return count
+
+
+# What each generation route needs to have a prompt at all (a request without one is a 400 here,
+# not an error deep in LiteLLM or the backend that a client would see as a 5xx).
+# "/chat/completions" comes before "/completions", which it also ends with.
+PROMPT_FIELDS = {
+    "/chat/completions": "messages",
+    "/completions": "prompt",
+    "/embeddings": "input",
+    "/responses": "input",
+}
+
+
+def _text_or_tokens(value: Any) -> bool:
+    return isinstance(value, str) or (
+        isinstance(value, list) and all(isinstance(t, int) and not isinstance(t, bool) for t in value)
+    )
+
+
+def _well_formed_prompt(name: str, value: Any) -> bool:
+    if name == "messages":
+        return (
+            isinstance(value, list)
+            and bool(value)
+            and all(isinstance(m, dict) and isinstance(m.get("role"), str) for m in value)
+        )
+    if isinstance(value, str):
+        return name != "input" or bool(value)
+    if not isinstance(value, list) or not value:
+        return False
+    if name == "input" and all(isinstance(item, dict) for item in value):
+        return True  # /responses: a list of input items
+    return _text_or_tokens(value) or all(_text_or_tokens(item) for item in value)
+
+
+def check_prompt(body: dict[str, Any], path: str) -> None:
+    """A 400 unless the request carries its route's prompt in one of the shapes OpenAI accepts."""
+    name = next((field for suffix, field in PROMPT_FIELDS.items() if path.endswith(suffix)), None)
+    if name is None or _well_formed_prompt(name, body.get(name)):
+        return
+    shapes = {
+        "messages": "a non-empty list of message objects, each with a 'role'",
+        "prompt": "a string, or a non-empty list of strings or token ids",
+        "input": "a non-empty string, or a non-empty list of strings, token ids or input items",
+    }
+    raise InvalidValue(f"Invalid '{name}': expected {shapes[name]}.", param=name, code="invalid_prompt")
 
 
 @dataclass(frozen=True)
@@ -174,10 +229,12 @@ class WorstCase:
         return {"llmaas_output_cap": {"field": self.cap_field, "tokens": self.cap}}
 
 
-def worst_case(body: dict[str, Any], model: CatalogModel, path: str) -> WorstCase:
-    """The request's worst case on this model, or InvalidValue (a 400) for an absurd cap or n."""
+def worst_case(body: dict[str, Any], model: CatalogModel, path: str, most: int = MAX_CHOICES) -> WorstCase:
+    """The request's worst case on this model, or InvalidValue (a 400) for a missing or malformed
+    prompt, an absurd cap, or more than ``most`` completions."""
+    check_prompt(body, path)
     cap = completion_cap(body, model, path)
-    completions = completion_count(body, path)
+    completions = completion_count(body, path, most)
     if path.endswith("/embeddings"):
         field = None
     elif path.endswith("/responses"):

@@ -109,9 +109,9 @@ async def _admit(snapshot: KeySnapshot, body: dict[str, Any], model_name: str, p
     script), or refuse it (429). An absurd cap or n is a 400, before anything reaches Redis."""
     try:
         model = await store.catalog_model(model_name)
-        if model is None:
-            return {}  # LiteLLM answers for unknown models; nothing can be spent on them
-        worst = worst_case(body, model, path)
+        if model is None:  # withdrawn since _servable_model looked: never serve it unadmitted
+            raise _model_not_found(model_name)
+        worst = worst_case(body, model, path, settings.max_completions)
         if not _limited(snapshot):
             return worst.metadata()
         outcome = await admission.reserve(snapshot, model, worst)

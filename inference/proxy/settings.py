@@ -12,6 +12,10 @@ class ProxySettings:
     master_key: str
     cache_ttl: float
     reservation_ttl: float  # seconds before an unsettled reservation gives its budget back
+    # Completions one request may ask for (n, best_of, several prompts). llama-server generates n
+    # choices but reports the usage of one, so more than one would be served and billed once:
+    # raise it only when every backend reports usage summed over choices (vLLM, SGLang, OpenAI).
+    max_completions: int
     # An opaque id for this worker process, sent as x-llmaas-worker: it tells operators (and
     # tests) which worker answered without revealing anything about the host.
     worker_id: str
@@ -24,6 +28,7 @@ class ProxySettings:
             master_key=os.environ.get("LITELLM_MASTER_KEY", ""),
             cache_ttl=float(os.environ.get("LLMAAS_PROXY_CACHE_TTL", "60")),
             reservation_ttl=float(os.environ.get("LLMAAS_RESERVATION_TTL", "900")),
+            max_completions=int(os.environ.get("LLMAAS_MAX_COMPLETIONS_PER_REQUEST", "1")),
             worker_id=secrets.token_hex(4),
         )
 

@@ -58,7 +58,7 @@ class ShipperConfig:
         return cls(
             redis_url=os.environ.get("LLMAAS_REDIS_URL", "redis://127.0.0.1:6379/0"),
             prefix=os.environ.get("LLMAAS_REDIS_PREFIX", "llmaas"),
-            webhook_url=os.environ.get("LLMAAS_WEBHOOK_URL", "http://127.0.0.1:8001/api/webhooks/litellm"),
+            webhook_url=os.environ.get("LLMAAS_WEBHOOK_URL", "http://127.0.0.1:8002/api/webhooks/litellm"),
             secret=os.environ.get("LLMAAS_WEBHOOK_SECRET", "dev-insecure-webhook-secret"),
             batch=int(os.environ.get("LLMAAS_SHIPPER_BATCH", "2000")),
             claim_idle_ms=int(os.environ.get("LLMAAS_SHIPPER_CLAIM_IDLE_MS", "10000")),

@@ -13,6 +13,7 @@ from inference.proxy import admission as admission_module
 from inference.proxy.admission import (
     Admission,
     Admitted,
+    InvalidValue,
     apply_output_cap,
     completion_cap,
     nano_per_token,
@@ -25,7 +26,8 @@ URL = "redis://127.0.0.1:6379/0"
 MODEL = CatalogModel("m", "m", 4096, input_price_per_mtok="1", output_price_per_mtok="2", max_output_tokens=100)
 PRICE_IN, PRICE_OUT = nano_per_token("1"), nano_per_token("2")
 CHAT, TEXT, EMBED, RESPONSES = "/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/v1/responses"
-BASE = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 10}
+MESSAGE = [{"role": "user", "content": "hi"}]
+BASE = {"model": "m", "messages": MESSAGE, "max_tokens": 10}
 
 
 def snapshot() -> KeySnapshot:
@@ -109,7 +111,7 @@ def test_embeddings_reserve_every_input_and_no_completion(redis_prefix):
     ],
 )
 def test_the_smallest_client_cap_wins_clamped_to_the_model(body, expected):
-    assert completion_cap({"model": "m", "messages": [], **body}, MODEL, CHAT) == expected
+    assert completion_cap({"model": "m", "messages": MESSAGE, **body}, MODEL, CHAT) == expected
 
 
 def test_the_cap_is_clamped_to_the_context_window():
@@ -122,7 +124,7 @@ def test_responses_reserve_the_minimum_output_the_backend_writes_anyway():
     # Measured: max_output_tokens=3 on /v1/responses came back with 16 output tokens.
     assert completion_cap({"model": "m", "input": "x", "max_output_tokens": 3}, MODEL, RESPONSES) == 16
     assert completion_cap({"model": "m", "input": "x", "max_tokens": 2}, MODEL, RESPONSES) == 16
-    assert completion_cap({"model": "m", "messages": [], "max_tokens": 3}, MODEL, CHAT) == 3
+    assert completion_cap({"model": "m", "messages": MESSAGE, "max_tokens": 3}, MODEL, CHAT) == 3
 
 
 @pytest.mark.parametrize(
@@ -156,7 +158,7 @@ def test_a_large_reservation_is_held_to_the_nano_dollar(redis_prefix):
     dear = CatalogModel(
         "d", "d", 10**6, input_price_per_mtok="0", output_price_per_mtok="999999.999999", max_output_tokens=10**6
     )
-    body = {"model": "d", "messages": [], "max_tokens": 99_999}
+    body = {"model": "d", "messages": MESSAGE, "max_tokens": 99_999}
     assert reserve(redis_prefix, body, CHAT, dear) == 99_999 * nano_per_token("999999.999999")
 
 
@@ -176,16 +178,16 @@ def _capped(data: dict[str, Any], path: str = CHAT) -> dict[str, Any]:
 
 
 def test_the_cap_is_written_into_the_forwarded_request_whatever_the_client_sent():
-    assert _capped({"model": "m", "messages": []})["max_tokens"] == 100  # none sent: the model's
+    assert _capped({"model": "m", "messages": MESSAGE})["max_tokens"] == 100  # none sent: the model's
     assert _capped({"model": "m", "prompt": "x", "max_tokens": 10**6}, TEXT)["max_tokens"] == 100
-    both = _capped({"model": "m", "messages": [], "max_tokens": 50, "max_completion_tokens": 7})
+    both = _capped({"model": "m", "messages": MESSAGE, "max_tokens": 50, "max_completion_tokens": 7})
     assert (both["max_tokens"], both["max_completion_tokens"]) == (7, 7)
     # Backends' own names (llama-server reads n_predict before max_tokens) and extra_body (merged
     # over the top level by the OpenAI client) may only ask for less.
     smuggled = _capped(
         {
             "model": "m",
-            "messages": [],
+            "messages": MESSAGE,
             "max_tokens": 20,
             "n_predict": -1,
             "num_predict": 5,
@@ -198,3 +200,59 @@ def test_the_cap_is_written_into_the_forwarded_request_whatever_the_client_sent(
     assert responses["max_output_tokens"] == 100 and "max_tokens" not in responses
     embeddings = {"model": "m", "input": "x"}
     assert _capped(dict(embeddings), EMBED) == embeddings  # nothing is generated, nothing written
+
+
+@pytest.mark.parametrize(
+    ("body", "path", "param"),
+    [
+        ({**BASE, "n": 2}, CHAT, "n"),
+        ({**BASE, "best_of": 3}, CHAT, "best_of"),
+        ({"model": "m", "prompt": ["a", "b"], "max_tokens": 3}, TEXT, "prompt"),
+    ],
+)
+def test_more_completions_than_the_operator_allows_are_a_400_naming_the_field(body, path, param):
+    # llama-server generates n choices but reports the usage of one: served, they would be billed once.
+    with pytest.raises(InvalidValue) as refused:
+        worst_case(body, MODEL, path, most=1)
+    assert (refused.value.code, refused.value.param) == ("too_many_completions", param)
+    assert worst_case({**body, "n": 1, "best_of": 1}, MODEL, path, most=2).completions <= 2
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "param"),
+    [
+        (CHAT, {"model": "m"}, "messages"),
+        (CHAT, {"model": "m", "messages": []}, "messages"),
+        (CHAT, {"model": "m", "messages": "hi"}, "messages"),
+        (CHAT, {"model": "m", "messages": [{"content": "no role"}]}, "messages"),
+        (CHAT, {"model": "m", "messages": [None]}, "messages"),
+        (TEXT, {"model": "m", "prompt": None}, "prompt"),
+        (TEXT, {"model": "m", "prompt": []}, "prompt"),
+        (TEXT, {"model": "m", "prompt": [{"a": 1}]}, "prompt"),
+        (TEXT, {"model": "m", "prompt": ["a", None]}, "prompt"),
+        (EMBED, {"model": "m", "input": ""}, "input"),
+        (EMBED, {"model": "m", "input": 3}, "input"),
+        (RESPONSES, {"model": "m"}, "input"),
+    ],
+)
+def test_a_request_without_a_well_formed_prompt_is_a_400_naming_it(path, body, param):
+    # Such requests used to reach LiteLLM, which answered them with a 500 (fuzz test).
+    with pytest.raises(InvalidValue) as refused:
+        worst_case(body, MODEL, path)
+    assert (refused.value.code, refused.value.param) == ("invalid_prompt", param)
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        (CHAT, BASE),
+        (CHAT, {"model": "m", "messages": [{"role": "user", "content": [{"type": "text", "text": "hi"}]}]}),
+        (TEXT, {"model": "m", "prompt": "hi"}),
+        (TEXT, {"model": "m", "prompt": [1, 2, 3]}),
+        (TEXT, {"model": "m", "prompt": [[1, 2], [3]]}),
+        (EMBED, {"model": "m", "input": ["a", "b"]}),
+        (RESPONSES, {"model": "m", "input": [{"role": "user", "content": "hi"}]}),
+    ],
+)
+def test_every_prompt_shape_openai_accepts_is_admitted(path, body):
+    assert worst_case(body, MODEL, path).prompt_tokens > 0

@@ -152,10 +152,13 @@ def test_a_budget_is_checked_against_every_completion_and_the_smallest_cap(e2e, 
     def fresh(budget: str) -> str:
         return str(e2e.create_key(admin, name=f"worst-{budget}", models=["tiny"], budget_usd=budget)["secret"])
 
-    # $0.0006 covers one completion of 100 tokens (≤ 460 000), not three (≥ 750 000).
+    # $0.0006 covers one completion of 100 tokens (≤ 460 000). Three would not (≥ 750 000), but
+    # llama-server bills n choices as one: more than LLMAAS_MAX_COMPLETIONS_PER_REQUEST (1) is a 400.
     assert call(e2e, fresh("0.0006"), body).status_code == 200
-    three = call(e2e, fresh("0.0006"), {**body, "n": 3})
-    assert three.status_code == 429 and three.json()["error"]["code"] == "insufficient_quota", three.text
+    for extra in ({"n": 3}, {"n": 1, "best_of": 2}):
+        many = call(e2e, fresh("0.0006"), {**body, **extra})
+        assert many.status_code == 400, many.text
+        assert many.json()["error"]["code"] == "too_many_completions", many.text
     # The smaller cap is the one the backend stops at: max_completion_tokens=5 reserves ≤ 225 000,
     # so $0.0003 admits it although max_tokens=100 alone would not fit; and 5 tokens are written.
     capped = call(e2e, fresh("0.0003"), {**body, "max_completion_tokens": 5})
@@ -309,9 +312,9 @@ def test_budgets_are_rebuilt_from_postgres_when_redis_restarts_empty(e2e, admin)
         ("/v1/responses", {"model": "tiny", "input": "hi", "max_output_tokens": 3}),  # the backend writes 16
         ("/v1/responses", {"model": "tiny", "input": "hi"}),
         ("/v1/chat/completions", {"model": "tiny", "messages": [{"role": "user", "content": "hi"}]}),
-        ("/v1/completions", {"model": "tiny", "prompt": ["hello", "world"], "max_tokens": 3}),
+        ("/v1/completions", {"model": "tiny", "prompt": ["hello"], "max_tokens": 3}),
     ],
-    ids=["responses-small-cap", "responses-no-cap", "chat-no-cap", "completions-two-prompts"],
+    ids=["responses-small-cap", "responses-no-cap", "chat-no-cap", "completions-prompt-list"],
 )
 def test_what_a_call_reserved_covers_what_it_used(e2e, admin, path, body):
     key = str(e2e.create_key(admin, name="covers", models=["tiny"], tpm=10**6)["secret"])
