@@ -4,38 +4,16 @@ inside their request."""
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
-
-from django.db import connection
 
 from accounts.services import organization_create
 from inference.proxy.contract import budget_period
 from keys.services import key_issue
 from llmaas.redis_client import redis_keys
 from usage import tasks
-from usage.models import RequestLog
-from usage.rollups import deltas_insert
-
-
-def _spend(key, cost: str) -> None:
-    log = RequestLog.objects.create(
-        call_id=f"c-{time.time_ns()}",
-        org_id=key.organization_id,
-        key_id=key.id,
-        model="tiny",
-        prompt_tokens=1,
-        completion_tokens=1,
-        cost=Decimal(cost),
-        latency_ms=1,
-        status="success",
-        stream=False,
-        created_at=datetime.now(UTC),
-    )
-    with connection.cursor() as cursor:  # with its deltas, as the ingest writes it
-        cursor.execute(deltas_insert("(SELECT * FROM request_logs WHERE id = %s) AS one"), [log.id])
+from usage.tests.factories import spend_logged
 
 
 def _counter(scope: str, scope_id: object, tz: str = "UTC") -> str:
@@ -53,7 +31,7 @@ def test_it_rebuilds_only_the_changed_keys_budget_through_the_queue(
     elsewhere = organization_create(name="Elsewhere", owner=elsewhere_owner)
     foreign = key_issue(organization=elsewhere, created_by=elsewhere_owner, name="f", limits={"budget_usd": 5}).key
     for key in (mine, theirs, foreign):
-        _spend(key, "0.5")
+        spend_logged(key, "0.5")
     for name in redis_client.scan_iter(match=f"{redis_keys().prefix}:budget:*"):
         redis_client.delete(name)  # as if Redis lost them: a full rebuild would write them all back
 
@@ -85,8 +63,8 @@ def test_it_rebuilds_only_the_organizations_own_budget_when_its_limits_change(
     other.budget_usd = Decimal(5)
     other.save(update_fields=["budget_usd"])
     other_key = key_issue(organization=other, created_by=other_owner, name="o").key
-    _spend(key, "0.25")
-    _spend(other_key, "0.25")
+    spend_logged(key, "0.25")
+    spend_logged(other_key, "0.25")
     for name in redis_client.scan_iter(match=f"{redis_keys().prefix}:budget:*"):
         redis_client.delete(name)
 

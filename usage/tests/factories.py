@@ -13,6 +13,8 @@ from django.db import connection
 
 from inference.models import ServedModel
 from inference.proxy.contract import UsageRecord
+from usage.models import RequestLog
+from usage.rollups import deltas_insert
 from usage.services import request_logs_ingest
 
 STATUSES = ("success",) * 8 + ("failure", "cancelled", "rejected", "rate_limited")
@@ -123,3 +125,23 @@ def raw_rows(
 
 def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
     return datetime(year, month, day, hour, minute, tzinfo=UTC)
+
+
+def spend_logged(key: Any, cost: str, when: datetime | None = None) -> None:
+    """One successful call of ``key`` costing ``cost`` USD, written like the ingest writes it:
+    with its deltas, in its transaction."""
+    log = RequestLog.objects.create(
+        call_id=f"c-{uuid.uuid4().hex}",
+        org_id=key.organization_id,
+        key_id=key.id,
+        model="tiny",
+        prompt_tokens=1,
+        completion_tokens=1,
+        cost=Decimal(cost),
+        latency_ms=1,
+        status="success",
+        stream=False,
+        created_at=when or datetime.now(UTC),
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(deltas_insert("(SELECT * FROM request_logs WHERE id = %s) AS one"), [log.id])
