@@ -149,11 +149,10 @@ def test_deleting_a_team_organization_in_the_admin_withdraws_its_keys(
     assert admin_client.get(f"/admin/accounts/organization/{personal_org}/delete/").status_code == 403
 
 
-def test_the_member_inline_keeps_an_owner(admin_client, make_user):
-    alice = make_user("alice")
-    org = organization_create(name="Team", owner=alice)
+def _organization_form(org, member, *, role: str, **fields: object) -> dict[str, object]:
+    """The admin's organization change form with its one membership inline, as a browser posts it."""
     membership = org.memberships.get()
-    form = {
+    return {
         "name": "Team",
         "timezone": "UTC",
         "budget_period": "monthly",
@@ -165,9 +164,16 @@ def test_the_member_inline_keeps_an_owner(admin_client, make_user):
         "memberships-MAX_NUM_FORMS": "1000",
         "memberships-0-id": membership.pk,
         "memberships-0-organization": org.pk,
-        "memberships-0-user": alice.pk,
-        "memberships-0-role": "member",
+        "memberships-0-user": member.pk,
+        "memberships-0-role": role,
+        **fields,
     }
+
+
+def test_the_member_inline_keeps_an_owner(admin_client, make_user):
+    alice = make_user("alice")
+    org = organization_create(name="Team", owner=alice)
+    form = _organization_form(org, alice, role="member")
     response = admin_client.post(f"/admin/accounts/organization/{org.pk}/change/", form)
     assert response.status_code == 200 and b"The organization needs an owner." in response.content
     assert org.memberships.get().role == "owner"
@@ -218,23 +224,7 @@ def test_the_organization_form_refuses_an_out_of_range_limit(admin_client, make_
     """Past PostgreSQL's integer: a form error naming the field, never a 500 (issue 14, item 9)."""
     alice = make_user("alice")
     org = organization_create(name="Team", owner=alice)
-    membership = org.memberships.get()
-    form = {
-        "name": "Team",
-        "timezone": "UTC",
-        "budget_period": "monthly",
-        "tpm": str(2**31),
-        "created_at_0": "2026-01-01",
-        "created_at_1": "00:00:00",
-        "memberships-TOTAL_FORMS": "1",
-        "memberships-INITIAL_FORMS": "1",
-        "memberships-MIN_NUM_FORMS": "0",
-        "memberships-MAX_NUM_FORMS": "1000",
-        "memberships-0-id": membership.pk,
-        "memberships-0-organization": org.pk,
-        "memberships-0-user": alice.pk,
-        "memberships-0-role": "owner",
-    }
+    form = _organization_form(org, alice, role="owner", tpm=str(2**31))
     response = admin_client.post(f"/admin/accounts/organization/{org.pk}/change/", form)
     assert response.status_code == 200 and b"2147483647" in response.content
     org.refresh_from_db()
