@@ -11,20 +11,21 @@ from inference.proxy.contract import EVENT_CATALOG, Catalog, CatalogModel, encod
 from llmaas.redis_client import redis_client, redis_keys
 
 
-def catalog_build() -> Catalog:
-    return Catalog(
-        models=tuple(
-            CatalogModel(
-                name=m.name,
-                upstream_model=m.upstream_model,
-                context_window=m.context_window,
-                input_price_per_mtok=str(m.input_price_per_mtok),
-                output_price_per_mtok=str(m.output_price_per_mtok),
-                max_output_tokens=m.max_output_tokens,
-            )
-            for m in ServedModel.objects.filter(is_active=True).order_by("name")
-        )
+def catalog_model(m: ServedModel) -> CatalogModel:
+    return CatalogModel(
+        name=m.name,
+        upstream_model=m.upstream_model,
+        context_window=m.context_window,
+        input_price_per_mtok=str(m.input_price_per_mtok),
+        output_price_per_mtok=str(m.output_price_per_mtok),
+        max_output_tokens=m.max_output_tokens,
+        backend_url=m.backend_url,
+        upstream_key_env=m.upstream_key_env,
     )
+
+
+def catalog_build() -> Catalog:
+    return Catalog(models=tuple(catalog_model(m) for m in ServedModel.objects.filter(is_active=True).order_by("name")))
 
 
 def catalog_publish() -> None:

@@ -34,6 +34,7 @@ from inference.proxy.contract import (
     RedisKeys,
     hash_secret,
 )
+from inference.proxy.router_sync import router_sync
 from inference.proxy.routes import (
     MODEL_MAX_LENGTH,
     is_generation_route,
@@ -48,7 +49,9 @@ log = logging.getLogger("llmaas.proxy")
 
 LAST_USED_EVERY = 60.0  # seconds between last-used writes, per key and worker
 
-store = SnapshotStore(settings.redis_url, RedisKeys(settings.redis_prefix), cache_ttl=settings.cache_ttl)
+store = SnapshotStore(
+    settings.redis_url, RedisKeys(settings.redis_prefix), cache_ttl=settings.cache_ttl, on_catalog=router_sync.apply
+)
 admission = Admission(store.redis, store.keys, settings.reservation_ttl)
 _last_touched: dict[str, float] = {}
 

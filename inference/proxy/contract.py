@@ -196,6 +196,10 @@ class CatalogModel:
     input_price_per_mtok: str
     output_price_per_mtok: str
     max_output_tokens: int = 1024
+    # Where the proxy routes it, so that a model added or changed in Django reaches every
+    # worker's router without a restart (router_sync.py); the key is named, never carried.
+    backend_url: str = ""
+    upstream_key_env: str = ""
 
 
 @dataclass(frozen=True)

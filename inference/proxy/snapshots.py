@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import redis.asyncio as aioredis
@@ -68,8 +69,11 @@ class SnapshotStore:
         cache_ttl: float = 60.0,
         cache_size: int = 10_000,
         timeout: float = 1.0,
+        on_catalog: Callable[[bytes | str, dict[str, CatalogModel]], None] | None = None,
     ) -> None:
         self.keys = keys
+        # Called with each catalog loaded afresh (the router follows it: router_sync.py).
+        self.on_catalog = on_catalog
         self.cache_ttl = cache_ttl
         self.cache_size = cache_size
         self.redis = async_redis(redis_url, timeout)
@@ -195,6 +199,8 @@ class SnapshotStore:
                 catalog = {m.name: m for m in Catalog.from_json(raw).models} if raw else {}
             except (ContractError, ValueError, KeyError, TypeError) as exc:
                 raise SnapshotUnavailable("unreadable catalog") from exc
+            if raw and self.on_catalog is not None:
+                self.on_catalog(raw, catalog)
             if self._subscribed and generation == self._generation:
                 self._catalog = catalog
         return catalog.get(name)

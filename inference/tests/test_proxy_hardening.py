@@ -330,3 +330,33 @@ def test_the_usage_webhook_keeps_its_own_capacity(e2e, admin):
         assert poll(lambda: _logged(e2e, call_id) == 1, timeout=30, every=0.25)
     finally:
         e2e.stack.supervisor.restart("django", timeout=120)
+
+
+def test_a_model_added_in_the_catalog_is_routable_without_restart_and_goes_when_removed(e2e, admin):
+    # Not in LiteLLM's cold-start config: only the live catalog can route it (router_sync.py).
+    name = "tiny-hot"
+    key = str(e2e.create_key(admin, name="catalog hot-add")["secret"])
+    body = {**CHAT, "model": name}
+    assert post_chat(e2e, key, body).status_code == 404
+    args = [
+        "catalog_set", name, "--backend-url", f"http://127.0.0.1:{e2e.backend_ports[1]}/v1",
+        "--upstream-model", "tiny-random", "--context-window", "512",
+    ]  # fmt: skip
+    e2e.stack.manage(*args)
+    try:
+
+        def served_by_both_workers() -> bool:
+            answers = [post_chat(e2e, key, body, base=e2e.litellm) for _ in range(8)]
+            return all(r.status_code == 200 for r in answers)
+
+        assert poll(served_by_both_workers, timeout=20, every=0.2)
+        served = post_chat(e2e, key, body)
+        assert served.status_code == 200 and served.json()["usage"]["completion_tokens"] > 0, served.text
+    finally:
+        e2e.stack.manage(*args, "--inactive")
+
+    def gone_from_both_workers() -> bool:
+        answers = [post_chat(e2e, key, body, base=e2e.litellm) for _ in range(8)]
+        return all(r.status_code == 404 for r in answers)
+
+    assert poll(gone_from_both_workers, timeout=20, every=0.2)

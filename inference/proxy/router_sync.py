@@ -1,0 +1,46 @@
+"""Applies the published catalog to this worker's LiteLLM router: a model added, changed or
+removed in Django is routable (or gone) on every worker without a restart.
+
+LiteLLM's own ``/model/new`` needs its database, which the DB-less proxy lacks; its router takes
+``upsert_deployment`` / ``delete_deployment`` in process (LITELLM.md). The snapshot store calls
+``apply`` whenever it loads the catalog afresh (after a catalog event, or when its subscription is
+down), from the auth hook, before the request is routed: so the request that first names a new
+model is routed by a router that knows it. ``litellm/config.yaml`` stays the cold-start copy.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from litellm.proxy import proxy_server
+from litellm.types.router import Deployment
+
+from inference.proxy.contract import CatalogModel
+from inference.proxy.deployments import NO_KEY, deployment_entry
+
+log = logging.getLogger("llmaas.proxy")
+
+
+class RouterSync:
+    def __init__(self) -> None:
+        self._applied: bytes | str | None = None  # the catalog (as published) that the router matches
+
+    def apply(self, raw: bytes | str, catalog: dict[str, CatalogModel]) -> None:
+        router = proxy_server.llm_router
+        if router is None or raw == self._applied:
+            return
+        for model in catalog.values():
+            if not model.backend_url:
+                continue  # published by a control plane that predates live routing
+            api_key = os.environ.get(model.upstream_key_env, "") if model.upstream_key_env else NO_KEY
+            router.upsert_deployment(Deployment(**deployment_entry(model, api_key)))
+        if catalog:  # an empty catalog is refused by the auth hook anyway; never empty the router
+            for entry in list(router.model_list):
+                if entry.get("model_name") not in catalog:
+                    router.delete_deployment(id=str((entry.get("model_info") or {}).get("id")))
+        self._applied = raw
+        log.info("router follows the catalog: %s", sorted(catalog))
+
+
+router_sync = RouterSync()
