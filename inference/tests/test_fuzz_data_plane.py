@@ -10,6 +10,7 @@ that admission settled in Redis is exactly the cost PostgreSQL recorded.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -33,69 +34,71 @@ HOSTILE = st.text(
     ),
     max_size=40,
 )
-MODELS = st.one_of(
-    st.sampled_from(["tiny", "tiny", "tiny", "smollm2", "nope", "openai/tiny-random", "TINY", "tiny\x00", ""]),
+
+
+BAD_MODELS = st.one_of(
+    st.sampled_from(["smollm2", "nope", "openai/tiny-random", "TINY", "tiny\x00", "", "recorder"]),
     HOSTILE,
     st.integers(),
     st.none(),
     st.lists(st.just("tiny"), max_size=2),
 )
-CAP = st.one_of(
-    st.integers(min_value=1, max_value=6),
-    st.integers(min_value=1, max_value=6),
-    st.sampled_from([0, -1, 10**30, 2**31, 2**63, 1.5, True, "8", None, float("nan")]),
-)
+BAD_CAPS = st.sampled_from([0, -1, 10**30, 2**31, 2**63, 1.5, True, "8", None, float("nan")])
 ANY_JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | HOSTILE,
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(HOSTILE, inner, max_size=3),
     max_leaves=8,
 )
-MESSAGES = st.one_of(
-    st.lists(
-        st.fixed_dictionaries({"role": st.sampled_from(["user", "system", "user"]), "content": HOSTILE}),
-        min_size=1,
-        max_size=3,
-    ),
-    ANY_JSON,
+# Well-formed messages whose text is hostile (NUL, surrogates…): such calls are served and stored.
+MESSAGES = st.lists(
+    st.fixed_dictionaries({"role": st.sampled_from(["user", "system", "user"]), "content": HOSTILE}),
+    min_size=1,
+    max_size=3,
 )
-OPTIONAL = {
-    "max_tokens": CAP,
-    "max_completion_tokens": CAP,
-    "n": st.one_of(st.just(1), st.sampled_from([2, 0, -1, 10**9, 1.0, "2"])),
+# Fields an ordinary client sends; "user" is any JSON, which the usage record coerces and bounds.
+USUAL = {
+    "max_completion_tokens": st.integers(min_value=1, max_value=6),
     "user": st.one_of(HOSTILE, st.integers(), st.text(min_size=256, max_size=300), ANY_JSON),
     "stream": st.booleans(),
-    "temperature": st.sampled_from([0, 0.5, 2, -1, "hot"]),
+    "temperature": st.sampled_from([0, 0.5]),
     "tools": st.lists(
         st.fixed_dictionaries(
             {"type": st.just("function"), "function": st.fixed_dictionaries({"name": HOSTILE, "parameters": ANY_JSON})}
         ),
         max_size=2,
     ),
-    "response_format": st.sampled_from([{"type": "json_object"}, {"type": "text"}, "json"]),
+    "response_format": st.sampled_from([{"type": "json_object"}, {"type": "text"}]),
+}
+# Fields that try to steer, mock, re-price or re-route the call, or to outgrow what is reserved.
+ATTACKS = {
+    "n": st.sampled_from([2, 0, -1, 10**9, 1.0, "2"]),
+    "best_of": st.sampled_from([2, 3]),
     "fallbacks": st.lists(st.sampled_from(["smollm2", "tiny"]), max_size=2),
     "context_window_fallbacks": st.just([{"tiny": ["smollm2"]}]),
     "mock_response": HOSTILE,
     "metadata": st.dictionaries(st.sampled_from(["user_api_key_auth_metadata", "tags", "llmaas_key_id"]), ANY_JSON),
     "api_base": st.just("http://127.0.0.1:9/v1"),
     "api_key": st.just("stolen"),
+    "n_predict": st.sampled_from([-1, 10**6]),
+    "extra_body": st.just({"max_tokens": 10**6}),
+    "temperature": st.sampled_from([2, -1, "hot"]),
+    "response_format": st.just("json"),
     "extra": ANY_JSON,
 }
-BODIES = st.fixed_dictionaries({"model": MODELS, "messages": MESSAGES}, optional=OPTIONAL)
+ATTACK = st.sampled_from(sorted(ATTACKS)).flatmap(lambda name: ATTACKS[name].map(lambda value: {name: value}))
+# The parts of a request that one example makes hostile (none: an ordinary call, often hostile text).
+PARTS = ("model", "messages", "cap", "attack", "query", "route", "headers")
 HEADERS = st.fixed_dictionaries(
     {},
     optional={
         "x-litellm-call-id": st.text(alphabet=st.characters(min_codepoint=33, max_codepoint=126), max_size=300),
         "x-request-id": st.text(alphabet=st.characters(min_codepoint=33, max_codepoint=126), max_size=80),
         "x-litellm-tags": st.sampled_from(["a,b", "x" * 200]),
-        "user-agent": st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=100),
+        "user-agent": st.text(alphabet=st.characters(min_codepoint=33, max_codepoint=126), max_size=100),
     },
 )
-QUERIES = st.one_of(
-    st.just(""),
-    st.just(""),
-    st.sampled_from(["?model=tiny", "?model=smollm2", "?model=nope", "?api-version=1", "?model=tiny&model=x"]),
-)
-ROUTES = st.sampled_from(["/v1/chat/completions"] * 6 + ["/v1/completions", "/v1/embeddings", "/chat/completions"])
+QUERIES = st.sampled_from(["?model=tiny", "?model=smollm2", "?model=nope", "?api-version=1", "?model=tiny&model=x"])
+ROUTES = st.sampled_from(["/v1/completions", "/v1/embeddings", "/chat/completions", "/v1/chat/completions"])
 
 # A prompt for /completions and an input for /embeddings, taken from the messages when they are text.
 ROUTE_FIELDS = {"/v1/completions": "prompt", "/v1/embeddings": "input"}
@@ -137,6 +140,7 @@ def _send(client: httpx.Client, url: str, secret: str, body: dict[str, Any], hea
 
 def test_whatever_a_client_sends_every_call_is_refused_or_served_admitted_and_billed_once(e2e, keys):
     outcomes: list[tuple[int, str | None, str, dict[str, Any]]] = []  # status, call id, key id, body
+    codes: Counter[str] = Counter()  # the refusals' error codes
 
     with httpx.Client(timeout=120) as client:
 
@@ -147,14 +151,19 @@ def test_whatever_a_client_sends_every_call_is_refused_or_served_admitted_and_bi
             phases=[Phase.explicit, Phase.reuse, Phase.generate],
             suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
         )
-        @given(
-            key_index=st.integers(0, 1),
-            route=ROUTES,
-            query=QUERIES,
-            body=BODIES,
-            headers=HEADERS,
-        )
-        def one_call(key_index: int, route: str, query: str, body: dict[str, Any], headers: dict[str, str]) -> None:
+        @given(key_index=st.integers(0, 1), hostile=st.sets(st.sampled_from(PARTS), max_size=2), data=st.data())
+        def one_call(key_index: int, hostile: set[str], data: st.DataObject) -> None:
+            def draw(part: str, bad: st.SearchStrategy[Any], usual: st.SearchStrategy[Any]) -> Any:
+                return data.draw(bad if part in hostile else usual, label=part)
+
+            route = draw("route", ROUTES, st.just("/v1/chat/completions"))
+            query = draw("query", QUERIES, st.just(""))
+            headers = draw("headers", HEADERS, st.just({}))
+            body = {"model": draw("model", BAD_MODELS, st.just("tiny"))}
+            body["messages"] = draw("messages", ANY_JSON, MESSAGES)
+            body |= data.draw(st.fixed_dictionaries({}, optional=USUAL), label="usual")
+            body["max_tokens"] = draw("cap", BAD_CAPS, st.integers(min_value=1, max_value=6))
+            body |= draw("attack", ATTACK, st.just({}))
             key = keys[key_index]
             body = _body(route, body)
             response = _send(client, f"{e2e.public}{route}{query}", str(key["secret"]), body, headers)
@@ -168,14 +177,19 @@ def test_whatever_a_client_sends_every_call_is_refused_or_served_admitted_and_bi
             else:
                 assert status == 200, response.text[:300]
                 assert not query or query in ("?api-version=1",), f"served a routing query string {query!r}"
-                for field in ("fallbacks", "context_window_fallbacks", "mock_response", "api_base"):
+                for field in ("fallbacks", "context_window_fallbacks", "mock_response", "api_base", "best_of"):
                     assert field not in body, f"served a request that carried {field!r}"
+            if status >= 400:
+                codes[str(response.json()["error"].get("code"))] += 1
             outcomes.append((status, response.headers.get("x-litellm-call-id"), str(key["id"]), body))
 
         one_call()
 
+    statuses = Counter(status for status, _, _, _ in outcomes)
+    print(f"fuzz: {len(outcomes)} calls, by status {dict(sorted(statuses.items()))}, refusals by code {dict(codes)}")
     served = [(call_id, key_id) for status, call_id, key_id, _ in outcomes if status == 200]
-    assert served, "the fuzzer never produced a request that should be served"
+    # Not vacuous: both outcomes occur (an example makes at most two parts of a request hostile).
+    assert len(served) >= 10 and len(outcomes) - len(served) >= 10, statuses
     assert all(call_id for call_id, _ in served), "a served call has no call id header"
     served_ids = [call_id for call_id, _ in served]
     assert len(set(served_ids)) == len(served_ids), "two served calls share a call id"
