@@ -19,8 +19,6 @@ import redis.asyncio as aioredis
 from inference.proxy.admission_lua import ADMIT, SETTLE
 from inference.proxy.contract import NANO_PER_USD, CatalogModel, KeySnapshot, RedisKeys, ScopeLimits, budget_period
 
-# Routes that generate tokens, and so are admitted (listing models is not).
-GENERATION_SUFFIXES = ("/chat/completions", "/completions", "/embeddings", "/responses")
 OVERHEAD_TOKENS = 16  # chat templates add a few special tokens per request and message
 PER_MESSAGE_TOKENS = 8
 # Chat templates wrap tool definitions in instructions of their own (Llama 3.1, Qwen 2.5: under

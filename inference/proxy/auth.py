@@ -160,14 +160,14 @@ def _model_not_allowed(model: str) -> OpenAIError:
     )
 
 
-async def _servable_model(snapshot: KeySnapshot, body: dict[str, Any]) -> str:
+async def _servable_model(snapshot: KeySnapshot, path: str, body: dict[str, Any]) -> str:
     """The body's model if it is a catalog model this key may use; else a 400/403/404.
 
     Checked before admission, so a refused request never counts against a limit, and so that
     nothing LiteLLM could serve outside the catalog (an upstream name such as
     ``openai/<upstream id>``, a model disabled in Django but still in LiteLLM's config) is served.
     """
-    field = refused_field(body)
+    field = refused_field(path, body)
     if field is not None:
         raise _invalid(f"The field {field!r} is not accepted by this API.", "field_not_allowed", field)
     model = body.get("model")
@@ -252,7 +252,7 @@ async def user_api_key_auth(request: Request, api_key: str | None) -> UserAPIKey
         raise _model_not_found(listed)
     if is_generation_route(request.method, path):
         body = await _read_request_body(request)
-        model = await _servable_model(snapshot, body)
+        model = await _servable_model(snapshot, path, body)
         # The pre-call hook compares the model LiteLLM finally calls with this one.
         identity["llmaas_model"] = model
         identity |= await _admit(snapshot, body, model, path)

@@ -85,6 +85,15 @@ def _bound_output(user_api_key_dict: Any, data: dict[str, Any]) -> None:
     apply_output_cap(data, metadata)
 
 
+def _stream_with_usage(data: dict[str, Any]) -> None:
+    """A stream always asks the backend for its usage: LiteLLM's always_include_stream_usage keeps a
+    client's explicit ``include_usage: false``, and without the backend's usage chunk the call would
+    be billed on LiteLLM's own token estimate (its tokenizer, not the model's)."""
+    if data.get("stream") is True:
+        options = data.get("stream_options")
+        data["stream_options"] = {**(options if isinstance(options, dict) else {}), "include_usage": True}
+
+
 class ProxyHooks(CustomLogger):
     async def async_pre_call_hook(
         self, user_api_key_dict: Any, cache: Any, data: dict[str, Any], call_type: str
@@ -93,6 +102,7 @@ class ProxyHooks(CustomLogger):
             data.pop(name, None)
         await _check_final_model(user_api_key_dict, data.get("model"))
         _bound_output(user_api_key_dict, data)
+        _stream_with_usage(data)
         return data
 
     async def async_filter_listed_models(self, user_api_key_dict: Any, model_names: Sequence[str]) -> Sequence[str]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+from typing import Any
 
 from litellm.proxy import proxy_server
 from litellm.types.router import Deployment
@@ -30,6 +31,17 @@ class RouterSync:
         router = proxy_server.llm_router
         if router is None or raw == self._applied:
             return
+        try:
+            self._apply(router, catalog)
+        except Exception:
+            # Never fails a request: auth and the pre-call hook still serve only catalog models,
+            # and the next load of the catalog tries again (nothing was marked applied).
+            log.exception("applying the catalog to the router failed")
+            return
+        self._applied = raw
+        log.info("router follows the catalog: %s", sorted(catalog))
+
+    def _apply(self, router: Any, catalog: dict[str, CatalogModel]) -> None:
         for model in catalog.values():
             if not model.backend_url:
                 continue  # published by a control plane that predates live routing
@@ -39,8 +51,6 @@ class RouterSync:
             for entry in list(router.model_list):
                 if entry.get("model_name") not in catalog:
                     router.delete_deployment(id=str((entry.get("model_info") or {}).get("id")))
-        self._applied = raw
-        log.info("router follows the catalog: %s", sorted(catalog))
 
 
 router_sync = RouterSync()

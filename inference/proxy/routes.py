@@ -1,5 +1,5 @@
 """The public surface of the data plane, in one place: which (method, path) pairs reach
-LiteLLM, and which request fields a client may not send.
+LiteLLM, and which request fields a client may send on them.
 
 Shared by the route gate (asgi.py), the auth hook (auth.py), and the nginx config that the
 stack renders from it (stack/stack.py ``render_nginx``), so the three cannot drift apart.
@@ -30,45 +30,43 @@ MODEL_ROUTE = re.compile(f"^{re.escape(MODEL_ROUTE_PREFIX)}({MODEL_ID_CHARS})$")
 # Readiness probes for the orchestrator; reachable only on LiteLLM's own (private) port.
 PROBE_ROUTES = frozenset({("GET", "/health/liveliness"), ("GET", "/health/readiness")})
 
-# Request body fields that would let a client steer LiteLLM's router, skip the backend, or
-# forge what LiteLLM records about the call: refused with 400 (param names the field).
-# Upstream credentials (api_key, …) are not here: hooks.py drops them silently, as before.
-REFUSED_FIELDS = frozenset(
-    {
-        "fallbacks",
-        "context_window_fallbacks",
-        "content_policy_fallbacks",
-        "default_fallbacks",
-        "specific_deployment",
-        "deployment_id",
-        "model_list",
-        "model_info",
-        "custom_llm_provider",
-        "api_base",
-        "base_url",
-        "api_version",
-        "num_retries",
-        "max_retries",
-        "retry_policy",
-        "router_settings_override",
-        "litellm_logging_obj",
-        "litellm_call_id",
-        "litellm_trace_id",
-        "litellm_metadata",
-        "litellm_params",
-        "proxy_server_request",
-        "secret_fields",
-        "user_config",
-        "azure_ad_token",
-        "input_cost_per_token",
-        "output_cost_per_token",
-        "input_cost_per_second",
-        "output_cost_per_second",
-        "cost_per_query",
-    }
-)
-# Prefixes of refused fields (mock_response, mock_testing_fallbacks, …; LiteLLM internals).
-REFUSED_PREFIXES = ("mock_", "litellm_", "user_api_key", "_")
+# The request fields a client may send, per generation route: OpenAI's own (as of its API
+# reference), a few sampling knobs that open-model servers share (top_k, min_p, repetition
+# penalties), and ``api_key``, which hooks.py drops before LiteLLM would forward it upstream.
+# Anything else is a 400 naming the field. An allowlist, not a list of what to refuse: LiteLLM
+# reads hundreds of body fields, and any of them can steer it — ``no-log`` skips every usage
+# callback (no billing), ``additional_drop_params`` strips the cap we write, ``extra_body`` and
+# backend names (``n_cmpl``, ``n_predict``) reach llama-server past admission, ``timeout`` /
+# ``stream_timeout`` cut a stream into an unbilled failure, ``fallbacks`` / ``mock_*`` /
+# ``api_base`` re-route or skip the backend. Stateful fields that would make LiteLLM pick a
+# deployment from a client-supplied id (``previous_response_id``, ``conversation``,
+# ``background``) are left out as well.
+_SAMPLING = frozenset({"top_k", "min_p", "repetition_penalty", "repeat_penalty"})
+_COMMON = frozenset({"model", "user", "api_key"})
+ALLOWED_FIELDS: dict[str, frozenset[str]] = {
+    "/v1/chat/completions": _COMMON
+    | _SAMPLING
+    | {
+        "messages", "audio", "frequency_penalty", "function_call", "functions", "logit_bias", "logprobs",
+        "max_completion_tokens", "max_tokens", "metadata", "modalities", "n", "parallel_tool_calls", "prediction",
+        "presence_penalty", "prompt_cache_key", "reasoning_effort", "response_format", "safety_identifier", "seed",
+        "service_tier", "stop", "store", "stream", "stream_options", "temperature", "tool_choice", "tools",
+        "top_logprobs", "top_p", "verbosity", "web_search_options",
+    },
+    "/v1/completions": _COMMON
+    | _SAMPLING
+    | {
+        "prompt", "best_of", "echo", "frequency_penalty", "logit_bias", "logprobs", "max_tokens", "n",
+        "presence_penalty", "seed", "stop", "stream", "stream_options", "suffix", "temperature", "top_p",
+    },
+    "/v1/embeddings": _COMMON | {"input", "dimensions", "encoding_format"},
+    "/v1/responses": _COMMON
+    | {
+        "input", "instructions", "include", "max_output_tokens", "max_tool_calls", "metadata", "parallel_tool_calls",
+        "prompt_cache_key", "reasoning", "safety_identifier", "service_tier", "store", "stream", "stream_options",
+        "temperature", "text", "tool_choice", "tools", "top_logprobs", "top_p", "truncation",
+    },
+}  # fmt: skip
 # Keys inside ``metadata`` that LiteLLM or our hooks own.
 REFUSED_METADATA_PREFIXES = ("user_api_key", "llmaas_", "litellm_")
 MODEL_MAX_LENGTH = 100  # as ServedModel.name
@@ -92,12 +90,13 @@ def model_of_route(path: str) -> str | None:
     return match.group(1) if match else None
 
 
-def refused_field(body: dict[str, object]) -> str | None:
-    """The first field of a request body that a client may not send (``metadata.<key>`` for a
-    reserved metadata key), or None."""
+def refused_field(path: str, body: dict[str, object]) -> str | None:
+    """The first field of a generation request's body that a client may not send on ``path``
+    (``metadata.<key>`` for a reserved metadata key), or None."""
+    allowed = ALLOWED_FIELDS.get(path, frozenset())
     for name in body:
-        if name in REFUSED_FIELDS or name.startswith(REFUSED_PREFIXES):
-            return name
+        if name not in allowed:
+            return str(name)
     metadata = body.get("metadata")
     if isinstance(metadata, dict):
         for name in metadata:

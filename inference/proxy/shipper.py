@@ -141,7 +141,7 @@ class Shipper:
                     records.append(json.loads(fields[USAGE_FIELD.encode()]))
                 except (KeyError, ValueError):
                     records.append(None)  # unreadable: the webhook reports it rejected
-            rejected = self.deliver(json.dumps({"records": records}, separators=(",", ":")).encode())
+            rejected = self.deliver(json.dumps({"records": records}, separators=(",", ":")).encode(), len(records))
             ids = [entry_id for entry_id, _ in chunk]
             now = f"{time.time():.3f}"
             pipe = self.redis.pipeline(transaction=False)
@@ -156,19 +156,16 @@ class Shipper:
             pipe.xdel(self.stream, *ids)
             pipe.execute()
 
-    def deliver(self, body: bytes) -> list[tuple[int, str, str]]:
+    def deliver(self, body: bytes, count: int) -> list[tuple[int, str, str]]:
         """POST until a 2xx (signing each try afresh); returns what the webhook rejected:
-        (index, reason, error) each."""
+        (index, reason, error) each, for a body of ``count`` records."""
         backoff = 0.2
         while True:
             try:
                 headers = {"Content-Type": "application/json", **signed_headers(self.config.secret, body)}
                 response = self.http.post(self.config.webhook_url, content=body, headers=headers)
                 if 200 <= response.status_code < 300:
-                    return [
-                        (int(r["index"]), str(r.get("reason") or "contract"), str(r.get("error") or ""))
-                        for r in response.json().get("rejected", [])
-                    ]
+                    return _rejections(response.json(), count)
                 log.warning("webhook answered %s; retrying in %.1fs", response.status_code, backoff)
             except (httpx.HTTPError, ValueError) as exc:
                 log.warning("webhook unreachable (%s); retrying in %.1fs", type(exc).__name__, backoff)
@@ -176,6 +173,22 @@ class Shipper:
                 raise SystemExit(0)  # unacknowledged: the next shipper delivers it
             time.sleep(backoff)
             backoff = min(backoff * 2, self.config.backoff_max)
+
+
+def _rejections(answer: Any, count: int) -> list[tuple[int, str, str]]:
+    """The webhook's ``rejected`` list, checked: a 2xx this shipper cannot read (an index missing
+    or out of range) is a ValueError, and the batch is delivered again (the webhook's idempotency
+    makes that safe) rather than acknowledged on a guess or crashing the shipper."""
+    try:
+        rejected = [
+            (int(r["index"]), str(r.get("reason") or "contract"), str(r.get("error") or ""))
+            for r in answer.get("rejected", [])
+        ]
+    except (AttributeError, KeyError, TypeError) as exc:
+        raise ValueError(f"unreadable webhook answer ({type(exc).__name__})") from exc
+    if any(not 0 <= index < count for index, _, _ in rejected):
+        raise ValueError("the webhook rejected an index outside the batch")
+    return rejected
 
 
 def main() -> None:

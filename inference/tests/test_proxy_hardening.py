@@ -15,6 +15,7 @@ import pytest
 
 from inference.tests.test_data_plane import CHAT, poll, post_chat
 from stack.stack import LITELLM_VENV, ROOT
+from usage.tests.test_usage_pipeline import wait_rows
 
 pytestmark = pytest.mark.stack
 TINY = {**CHAT, "model": "tiny", "max_tokens": 2}
@@ -65,6 +66,17 @@ def test_a_query_string_model_is_refused_not_served(e2e, budgeted):
         ("specific_deployment", True),
         ("litellm_call_id", "forged"),
         ("metadata", {"llmaas_org_id": "someone-else"}),
+        # Found in review after the first round: fields LiteLLM reads that a list of refused
+        # names missed, now closed by the allowlist of OpenAI's fields (routes.py).
+        ("no-log", True),  # skipped every usage callback: served, never billed
+        ("additional_drop_params", ["max_tokens"]),  # stripped the cap admission wrote
+        ("extra_body", {"n_predict": 100000}),  # reached llama-server past the cap
+        ("n_cmpl", 2),  # llama-server's own n: two completions, one reserved
+        ("n_predict", 100000),
+        ("stream_timeout", 0.001),  # cut a stream into an unbilled failure
+        ("timeout", 0.001),
+        ("allowed_openai_params", ["n_predict"]),
+        ("drop_params", False),
     ],
 )
 def test_client_routing_fields_are_refused_with_400(e2e, budgeted, field, value):
@@ -360,3 +372,18 @@ def test_a_model_added_in_the_catalog_is_routable_without_restart_and_goes_when_
         return all(r.status_code == 404 for r in answers)
 
     assert poll(gone_from_both_workers, timeout=20, every=0.2)
+
+
+def test_a_stream_is_billed_on_the_backends_usage_even_if_the_client_declines_it(e2e, admin):
+    # LiteLLM keeps a client's include_usage: false; the pre-call hook asks for the usage anyway,
+    # so the call is billed on the model's own count (tiny always writes max_tokens tokens).
+    key = str(e2e.create_key(admin, name="stream usage")["secret"])
+    body = {**TINY, "max_tokens": 5, "stream": True, "stream_options": {"include_usage": False}}
+    with httpx.stream(
+        "POST", f"{e2e.public}/v1/chat/completions", json=body, headers={"Authorization": f"Bearer {key}"}, timeout=60
+    ) as response:
+        assert response.status_code == 200
+        response.read()
+        call_id = response.headers["x-litellm-call-id"]
+    rows = wait_rows(e2e, [call_id])
+    assert rows[call_id]["completion_tokens"] == 5 and not rows[call_id]["estimated"], rows

@@ -16,6 +16,8 @@ from inference.proxy.routes import (
 )
 from stack.stack import Stack, StackConfig, nginx_binary
 
+CHAT, TEXT, EMBEDDINGS, RESPONSES = "/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/v1/responses"
+
 
 @pytest.mark.parametrize(
     "method,path",
@@ -67,21 +69,37 @@ def test_only_post_routes_generate():
 
 
 @pytest.mark.parametrize(
-    "body,refused",
+    "path,body,refused",
     [
-        ({"model": "tiny", "fallbacks": ["smollm2"]}, "fallbacks"),
-        ({"model": "tiny", "context_window_fallbacks": []}, "context_window_fallbacks"),
-        ({"model": "tiny", "mock_response": "hi"}, "mock_response"),
-        ({"model": "tiny", "mock_anything_new": 1}, "mock_anything_new"),
-        ({"model": "tiny", "litellm_logging_obj": {}}, "litellm_logging_obj"),
-        ({"model": "tiny", "user_api_key_hash": "x"}, "user_api_key_hash"),
-        ({"model": "tiny", "metadata": {"user_api_key_auth_metadata": {}}}, "metadata.user_api_key_auth_metadata"),
-        ({"model": "tiny", "metadata": {"llmaas_org_id": "x"}}, "metadata.llmaas_org_id"),
-        ({"model": "tiny", "messages": [], "user": "u", "metadata": {"purpose": "test"}}, None),
+        (CHAT, {"model": "tiny", "fallbacks": ["smollm2"]}, "fallbacks"),
+        (CHAT, {"model": "tiny", "context_window_fallbacks": []}, "context_window_fallbacks"),
+        (CHAT, {"model": "tiny", "mock_response": "hi"}, "mock_response"),
+        (CHAT, {"model": "tiny", "mock_anything_new": 1}, "mock_anything_new"),
+        (CHAT, {"model": "tiny", "litellm_logging_obj": {}}, "litellm_logging_obj"),
+        (CHAT, {"model": "tiny", "user_api_key_hash": "x"}, "user_api_key_hash"),
+        (CHAT, {"model": "tiny", "no-log": True}, "no-log"),
+        (CHAT, {"model": "tiny", "additional_drop_params": ["max_tokens"]}, "additional_drop_params"),
+        (CHAT, {"model": "tiny", "extra_body": {}}, "extra_body"),
+        (CHAT, {"model": "tiny", "n_cmpl": 2}, "n_cmpl"),
+        (CHAT, {"model": "tiny", "stream_timeout": 1}, "stream_timeout"),
+        (CHAT, {"model": "tiny", "prompt": "a field of another route"}, "prompt"),
+        (RESPONSES, {"model": "tiny", "input": "hi", "previous_response_id": "resp_x"}, "previous_response_id"),
+        (EMBEDDINGS, {"model": "tiny", "input": "hi", "max_tokens": 3}, "max_tokens"),
+        (
+            CHAT,
+            {"model": "tiny", "metadata": {"user_api_key_auth_metadata": {}}},
+            "metadata.user_api_key_auth_metadata",
+        ),
+        (CHAT, {"model": "tiny", "metadata": {"llmaas_org_id": "x"}}, "metadata.llmaas_org_id"),
+        (CHAT, {"model": "tiny", "messages": [], "user": "u", "metadata": {"purpose": "test"}}, None),
+        (CHAT, {"model": "tiny", "messages": [], "tools": [], "top_k": 5, "stream_options": {}, "api_key": "x"}, None),
+        (TEXT, {"model": "tiny", "prompt": "hi", "best_of": 1, "echo": False, "suffix": "."}, None),
+        (EMBEDDINGS, {"model": "tiny", "input": ["a"], "dimensions": 8, "encoding_format": "float"}, None),
+        (RESPONSES, {"model": "tiny", "input": "hi", "instructions": "x", "max_output_tokens": 16}, None),
     ],
 )
-def test_it_names_the_first_refused_field(body, refused):
-    assert refused_field(body) == refused
+def test_it_names_the_first_field_a_route_does_not_accept(path, body, refused):
+    assert refused_field(path, body) == refused
 
 
 def test_the_rendered_nginx_config_routes_exactly_the_public_surface(tmp_path):

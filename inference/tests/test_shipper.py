@@ -9,7 +9,7 @@ import pytest
 import redis as redis_lib
 
 from inference.proxy.contract import USAGE_FIELD, RedisKeys
-from inference.proxy.shipper import GROUP, Shipper, ShipperConfig
+from inference.proxy.shipper import GROUP, Shipper, ShipperConfig, _rejections
 from usage.models import RequestLog
 from webhooks.tests.test_litellm_webhook import record
 
@@ -148,3 +148,15 @@ def test_a_record_that_cannot_be_stored_is_dead_lettered_with_its_reason_and_the
     assert abs(float(letters[bad["call_id"]][b"at"]) - time.time()) < 600
     assert client.hgetall(keys.usage_dead_counts) == {b"contract": b"1", b"database": b"1"}
     assert client.xpending(keys.usage_stream, GROUP)["pending"] == 0
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [{"rejected": [{"reason": "contract"}]}, {"rejected": [{"index": 5}]}, {"rejected": [{"index": -1}]}, []],
+)
+def test_an_unreadable_webhook_answer_is_delivered_again_not_acknowledged_on_a_guess(answer):
+    # It used to crash the shipper (KeyError/IndexError outside its retry loop).
+    with pytest.raises(ValueError):
+        _rejections(answer, 3)
+    assert _rejections({"rejected": [{"index": 2, "reason": "late", "error": "old"}]}, 3) == [(2, "late", "old")]
+    assert _rejections({"inserted": 3}, 3) == []

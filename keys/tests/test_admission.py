@@ -181,7 +181,6 @@ def _recorded_body(e2e, marker: str) -> dict:
         ({"max_tokens": 10**6}, 1024),  # clamped to it
         ({"max_tokens": 50, "max_completion_tokens": 7}, 7),  # the smallest
         ({"max_tokens": 7, "max_completion_tokens": 50}, 7),
-        ({"max_tokens": 7, "n_predict": 10**6, "extra_body": {"max_tokens": 10**6}}, 7),  # no backend alias beats it
     ],
 )
 def test_the_backend_is_always_sent_the_cap_that_was_reserved(e2e, admin, caps, expected):
