@@ -30,11 +30,6 @@ from audit.services import audit_record
 from llmaas.errors import ApplicationError, Conflict, Forbidden, NotFound
 
 
-def organization_create_personal(*, user: User) -> Organization:
-    """The user's personal organization, with the user as its owner."""
-    return Organization.objects.create_personal(user=user)
-
-
 def organization_create(*, name: str, owner: User) -> Organization:
     """A team organization with ``owner`` as its first owner."""
     with transaction.atomic():

@@ -22,10 +22,11 @@ from accounts.tasks import enqueue_on_commit, mail_already_registered, mail_pass
 from accounts.throttle import (
     Counter,
     email_counters,
-    login_account_counter,
+    login_clear_address,
     login_counters,
+    login_release,
+    login_reserve,
     throttle_check,
-    throttle_clear,
     throttle_hit,
 )
 from accounts.tokens import account_token_claim, account_token_peek
@@ -110,29 +111,32 @@ def email_verify(*, token: str) -> User:
 
 
 def user_log_in(*, request: HttpRequest, email: str, password: str) -> User:
-    """Check the password and start a session, unless this client IP is throttled (for every
-    account, or for this one).
+    """Check the password and start a session, unless this client address is throttled (for
+    every account, or for this one, or because this account is under attack and this address
+    already failed on it).
 
-    While throttled, the password is not even checked (429). Failures count per IP and per
-    (account, IP): failures from elsewhere never lock the owner out. A success resets only the
-    account's count from this IP, never the IP's, so an attacker cannot unlock themselves by
-    logging in to an account of their own.
+    While throttled, the password is not even checked (429). The attempt is counted before the
+    password is checked (per address, per (account, address), per account), so parallel
+    requests cannot outrun the count; failures from elsewhere never lock the owner out of a
+    clean address. A success gives its place back and clears only the account's count from this
+    address, never the address's own count, so an attacker cannot unlock themselves by logging
+    in to an account of their own.
     """
     email = email.strip().lower()
     counters = login_counters(email=email, ip=request_meta.current().ip)
-    throttle_check(counters, message="Too many failed sign-ins; try again later.", code="too_many_attempts")
+    reached = login_reserve(counters, message="Too many failed sign-ins; try again later.")
     user = authenticate(request, email=email, password=password)
     if not isinstance(user, User):
-        _record_failure(email, counters)
+        _record_failure(email, reached)
         raise Unauthorized("Wrong email or password.", code="invalid_credentials")
-    throttle_clear(counters[0])
+    login_release(counters)
     login(request, user)
     audit_record(action=AuditAction.SIGN_IN, actor=user, target=user)
     return user
 
 
-def _record_failure(email: str, counters: list[Counter]) -> None:
-    locked = throttle_hit(counters)
+def _record_failure(email: str, locked: list[Counter]) -> None:
+    """Audit a failed password (already counted by ``login_reserve``), and the limits it reached."""
     known = User.objects.filter(email=email).first()
     audit_record(action=AuditAction.SIGN_IN_FAILED, target=known, details={"email": email})
     if locked:
@@ -171,7 +175,7 @@ def password_reset_confirm(*, token: str, password: str) -> User:
         email_mark_verified(user)
         audit_record(action=AuditAction.PASSWORD_RESET, actor=user, target=user)
     # The owner, back with a new password, signs in from where they failed with the old one.
-    throttle_clear(login_account_counter(email=user.email, ip=request_meta.current().ip))
+    login_clear_address(email=user.email, ip=request_meta.current().ip)
     return user
 
 
@@ -179,10 +183,11 @@ def user_password_change(*, request: HttpRequest, user: User, current_password: 
     """Change one's password (the current one is required, and its failures count like sign-in
     failures); this session stays, the others end."""
     counters = login_counters(email=user.email, ip=request_meta.current().ip)
-    throttle_check(counters, message="Too many wrong passwords; try again later.", code="too_many_attempts")
+    reached = login_reserve(counters, message="Too many wrong passwords; try again later.")
     if not user.check_password(current_password):
-        _record_failure(user.email, counters)
+        _record_failure(user.email, reached)
         raise ApplicationError("The current password is wrong.", code="wrong_password")
+    login_release(counters)
     _check_password(new_password, user)
     with transaction.atomic():
         user.set_password(new_password)

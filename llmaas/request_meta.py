@@ -6,7 +6,9 @@ request (Celery, management commands) both are empty.
 
 nginx is the one public origin: it sets ``X-Real-IP`` (the peer it saw) and appends to
 ``X-Forwarded-For``. Those headers are believed only when the direct peer is one of
-``settings.TRUSTED_PROXIES``; anyone else could write them.
+``settings.TRUSTED_PROXIES``; anyone else could write them. An IPv4 client seen through a
+dual-stack socket (``::ffff:a.b.c.d``) is its IPv4 address. No usable address: ``None``, which
+the sign-in throttle counts as one address of its own ("unknown") and logs.
 """
 
 from __future__ import annotations
@@ -42,9 +44,12 @@ def _valid_ip(value: str | None) -> str | None:
     if not value:
         return None
     try:
-        return str(ipaddress.ip_address(value.strip()))
+        address = ipaddress.ip_address(value.strip())
     except ValueError:
         return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    return str(address)
 
 
 @lru_cache(maxsize=8)

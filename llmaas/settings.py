@@ -206,6 +206,7 @@ INVITATION_TTL = envint("LLMAAS_INVITATION_TTL", 7 * 86400)
 # with Retry-After until the window ends. Sign-up and password-reset mails are limited per IP.
 LOGIN_FAILURES_PER_ACCOUNT = envint("LLMAAS_LOGIN_FAILURES_PER_ACCOUNT", 5)
 LOGIN_FAILURES_PER_IP = envint("LLMAAS_LOGIN_FAILURES_PER_IP", 20)
+LOGIN_ACCOUNT_SLOWDOWN_AFTER = envint("LLMAAS_LOGIN_ACCOUNT_SLOWDOWN_AFTER", 20)  # then one guess per address
 LOGIN_FAILURE_WINDOW = envint("LLMAAS_LOGIN_FAILURE_WINDOW", 900)
 EMAIL_REQUESTS_PER_IP = envint("LLMAAS_EMAIL_REQUESTS_PER_IP", 10)  # sign-ups, resets, resends per hour
 EMAIL_REQUESTS_PER_ADDRESS = envint("LLMAAS_EMAIL_REQUESTS_PER_ADDRESS", 3)  # mails to one address per hour

@@ -1,9 +1,14 @@
 """Sign-in: sessions, throttling of repeated failures (Redis), the client IP, the audit trail."""
 
+import logging
+import threading
+import time
+
 import redis as redis_lib
+from django.db import connection
 from rest_framework.test import APIClient
 
-from accounts import throttle
+from accounts import throttle, user_services
 from accounts.tests.conftest import unique_email
 from audit.models import AuditAction, AuditEvent
 
@@ -141,3 +146,111 @@ def test_sign_in_fails_closed_when_redis_is_unreachable(make_user, monkeypatch):
     response = attempt(alice.email, "pw-alice")
     assert response.status_code == 503, response.content
     assert response.json()["error"]["code"] == "throttle_unavailable" and response["Retry-After"]
+
+
+def test_it_slows_an_account_under_attack_to_one_guess_per_address(make_user, settings):
+    """Guessing from many addresses: past LOGIN_ACCOUNT_SLOWDOWN_AFTER failures on the account,
+    an address that failed on it once is refused, whatever its own limit; a clean address is
+    still checked, and the owner's right password from one gets in (issue 14, item 9)."""
+    settings.LOGIN_FAILURES_PER_ACCOUNT = 5
+    settings.LOGIN_ACCOUNT_SLOWDOWN_AFTER = 4
+    alice = make_user("alice")
+    assert attempt(alice.email, "guess", ip="198.51.100.10").status_code == 401
+    assert attempt(alice.email, "guess", ip="198.51.100.10").status_code == 401  # not slowed yet: 2 of 5
+    for n in (11, 12):
+        assert attempt(alice.email, "guess", ip=f"198.51.100.{n}").status_code == 401
+    for password in ("guess", "pw-alice"):  # 4 on the account: an address that failed waits
+        refused = attempt(alice.email, password, ip="198.51.100.11")
+        assert refused.status_code == 429, refused.content
+        assert refused.json()["error"]["code"] == "too_many_attempts"
+        assert 0 < int(refused["Retry-After"]) <= settings.LOGIN_FAILURE_WINDOW
+    assert attempt(alice.email, "guess", ip="198.51.100.13").status_code == 401  # a clean one: one guess
+    assert attempt(alice.email, "guess", ip="198.51.100.13").status_code == 429
+    assert attempt(alice.email, "pw-alice", ip="198.51.100.14").status_code == 200  # the owner, clean
+    locked = AuditEvent.objects.filter(action=AuditAction.SIGN_IN_LOCKED, target_id=str(alice.pk))
+    assert [event.details["scopes"] for event in locked] == [["login:account"]]
+
+
+def test_it_counts_an_ipv6_client_by_its_64(make_user, settings):
+    """One host holds a whole /64: a new address in it is not a new client."""
+    settings.LOGIN_FAILURES_PER_IP = 3
+    alice = make_user("alice")
+    for n in range(1, 4):
+        assert attempt(unique_email(), "guess", ip=f"2001:db8:1:2::{n}").status_code == 401
+    assert attempt(alice.email, "pw-alice", ip="2001:db8:1:2:ffff:1:2:3").status_code == 429
+    assert attempt(alice.email, "pw-alice", ip="2001:db8:1:3::1").status_code == 200
+
+
+def test_it_counts_an_ipv4_mapped_address_as_its_ipv4_address(make_user, settings):
+    """A dual-stack socket shows an IPv4 client as ::ffff:a.b.c.d: the same client, and not one
+    /64 shared by every IPv4 client."""
+    settings.LOGIN_FAILURES_PER_IP = 3
+    alice = make_user("alice")
+    for _ in range(3):
+        assert attempt(unique_email(), "guess", ip="::ffff:203.0.113.20").status_code == 401
+    assert attempt(alice.email, "pw-alice", ip="203.0.113.20").status_code == 429
+    assert attempt(alice.email, "pw-alice", ip="::ffff:203.0.113.21").status_code == 200
+
+
+def test_it_admits_no_more_parallel_guesses_than_the_limit(make_user, settings, transactional_db, monkeypatch):
+    """Parallel requests from one address: each takes its place in the count before its password
+    is checked, so no more than the limit are checked, however many arrive at once."""
+    settings.LOGIN_FAILURES_PER_ACCOUNT = 3
+    alice = make_user("alice")
+    real_authenticate = user_services.authenticate
+
+    def slow_authenticate(*args, **kwargs):  # a production hash takes this long
+        time.sleep(0.3)
+        return real_authenticate(*args, **kwargs)
+
+    monkeypatch.setattr(user_services, "authenticate", slow_authenticate)
+    barrier = threading.Barrier(10)
+    statuses: list[int] = []
+
+    def guess() -> None:
+        try:
+            barrier.wait()
+            statuses.append(attempt(alice.email, "guess", ip="203.0.113.30").status_code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=guess) for _ in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses) == [401] * 3 + [429] * 7
+    assert attempt(alice.email, "pw-alice", ip="203.0.113.31").status_code == 200
+
+
+def test_it_never_counts_a_success_against_the_address(make_user, settings):
+    """The place a sign-in takes before its password is checked is given back when it succeeds:
+    an office behind one address signs in as often as it likes."""
+    settings.LOGIN_FAILURES_PER_IP = 3
+    settings.LOGIN_FAILURES_PER_ACCOUNT = 3
+    settings.LOGIN_ACCOUNT_SLOWDOWN_AFTER = 3
+    alice = make_user("alice")
+    for _ in range(5):
+        assert attempt(alice.email, "pw-alice", ip="203.0.113.40").status_code == 200
+    for _ in range(2):
+        assert attempt(alice.email, "typo", ip="203.0.113.40").status_code == 401
+    assert attempt(alice.email, "pw-alice", ip="203.0.113.40").status_code == 200
+
+
+def test_it_counts_clients_without_an_address_as_one_address_of_their_own(make_user, settings, caplog):
+    """No usable peer address: such clients share one bucket, "unknown", limited like an
+    address (per account and on any accounts) and logged; the account is not locked for the
+    clients whose address is known."""
+    settings.LOGIN_FAILURES_PER_ACCOUNT = 3
+    settings.LOGIN_FAILURES_PER_IP = 5
+    settings.TRUSTED_PROXIES = []
+    alice = make_user("alice")
+    with caplog.at_level(logging.WARNING, logger="accounts.throttle"):
+        for _ in range(3):
+            assert attempt(alice.email, "guess", REMOTE_ADDR="").status_code == 401
+        assert attempt(alice.email, "pw-alice", REMOTE_ADDR="not-an-ip").status_code == 429
+        for _ in range(2):
+            assert attempt(unique_email(), "guess", REMOTE_ADDR="").status_code == 401
+        assert attempt(unique_email(), "guess", REMOTE_ADDR="").status_code == 429  # 5 on any accounts
+    assert any("unknown" in record.getMessage() for record in caplog.records)
+    assert attempt(alice.email, "pw-alice", REMOTE_ADDR="198.51.100.50").status_code == 200

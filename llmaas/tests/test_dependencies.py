@@ -114,7 +114,7 @@ def test_it_finds_no_app_importing_upwards_and_no_function_local_import():
 def test_it_would_catch_an_upward_import_and_a_function_local_one(tmp_path, monkeypatch):
     """The check itself can fail: the two shapes the issue removed are reported."""
     accounts = ast.parse("from keys.models import ApiKey\n")
-    local = ast.parse("def f():\n    from accounts.services import organization_create_personal\n")
+    local = ast.parse("def f():\n    from accounts.services import organization_create\n")
     assert _imports(accounts)[0][1:] == ("keys.models", False)
     assert _imports(local)[0][1:] == ("accounts.services", True)
     assert _layer("keys.models") > _layer("accounts.models")
