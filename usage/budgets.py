@@ -11,8 +11,10 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 from uuid import UUID
 
+from django.db import connection
 from django.utils import timezone
 
 from accounts.models import Organization
@@ -27,14 +29,21 @@ log = logging.getLogger(__name__)
 
 # Make the Redis counter at least PostgreSQL's figure (ARGV[1]): 'spent' is what the proxy
 # settled (which may hold calls whose records are still on their way to PostgreSQL) plus
-# 'corrected', what these checks added on top ('pg': the figure the last check saw). A call's
-# spend never goes away, so a figure lower than the last one proves the last one overcounted (a
-# rollup that counted rows twice until its next run): the correction is taken back by that much,
-# never below what the proxy settled. With ARGV[3] (the budget, nano-USD) ≥ 0 the period is
-# blocked at that budget (admission refuses every call while the budget is not raised above
-# it); with -1 (the record says the period is not spent) a block is lifted. Returns the old value.
+# 'corrected', what these checks added on top ('pg': the figure the last check applied, 'pg_at':
+# when PostgreSQL computed it, ARGV[4], microseconds of its clock). A call's spend never goes
+# away, so a figure lower than the last one proves the last one overcounted (a rollup that
+# counted rows twice until its next run): the correction is taken back by that much, never below
+# what the proxy settled. That proof holds only for a figure computed after the last one: the
+# check computes every scope's figure before writing them one by one, and a rebuild on another
+# worker may write a fresher figure meanwhile, so a figure older than the last applied is
+# ignored (nothing changes; ARGV[4] -1: a figure without a time, always applied). With ARGV[3]
+# (the budget, nano-USD) ≥ 0 the period is blocked at that budget (admission refuses every call
+# while the budget is not raised above it); with -1 (the record says the period is not spent) a
+# block is lifted. Returns {the old value, 1 if the figure was applied else 0}.
 _RAISE_SPENT = """
 local current = tonumber(redis.call('HGET', KEYS[1], 'spent') or '0')
+local at = tonumber(ARGV[4])
+if at >= 0 and at < tonumber(redis.call('HGET', KEYS[1], 'pg_at') or '-1') then return {current, 0} end
 local corrected = tonumber(redis.call('HGET', KEYS[1], 'corrected') or '0')
 local pg = tonumber(ARGV[1])
 local last = tonumber(redis.call('HGET', KEYS[1], 'pg') or ARGV[1])
@@ -44,10 +53,11 @@ local target = math.max(settled + corrected, pg)
 -- As integer text: redis.call writes a number as %.17g (2e+17 from 10^17 on), which HINCRBY refuses.
 local function int(x) return string.format('%d', x) end
 redis.call('HSET', KEYS[1], 'spent', int(target), 'corrected', int(target - settled), 'pg', int(pg))
+if at >= 0 then redis.call('HSET', KEYS[1], 'pg_at', ARGV[4]) end
 if tonumber(ARGV[3]) >= 0 then redis.call('HSET', KEYS[1], 'blocked', ARGV[3])
 else redis.call('HDEL', KEYS[1], 'blocked') end
 if tonumber(ARGV[2]) > 0 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
-return current
+return {current, 1}
 """
 
 
@@ -61,6 +71,7 @@ class ScopeSpend:
     budget: Decimal
     spent_pg: Decimal
     org_id: str = ""
+    taken_us: int = -1  # PostgreSQL's clock (µs) before the figure's query; -1: no time, always applied
 
     @property
     def budget_nano(self) -> int:
@@ -87,48 +98,45 @@ def scope_spend(
 ) -> ScopeSpend:
     now = now or timezone.now()
     period_id, start, end = budget_period(period, tz, now)
+    taken = _clock_us()  # before the query: its snapshot holds at least what was committed then
     spent = period_spend(org_id, scope_id if scope == "key" else None, start, now + timedelta(seconds=1))
-    return ScopeSpend(scope, str(scope_id), period_id, start, end, budget, spent, str(org_id))
+    return ScopeSpend(scope, str(scope_id), period_id, start, end, budget, spent, str(org_id), taken)
 
 
-def budgeted_scopes() -> list[ScopeSpend]:
+def _clock_us() -> int:
+    """PostgreSQL's clock in microseconds: one clock for the figures of every worker."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint")
+        return int(cursor.fetchone()[0])
+
+
+def budgeted_scopes(only: list[tuple[str, str]] | None = None) -> list[ScopeSpend]:
+    """The figures of every scope that has a budget, or only of ``only`` (("key" | "org", id)
+    pairs: a rebuild after one scope's limits changed touches those counters only)."""
     now = timezone.now()
+    orgs = Organization.objects.filter(budget_usd__isnull=False)
+    keys = ApiKey.objects.filter(budget_usd__isnull=False, revoked_at__isnull=True)
+    if only is not None:
+        orgs = orgs.filter(pk__in=[UUID(scope_id) for scope, scope_id in only if scope == "org"])
+        keys = keys.filter(pk__in=[UUID(scope_id) for scope, scope_id in only if scope == "key"])
     scopes = [
         scope_spend("org", org.id, org.id, org.budget_usd, org.budget_period, org.timezone, now)
-        for org in Organization.objects.filter(budget_usd__isnull=False)
+        for org in orgs
         if org.budget_usd is not None
     ]
-    keys = ApiKey.objects.filter(budget_usd__isnull=False, revoked_at__isnull=True).select_related("organization")
     scopes += [
-        scope_spend(
-            "key", key.id, key.organization_id, key.budget_usd, key.budget_period, key.organization.timezone, now
-        )
-        for key in keys
-        if key.budget_usd is not None
-    ]
-    return scopes
-
-
-def scopes_spend(scopes: list[tuple[str, str]]) -> list[ScopeSpend]:
-    """The named scopes (("key" | "org", id) pairs) that have a budget: a rebuild after one
-    scope's limits changed touches those counters only."""
-    now = timezone.now()
-    org_ids = [UUID(scope_id) for scope, scope_id in scopes if scope == "org"]
-    key_ids = [UUID(scope_id) for scope, scope_id in scopes if scope == "key"]
-    found = [
-        scope_spend("org", org.id, org.id, org.budget_usd, org.budget_period, org.timezone, now)
-        for org in Organization.objects.filter(pk__in=org_ids, budget_usd__isnull=False)
-        if org.budget_usd is not None
-    ]
-    keys = ApiKey.objects.filter(pk__in=key_ids, budget_usd__isnull=False, revoked_at__isnull=True)
-    found += [
         scope_spend(
             "key", key.id, key.organization_id, key.budget_usd, key.budget_period, key.organization.timezone, now
         )
         for key in keys.select_related("organization")
         if key.budget_usd is not None
     ]
-    return found
+    return scopes
+
+
+def scopes_spend(scopes: list[tuple[str, str]]) -> list[ScopeSpend]:
+    """The named scopes that have a budget (see ``budgeted_scopes``)."""
+    return budgeted_scopes(only=scopes)
 
 
 def redis_spent(s: ScopeSpend) -> int:
@@ -143,8 +151,9 @@ def raise_spent(s: ScopeSpend) -> int:
     ttl = budget_ttl(s.end, timezone.now())
     block = s.budget_nano if s.exhausted else -1
     key = redis_keys().budget(s.scope, s.scope_id, s.period_id)
-    before = int(redis_client().eval(_RAISE_SPENT, 1, key, pg, ttl, block))
-    return max(0, pg - before)
+    reply: Any = redis_client().eval(_RAISE_SPENT, 1, key, pg, ttl, block, s.taken_us)
+    before, applied = int(reply[0]), int(reply[1])
+    return max(0, pg - before) if applied else 0
 
 
 def spend_rebuild(scopes: list[ScopeSpend] | None = None) -> int:

@@ -4,8 +4,16 @@ shipper with the reason, the error and the time (see inference/proxy/shipper.py)
 An operator lists them, fixes the cause, and replays them: a replay normalises each record as
 the proxy does now (NUL and lone surrogates replaced, strings bounded, an invalid call id
 replaced), then ingests it through the same service as the webhook. What is stored leaves the
-stream; what fails again stays, with its new reason. ``{p}:usage:dead:counts`` counts the
-records ever dead-lettered by reason (a counter, for monitoring; replays do not lower it).
+stream; what fails again stays, with its new reason. A replay of every letter leaves those
+dead-lettered as ``late`` alone (older than their organization keeps request logs: no replay can
+store them); an operator discards what can never be stored, by id or by reason.
+``{p}:usage:dead:counts`` counts the records ever dead-lettered by reason (a counter, for
+monitoring; replays and discards do not lower it).
+
+A letter without a call id gets one derived from its raw record (the same on every replay,
+since a letter that fails again is kept with the same raw record): a replay that stored it and
+died before removing it from the stream finds it stored the next time, instead of billing the
+call twice.
 """
 
 from __future__ import annotations
@@ -13,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -20,10 +29,12 @@ from typing import Any
 from inference.proxy.contract import USAGE_FIELD, ContractError, UsageRecord
 from inference.proxy.usage_records import record_normalised
 from llmaas.redis_client import redis_client, redis_keys
-from usage.services import REASON_CONTRACT, check_ids, request_logs_ingest_isolating
+from usage.services import REASON_CONTRACT, REASON_LATE, check_ids, request_logs_ingest_isolating
 
 log = logging.getLogger(__name__)
 PAGE = 500
+NOT_REPLAYED_BY_ALL = frozenset({REASON_LATE})  # no replay can store them: discard them instead
+_LETTER_NAMESPACE = uuid.UUID("6f0c3e1a-8d7b-4b5e-9f2a-2d4c1b7e9a35")
 
 
 @dataclass(frozen=True)
@@ -109,10 +120,12 @@ def dead_letter_metrics() -> str:
 
 
 def dead_letters_replay(*, ids: list[str] | None = None) -> ReplayResult:
-    """Normalise and ingest the dead letters (``ids``, or all); remove what is stored, keep what
-    fails again with its new reason."""
+    """Normalise and ingest the dead letters (``ids``, or all but the ``late`` ones); remove what
+    is stored, keep what fails again with its new reason."""
     result = ReplayResult()
     letters = list(dead_letters(ids=ids))
+    if ids is None:
+        letters = [letter for letter in letters if letter.reason not in NOT_REPLAYED_BY_ALL]
     for i in range(0, len(letters), PAGE):
         _replay_page(letters[i : i + PAGE], result)
     log.info("dead letters replayed: %s", result)
@@ -128,7 +141,7 @@ def _replay_page(letters: list[DeadLetter], result: ReplayResult) -> None:
         try:
             if letter.record is None:
                 raise ContractError("not a JSON object")
-            record = UsageRecord.from_dict(record_normalised(letter.record))
+            record = UsageRecord.from_dict(record_normalised(_with_call_id(letter)))
             check_ids(record)
         except (ContractError, ValueError) as exc:
             still_dead.append((letter, REASON_CONTRACT, str(exc)[:200]))
@@ -147,3 +160,23 @@ def _replay_page(letters: list[DeadLetter], result: ReplayResult) -> None:
     if letters:
         pipe.xdel(stream, *[letter.id for letter in letters])
     pipe.execute()
+
+
+def _with_call_id(letter: DeadLetter) -> dict[str, Any]:
+    """The letter's record, with a call id derived from its raw record if it has none."""
+    record = letter.record or {}
+    if record.get("call_id") not in (None, ""):
+        return record
+    return {**record, "call_id": str(uuid.uuid5(_LETTER_NAMESPACE, letter.raw.hex()))}
+
+
+def dead_letters_discard(*, ids: list[str] | None = None, reason: str | None = None) -> int:
+    """Remove the dead letters ``ids``, or all of ``reason``, for good; returns how many."""
+    if ids is None and reason is None:
+        raise ValueError("ids or reason")
+    found = [letter.id for letter in dead_letters(ids=ids) if reason is None or letter.reason == reason]
+    client, stream = redis_client(), redis_keys().usage_dead
+    for i in range(0, len(found), PAGE):
+        client.xdel(stream, *found[i : i + PAGE])
+    log.warning("%d dead letters discarded (ids %s, reason %s)", len(found), ids, reason)
+    return len(found)

@@ -6,18 +6,28 @@ is formatted row by row in Python. JSON rows come from ``row_to_json`` (which es
 control character, so a row is always one line); the JSON format wraps them in an array.
 
 Each export runs in its own transaction with a ``statement_timeout``
-(``LLMAAS_EXPORT_STATEMENT_TIMEOUT_MS``): a slow query or a reader that stalls cannot hold a
-connection (and its snapshot) for ever. CSV text cells that a spreadsheet would run as a formula
+(``LLMAAS_EXPORT_STATEMENT_TIMEOUT_MS``): a slow query cannot hold a connection (and its
+snapshot) for ever. The timeout does not cover a reader that stops reading: PostgreSQL does not
+act on it while blocked writing rows Django does not take; nginx, which buffers the export and
+drops a client that stops reading, is what frees the worker then. An export cut by an error
+(the timeout) has sent its 200 and part of the rows already: the error is logged and raised
+out of the stream, so the server aborts the response (no final chunk: the client sees an
+incomplete transfer, and a JSON export lacks its closing ``]``) instead of ending it as if it
+were complete. CSV text cells that a spreadsheet would run as a formula
 start with a ``'`` (OWASP's advice); JSON and NDJSON keep values as they are.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import contextlib
+import logging
+from collections.abc import Generator, Iterator
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
+
+log = logging.getLogger(__name__)
 
 FORMATS = {
     "csv": ("text/csv; charset=utf-8", "csv"),
@@ -49,6 +59,20 @@ def text(column: str, csv: bool) -> str:
 
 
 def _copy(statement: str, params: dict[str, Any]) -> Iterator[bytes]:
+    sent = 0
+    try:
+        # closing: a client that goes away closes the inner generator at once (see _copy_chunks).
+        with contextlib.closing(_copy_chunks(statement, params)) as chunks:
+            for chunk in chunks:
+                sent += len(chunk)
+                yield chunk
+    except DatabaseError as exc:
+        # Raised on, never swallowed: the response must break, not end like a complete export.
+        log.error("export cut after %d bytes, the response is aborted: %s", sent, exc)
+        raise
+
+
+def _copy_chunks(statement: str, params: dict[str, Any]) -> Generator[bytes]:
     buffer = bytearray()
     timeout = int(settings.EXPORT_STATEMENT_TIMEOUT_MS)
     with transaction.atomic(), connection.cursor() as cursor:

@@ -158,27 +158,37 @@ def check_ids(record: UsageRecord) -> None:
 
 
 DAY = 86_400
+HOUR = 3600
+
+
+def _hour_start(created_at: float) -> float:
+    return created_at // HOUR * HOUR
 
 
 def _late_records(records: list[UsageRecord]) -> dict[int, str]:
-    """The records older than their organization keeps request logs (index → why). Retention has
-    deleted that hour's rows already: storing such a record would recompute the hour's rollup
-    from it alone and wipe the rest of the hour. No organization keeps less than a day, so a
-    batch without older records (the normal case) costs one pass and no query."""
+    """The records whose hour starts before their organization's retention cutoff (index → why).
+    Retention deletes the rows created before its cutoff (``created_at < now - days``), which
+    falls inside an hour: storing a record of that hour, even one after the cutoff, would
+    recompute the hour's rollup from the rows left and wipe the deleted part. No organization
+    keeps less than a day, so a batch without older records (the normal case) costs one pass and
+    no query."""
     now = time.time()
-    if not records or min(r.created_at for r in records) >= now - DAY:
+    if not records or _hour_start(min(r.created_at for r in records)) >= now - DAY:
         return {}
-    orgs = {org for r in records if r.created_at < now - DAY and (org := _uuid_or_none(r.org_id))}
+    orgs = {org for r in records if _hour_start(r.created_at) < now - DAY and (org := _uuid_or_none(r.org_id))}
     policies = {str(p.organization_id): p for p in RetentionPolicy.objects.filter(organization_id__in=orgs)}
     late = {}
     for index, r in enumerate(records):
-        if r.created_at >= now - DAY:
+        hour = _hour_start(r.created_at)
+        if hour >= now - DAY:
             continue
         org_id = _uuid_or_none(r.org_id)
         days = effective_days(policies.get(org_id) if org_id else None)[0]
-        if r.created_at < now - days * DAY:
+        if hour < now - days * DAY:
             created = datetime.fromtimestamp(r.created_at, tz=UTC).isoformat()
-            late[index] = f"created at {created}: older than the {days} days of request logs its organization keeps"
+            late[index] = (
+                f"created at {created}: its hour starts before the {days} days of request logs its organization keeps"
+            )
     return late
 
 
@@ -229,10 +239,14 @@ def request_logs_ingest(*, records: list[UsageRecord]) -> IngestResult:
     chat_calls = {key for key, _ in chats.values()}
     with transaction.atomic(), connection.cursor() as cursor:
         try:
-            with transaction.atomic():  # a savepoint: see _COPY_LOGS
+            # A savepoint (see _COPY_LOGS); psycopg's own cursor's errors as Django's, so that a
+            # connection lost under the COPY is an OperationalError (503) and marked unusable.
+            with transaction.atomic(), connection.wrap_database_errors:
                 ids = _copy_new(cursor.cursor, rows, deltas_of(deltas), chat_calls)
             stored = len(rows)
-        except UniqueViolation:
+        except IntegrityError as exc:
+            if not isinstance(exc.__cause__, UniqueViolation):
+                raise
             ids = _insert_skipping_stored(cursor, rows)
             stored = len(ids)
         stored_chats = [
@@ -280,7 +294,7 @@ def _insert_skipping_stored(cursor: Any, rows: dict[CallKey, Row]) -> dict[CallK
     """The idempotent path: the rows not stored yet, with their deltas; returns all their ids."""
     cursor.execute(_STAGE)
     cursor.execute("DELETE FROM request_logs_stage")  # empty unless a caller's transaction is still open
-    with cursor.cursor.copy(_COPY_STAGE) as copy:
+    with connection.wrap_database_errors, cursor.cursor.copy(_COPY_STAGE) as copy:
         for row in rows.values():
             copy.write_row(row)
     cursor.execute(_INSERT)

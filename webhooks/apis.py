@@ -12,6 +12,7 @@ import json
 import logging
 from typing import Any
 
+import psycopg
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, JsonResponse
@@ -80,8 +81,9 @@ def litellm_usage_webhook(request: HttpRequest) -> JsonResponse:
         positions.append(index)
     try:
         result = request_logs_ingest_isolating(records=records)
-    except (OperationalError, InterfaceError) as exc:
-        # Nothing is lost: the shipper keeps the batch and delivers it again.
+    except (OperationalError, InterfaceError, psycopg.OperationalError, psycopg.InterfaceError) as exc:
+        # psycopg's own errors too: the ingest COPYs on its cursor (wrapped, but any raw use must
+        # still answer 503). Nothing is lost: the shipper keeps the batch and delivers it again.
         log.warning("usage webhook: database unavailable (%s)", exc)
         response = _error(503, "database_unavailable", "The database is unavailable; deliver the batch again.")
         response["Retry-After"] = "5"

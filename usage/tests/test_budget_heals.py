@@ -86,3 +86,20 @@ def test_spend_past_10_to_the_17_nano_dollars_stays_an_integer_the_proxy_can_add
     name = redis_keys().budget("key", "k-1", "m202612")
     assert redis_client.hget(name, "spent") == b"200000000000000000"
     assert redis_client.hincrby(name, "spent", 1) == 200000000000000001
+
+
+def test_a_stale_lower_figure_written_after_a_fresher_one_does_not_lower_the_counter(budgeted):
+    """The check computes every scope's figure first and writes them one by one; a rebuild on
+    another worker may write a fresher figure in between. The older, lower figure is no proof of
+    an overcount: written last, it must not take back the rebuild's correction."""
+    from usage.budgets import budgeted_scopes, redis_spent, scopes_spend, spend_rebuild
+
+    spend_last_hour(budgeted, "0.30")
+    stale = budgeted_scopes()  # the check's figures: $0.30
+    spend_last_hour(budgeted, "0.50")  # a call lands meanwhile
+    spend_rebuild(scopes_spend([("key", str(budgeted.id))]))  # another worker's rebuild: $0.80
+    (fresh,) = [s for s in budgeted_scopes() if s.scope == "key"]
+    assert redis_spent(fresh) == 800_000_000
+    spend_rebuild(stale)  # the check writes its older figure last
+    assert redis_spent(fresh) == 800_000_000
+    assert check_budgets().scopes >= 1 and redis_spent(fresh) == 800_000_000  # a fresh check agrees

@@ -78,3 +78,32 @@ def test_replay_needs_ids_or_all(db):
 
     with pytest.raises(CommandError):
         command("replay")
+
+
+def test_it_discards_dead_letters_by_id_or_by_reason(db):
+    kept = dead_letter(record(), reason="database")
+    one = dead_letter(record(), reason="database")
+    late = [dead_letter(record(), reason="late", error="older than 30 days") for _ in range(2)]
+    assert "1 discarded" in command("discard", "--id", one)
+    assert "2 discarded" in command("discard", "--reason", "late")
+    assert [e.decode() for e, _ in client().xrange(redis_keys().usage_dead)] == [kept]
+    assert not {one, *late} & {e.decode() for e, _ in client().xrange(redis_keys().usage_dead)}
+
+
+def test_replay_all_leaves_late_records_alone_so_they_do_not_loop(priced):  # noqa: F811
+    late = dead_letter(record(), reason="late", error="older than 30 days")
+    stored = dead_letter(record(), reason="database")
+    assert "1 stored, 0 already stored, 0 still dead" in command("replay", "--all")
+    assert [e.decode() for e, _ in client().xrange(redis_keys().usage_dead)] == [late]  # the same entry
+    assert stored != late and RequestLog.objects.count() == 1
+
+
+def test_a_dead_letter_without_a_call_id_replayed_twice_is_billed_once(priced):  # noqa: F811
+    """The process may die between the ingest's commit and the XDEL: the letter is then replayed
+    again and must be recognised as the call already stored."""
+    rec = record(call_id=None)
+    dead_letter(rec)
+    assert "1 stored" in command("replay", "--all")
+    dead_letter(rec)  # as if the XDEL had never happened
+    assert "0 stored, 1 already stored" in command("replay", "--all")
+    assert RequestLog.objects.count() == 1

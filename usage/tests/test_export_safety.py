@@ -81,3 +81,22 @@ def test_it_stops_an_export_whose_query_runs_past_the_statement_timeout(team, ap
     with connection.cursor() as cursor:  # the setting was local to the export's transaction
         cursor.execute("SHOW statement_timeout")
         assert cursor.fetchone()[0] == "0"
+
+
+def test_an_export_cut_mid_stream_is_logged_and_aborted_not_ended_cleanly(team, api, settings, monkeypatch, caplog):
+    """The 200 and the first rows are sent when the timeout strikes: the stream must then break
+    (the client sees an incomplete transfer), never end as if the export were complete."""
+    settings.EXPORT_STATEMENT_TIMEOUT_MS = 500
+
+    def rows_then_stall(self, ctx, data, csv, params):
+        return "SELECT g::text AS n FROM generate_series(1, 100000) g UNION ALL SELECT pg_sleep(5)::text"
+
+    monkeypatch.setattr(apis.UsageLogsExportApi, "select", rows_then_stall)
+    response = api(team.people["alice"], team.org).get("/api/usage/logs/export", {"format": "ndjson"})
+    assert response.status_code == 200
+    received = []
+    with caplog.at_level("ERROR", logger="usage.exports"), pytest.raises(DatabaseError):
+        for chunk in response.streaming_content:
+            received.append(chunk)
+    assert received  # rows went out before the cut
+    assert any("export cut" in r.getMessage() for r in caplog.records)

@@ -135,3 +135,32 @@ def test_a_record_older_than_retention_is_rejected_and_leaves_its_hour_alone(db,
     aggregate_usage()
     assert summary(org.id, start, end) == rolled  # stored, it would have been the hour's only row
     assert [(r["index"], r["reason"]) for r in answer["rejected"]] == [(0, "late")]
+
+
+def test_a_record_in_the_hour_retention_cut_in_two_is_rejected_as_late(db, monkeypatch):
+    """Retention deletes rows older than its cutoff, which falls inside an hour: the rows of that
+    hour after the cutoff stay, the earlier ones are gone. A record late in that hour is still
+    within retention, but storing it would recompute the hour from the rows left and wipe the
+    deleted part of its rollup: it is late too (its hour starts before the cutoff)."""
+    from types import SimpleNamespace
+
+    from usage import services
+
+    priced_models()
+    org = Organization.objects.create(name="cut")
+    RetentionPolicy.objects.create(organization=org, log_retention_days=30)
+    now = floor(timezone.now() - timedelta(hours=2), "hour") + timedelta(minutes=30)
+    hour = floor(now - timedelta(days=30), "hour")  # retention's cutoff is this hour + 30 minutes
+    key = uuid.uuid4()
+    ingest([record(org.id, key, hour + timedelta(minutes=m)) for m in (10, 20, 40, 50)])
+    aggregate_usage()
+    assert retention_apply(now=now).logs_deleted == 2  # minutes 10 and 20
+    start, end = hour, hour + timedelta(hours=1)
+    rolled = summary(org.id, start, end)
+    assert rolled[(hour, None)][0] == 4
+    monkeypatch.setattr(services, "time", SimpleNamespace(time=lambda: now.timestamp() + 5))  # the ingest's clock
+    late = record(org.id, key, hour + timedelta(minutes=45))  # after the cutoff, in the cut hour
+    answer = post(batch({"v": 1, **late.__dict__})).json()
+    aggregate_usage()
+    assert summary(org.id, start, end) == rolled
+    assert [(r["index"], r["reason"]) for r in answer["rejected"]] == [(0, "late")]

@@ -253,3 +253,29 @@ def test_a_database_that_is_down_is_a_503_so_the_shipper_retries(priced, monkeyp
     response = post(batch(record()))
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "database_unavailable"
+
+
+def test_a_connection_lost_during_the_copy_is_a_503_so_the_shipper_retries(transactional_db, priced):
+    """The COPY runs on psycopg's own cursor: a connection dropped under it (here its backend is
+    terminated from another connection) must still answer 503, not 500."""
+    import psycopg
+    from django.db import connection
+
+    from usage import services
+
+    copy_new = services._copy_new
+
+    def terminated_then_copy(cursor, *args):
+        pid = connection.connection.info.backend_pid
+        with psycopg.connect(**connection.get_connection_params(), autocommit=True) as other:
+            other.execute("SELECT pg_terminate_backend(%s)", [pid])
+        return copy_new(cursor, *args)
+
+    services._copy_new = terminated_then_copy
+    try:
+        response = post(batch(record()))
+    finally:
+        services._copy_new = copy_new
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "database_unavailable"
+    assert post(batch(record())).status_code == 200  # the next delivery gets a working connection
