@@ -155,10 +155,12 @@ def test_a_budget_is_checked_against_every_completion_and_the_smallest_cap(e2e, 
     # $0.0006 covers one completion of 100 tokens (≤ 460 000). Three would not (≥ 750 000), but
     # llama-server bills n choices as one: more than LLMAAS_MAX_COMPLETIONS_PER_REQUEST (1) is a 400.
     assert call(e2e, fresh("0.0006"), body).status_code == 200
-    for extra in ({"n": 3}, {"n": 1, "best_of": 2}):
+    refused = [({"n": 3}, "too_many_completions"), ({"n": 2}, "too_many_completions")]
+    refused.append(({"best_of": 2}, "field_not_allowed"))  # not a chat field: /v1/completions only
+    for extra, code in refused:
         many = call(e2e, fresh("0.0006"), {**body, **extra})
         assert many.status_code == 400, many.text
-        assert many.json()["error"]["code"] == "too_many_completions", many.text
+        assert many.json()["error"]["code"] == code, many.text
     # The smaller cap is the one the backend stops at: max_completion_tokens=5 reserves ≤ 225 000,
     # so $0.0003 admits it although max_tokens=100 alone would not fit; and 5 tokens are written.
     capped = call(e2e, fresh("0.0003"), {**body, "max_completion_tokens": 5})
