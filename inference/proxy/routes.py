@@ -31,8 +31,9 @@ MODEL_ROUTE = re.compile(f"^{re.escape(MODEL_ROUTE_PREFIX)}({MODEL_ID_CHARS})$")
 PROBE_ROUTES = frozenset({("GET", "/health/liveliness"), ("GET", "/health/readiness")})
 
 # The request fields a client may send, per generation route: OpenAI's own (as of its API
-# reference), a few sampling knobs that open-model servers share (top_k, min_p, repetition
-# penalties), and ``api_key``, which hooks.py drops before LiteLLM would forward it upstream.
+# reference), a few knobs that open-model servers share and that change neither how much is
+# generated nor where it goes (top_k, min_p, repetition penalties, llama.cpp's cache_prompt),
+# and ``api_key``, which hooks.py drops before LiteLLM would forward it upstream.
 # Anything else is a 400 naming the field. An allowlist, not a list of what to refuse: LiteLLM
 # reads hundreds of body fields, and any of them can steer it — ``no-log`` skips every usage
 # callback (no billing), ``additional_drop_params`` strips the cap we write, ``extra_body`` and
@@ -41,11 +42,11 @@ PROBE_ROUTES = frozenset({("GET", "/health/liveliness"), ("GET", "/health/readin
 # ``api_base`` re-route or skip the backend. Stateful fields that would make LiteLLM pick a
 # deployment from a client-supplied id (``previous_response_id``, ``conversation``,
 # ``background``) are left out as well.
-_SAMPLING = frozenset({"top_k", "min_p", "repetition_penalty", "repeat_penalty"})
+_BACKEND_KNOBS = frozenset({"top_k", "min_p", "repetition_penalty", "repeat_penalty", "cache_prompt"})
 _COMMON = frozenset({"model", "user", "api_key"})
 ALLOWED_FIELDS: dict[str, frozenset[str]] = {
     "/v1/chat/completions": _COMMON
-    | _SAMPLING
+    | _BACKEND_KNOBS
     | {
         "messages", "audio", "frequency_penalty", "function_call", "functions", "logit_bias", "logprobs",
         "max_completion_tokens", "max_tokens", "metadata", "modalities", "n", "parallel_tool_calls", "prediction",
@@ -54,7 +55,7 @@ ALLOWED_FIELDS: dict[str, frozenset[str]] = {
         "top_logprobs", "top_p", "verbosity", "web_search_options",
     },
     "/v1/completions": _COMMON
-    | _SAMPLING
+    | _BACKEND_KNOBS
     | {
         "prompt", "best_of", "echo", "frequency_penalty", "logit_bias", "logprobs", "max_tokens", "n",
         "presence_penalty", "seed", "stop", "stream", "stream_options", "suffix", "temperature", "top_p",

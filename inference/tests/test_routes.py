@@ -93,6 +93,7 @@ def test_only_post_routes_generate():
         (CHAT, {"model": "tiny", "metadata": {"llmaas_org_id": "x"}}, "metadata.llmaas_org_id"),
         (CHAT, {"model": "tiny", "messages": [], "user": "u", "metadata": {"purpose": "test"}}, None),
         (CHAT, {"model": "tiny", "messages": [], "tools": [], "top_k": 5, "stream_options": {}, "api_key": "x"}, None),
+        (CHAT, {"model": "tiny", "messages": [], "cache_prompt": False}, None),  # bench B3 sends it to L1 and L2
         (TEXT, {"model": "tiny", "prompt": "hi", "best_of": 1, "echo": False, "suffix": "."}, None),
         (EMBEDDINGS, {"model": "tiny", "input": ["a"], "dimensions": 8, "encoding_format": "float"}, None),
         (RESPONSES, {"model": "tiny", "input": "hi", "instructions": "x", "max_output_tokens": 16}, None),
