@@ -39,6 +39,7 @@ from inference.proxy.routes import (
     MODEL_MAX_LENGTH,
     is_generation_route,
     is_public_route,
+    mistyped_field,
     model_of_route,
     refused_field,
 )
@@ -170,6 +171,9 @@ async def _servable_model(snapshot: KeySnapshot, path: str, body: dict[str, Any]
     field = refused_field(path, body)
     if field is not None:
         raise _invalid(f"The field {field!r} is not accepted by this API.", "field_not_allowed", field)
+    mistyped = mistyped_field(body)
+    if mistyped is not None:
+        raise _invalid(f"Invalid {mistyped[0]!r}: expected {mistyped[1]}.", "invalid_type", mistyped[0])
     model = body.get("model")
     if not isinstance(model, str) or not model or len(model) > MODEL_MAX_LENGTH:
         raise _invalid(

@@ -68,6 +68,33 @@ ALLOWED_FIELDS: dict[str, frozenset[str]] = {
         "temperature", "text", "tool_choice", "tools", "top_logprobs", "top_p", "truncation",
     },
 }  # fmt: skip
+# The JSON types of the structured fields above, as OpenAI documents them: LiteLLM answers some
+# wrong types with a 500 (a string ``response_format``, found by the fuzz test), so they are a 400
+# here. Numbers that are booleans are refused too. Prompts are checked by admission.check_prompt.
+_NUMBER = (int, float)
+FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "response_format": (dict,),
+    "stream": (bool,),
+    "stream_options": (dict,),
+    "tools": (list,),
+    "functions": (list,),
+    "tool_choice": (str, dict),
+    "function_call": (str, dict),
+    "stop": (str, list),
+    "temperature": _NUMBER,
+    "top_p": _NUMBER,
+    "frequency_penalty": _NUMBER,
+    "presence_penalty": _NUMBER,
+    "logit_bias": (dict,),
+    "metadata": (dict,),
+    "seed": (int,),
+    "top_logprobs": (int,),
+    "parallel_tool_calls": (bool,),
+    "text": (dict,),
+    "reasoning": (dict,),
+    "include": (list,),
+    "instructions": (str,),
+}
 # Keys inside ``metadata`` that LiteLLM or our hooks own.
 REFUSED_METADATA_PREFIXES = ("user_api_key", "llmaas_", "litellm_")
 MODEL_MAX_LENGTH = 100  # as ServedModel.name
@@ -104,3 +131,18 @@ def refused_field(path: str, body: dict[str, object]) -> str | None:
             if not isinstance(name, str) or name.startswith(REFUSED_METADATA_PREFIXES):
                 return f"metadata.{name}"
     return None
+
+
+def mistyped_field(body: dict[str, object]) -> tuple[str, str] | None:
+    """(field, expected type) of the first structured field whose JSON type is wrong, or None."""
+    for name, types in FIELD_TYPES.items():
+        value = body.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+            return name, " or ".join(_JSON_NAMES[t] for t in types)
+    return None
+
+
+_JSON_NAMES = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", int: "an integer",
+               float: "a number"}  # fmt: skip

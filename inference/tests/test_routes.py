@@ -11,6 +11,7 @@ from inference.proxy.routes import (
     PUBLIC_ROUTES,
     is_generation_route,
     is_public_route,
+    mistyped_field,
     model_of_route,
     refused_field,
 )
@@ -118,3 +119,23 @@ def test_the_rendered_nginx_config_routes_exactly_the_public_surface(tmp_path):
         text=True,
     )
     assert checked.returncode == 0, checked.stderr
+
+
+@pytest.mark.parametrize(
+    "body,mistyped",
+    [
+        ({"response_format": "json"}, "response_format"),  # LiteLLM answered it with a 500
+        ({"stream": "yes"}, "stream"),
+        ({"stream_options": []}, "stream_options"),
+        ({"tools": {}}, "tools"),
+        ({"temperature": True}, "temperature"),
+        ({"temperature": "hot"}, "temperature"),
+        ({"seed": 1.5}, "seed"),
+        ({"metadata": "x"}, "metadata"),
+        ({"response_format": {"type": "json_object"}, "stream": False, "temperature": 0, "stop": ["\n"]}, None),
+        ({"tool_choice": "auto", "top_p": 0.5, "seed": 7, "metadata": {}}, None),
+    ],
+)
+def test_it_names_the_first_structured_field_of_the_wrong_json_type(body, mistyped):
+    found = mistyped_field({"model": "tiny", **body})
+    assert (found[0] if found else None) == mistyped
