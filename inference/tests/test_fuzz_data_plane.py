@@ -10,6 +10,7 @@ that admission settled in Redis is exactly the cost PostgreSQL recorded.
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -154,6 +155,9 @@ def test_whatever_a_client_sends_every_call_is_refused_or_served_admitted_and_bi
             deadline=None,
             # Shrinking replays hundreds of calls through the whole stack: report the example as drawn.
             phases=[Phase.explicit, Phase.reuse, Phase.generate],
+            # CI replays one fixed sequence, so a landing never depends on the draw; every other run
+            # draws afresh (pytest --hypothesis-seed=N reproduces one).
+            derandomize=os.environ.get("CI") == "true",
             suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
         )
         @given(key_index=st.integers(0, 1), hostile=st.sets(st.sampled_from(PARTS), max_size=2), data=st.data())
