@@ -30,6 +30,7 @@ from inference.proxy.contract import (
     SECRET_MAX_LENGTH,
     SECRET_MIN_LENGTH,
     SECRET_PREFIX,
+    CatalogModel,
     KeySnapshot,
     RedisKeys,
     hash_secret,
@@ -106,15 +107,12 @@ def _limited(snapshot: KeySnapshot) -> bool:
     )
 
 
-async def _admit(snapshot: KeySnapshot, body: dict[str, Any], model_name: str, path: str) -> dict[str, Any]:
+async def _admit(snapshot: KeySnapshot, body: dict[str, Any], model: CatalogModel, path: str) -> dict[str, Any]:
     """Bound the request's output (always: the pre-call hook writes the cap into the request, so
     that no backend outgrows the catalog's max_output_tokens or what was billed) and, when the key
     or its organization has limits, reserve its worst case against all of them (one Redis
     script), or refuse it (429). An absurd cap or n is a 400, before anything reaches Redis."""
     try:
-        model = await store.catalog_model(model_name)
-        if model is None:  # withdrawn since _servable_model looked: never serve it unadmitted
-            raise _model_not_found(model_name)
         worst = worst_case(body, model, path, settings.max_completions)
         if not _limited(snapshot):
             return worst.metadata()
@@ -161,8 +159,8 @@ def _model_not_allowed(model: str) -> OpenAIError:
     )
 
 
-async def _servable_model(snapshot: KeySnapshot, path: str, body: dict[str, Any]) -> str:
-    """The body's model if it is a catalog model this key may use; else a 400/403/404.
+async def _servable_model(snapshot: KeySnapshot, path: str, body: dict[str, Any]) -> CatalogModel:
+    """The catalog entry of the body's model if this key may use it; else a 400/403/404.
 
     Checked before admission, so a refused request never counts against a limit, and so that
     nothing LiteLLM could serve outside the catalog (an upstream name such as
@@ -187,7 +185,7 @@ async def _servable_model(snapshot: KeySnapshot, path: str, body: dict[str, Any]
         raise _unavailable(exc) from None
     if served is None:
         raise _model_not_found(model)
-    return model
+    return served
 
 
 def _unauthorized(message: str) -> OpenAIError:
@@ -258,7 +256,7 @@ async def user_api_key_auth(request: Request, api_key: str | None) -> UserAPIKey
         body = await _read_request_body(request)
         model = await _servable_model(snapshot, path, body)
         # The pre-call hook compares the model LiteLLM finally calls with this one.
-        identity["llmaas_model"] = model
+        identity["llmaas_model"] = model.name
         identity |= await _admit(snapshot, body, model, path)
     return UserAPIKeyAuth(
         api_key=key_hash,
