@@ -150,13 +150,12 @@ def completion_count(body: dict[str, Any], path: str, most: int = MAX_CHOICES) -
 
 # What each generation route needs to have a prompt at all (a request without one is a 400 here,
 # not an error deep in LiteLLM or the backend that a client would see as a 5xx).
-# "/chat/completions" comes before "/completions", which it also ends with.
 PROMPT_FIELDS = {
-    "/chat/completions": "messages",
-    "/completions": "prompt",
-    "/embeddings": "input",
-    "/responses": "input",
-}
+    "/v1/chat/completions": "messages",
+    "/v1/completions": "prompt",
+    "/v1/embeddings": "input",
+    "/v1/responses": "input",
+}  # by the exact public route (routes.GENERATION_ROUTES)
 
 
 def _text_or_tokens(value: Any) -> bool:
@@ -183,7 +182,7 @@ def _well_formed_prompt(name: str, value: Any) -> bool:
 
 def check_prompt(body: dict[str, Any], path: str) -> None:
     """A 400 unless the request carries its route's prompt in one of the shapes OpenAI accepts."""
-    name = next((field for suffix, field in PROMPT_FIELDS.items() if path.endswith(suffix)), None)
+    name = PROMPT_FIELDS.get(path)
     if name is None or _well_formed_prompt(name, body.get(name)):
         return
     shapes = {
