@@ -21,6 +21,7 @@ from llmaas.errors import ApplicationError, NotFound
 from llmaas.limits import BudgetPeriod
 from llmaas.openapi import CURSOR_PARAMETERS, cursor_page, error_responses
 from llmaas.pagination import NewestFirstPagination
+from llmaas.scopes import KEYS_READ, KEYS_WRITE
 
 
 class KeyOutputSerializer(serializers.ModelSerializer[ApiKey]):
@@ -147,6 +148,8 @@ class LimitsSerializer(serializers.Serializer[dict[str, object]]):
 
 
 class KeyCollectionApi(APIView):
+    required_scopes = {"GET": KEYS_READ, "POST": KEYS_WRITE}
+
     class InputSerializer(LimitsSerializer):
         name = serializers.CharField(max_length=100, trim_whitespace=True)
         expires_at = serializers.DateTimeField(required=False, allow_null=True, default=None)

@@ -40,6 +40,17 @@ class ApiKey(Limits):
     previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
     rotation_id = models.CharField(max_length=100, blank=True, help_text="Client id of the last rotation.")
     rotated_at = models.DateTimeField(null=True, blank=True)
+    # A "Sign in with LLMaaS" key: issued to this OAuth application at the user's consent (the
+    # user revokes it by revoking the app's grant, or like any key). Deleting the app revokes
+    # its keys first (oauth.services), so the link is only ever cleared on dead keys.
+    oauth_application = models.ForeignKey(
+        "oauth2_provider.Application",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The OAuth application this key was issued to, if any.",
+    )
 
     class Meta:
         indexes = [

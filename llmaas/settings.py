@@ -3,7 +3,11 @@
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from django.core.exceptions import ImproperlyConfigured
+
 from llmaas.env import envbool, envbroker, envint, envlist, envnetworks, envsecret, envstr, is_production
+from llmaas.scopes import SCOPES as OAUTH_SCOPES
+from llmaas.signing_keys import load_signing_keys
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -27,12 +31,14 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "oauth2_provider",
     "accounts",
     "audit",
     "keys",
     "usage",
     "webhooks",
     "inference",
+    "oauth",
 ]
 
 MIDDLEWARE = [
@@ -107,11 +113,15 @@ STATIC_URL = "static/"
 STATIC_ROOT = Path(envstr("DJANGO_STATIC_ROOT", str(BASE_DIR / ".state" / "static")))
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["llmaas.authentication.SessionAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Bearer first: its challenge (WWW-Authenticate) is the one a 401 carries.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "llmaas.bearer.BearerAuthentication",
+        "llmaas.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated", "llmaas.bearer.ScopePermission"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "EXCEPTION_HANDLER": "llmaas.errors.exception_handler",
+    "EXCEPTION_HANDLER": "llmaas.error_handler.exception_handler",
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_SCHEMA_CLASS": "llmaas.openapi.AutoSchema",
 }
@@ -212,6 +222,61 @@ EMAIL_REQUESTS_PER_IP = envint("LLMAAS_EMAIL_REQUESTS_PER_IP", 10)  # sign-ups, 
 EMAIL_REQUESTS_PER_ADDRESS = envint("LLMAAS_EMAIL_REQUESTS_PER_ADDRESS", 3)  # mails to one address per hour
 # Proxies whose X-Real-IP / X-Forwarded-For are believed (nginx on this host by default).
 TRUSTED_PROXIES = envnetworks("LLMAAS_TRUSTED_PROXIES", "127.0.0.1/32,::1/128")
+
+# --- OAuth2 / OpenID Connect provider (django-oauth-toolkit, under /o/) ------------------------
+# The issuer is the public origin: discovery at /.well-known/openid-configuration.
+OIDC_ISSUER = PUBLIC_URL
+OIDC_SIGNING_KEYS = load_signing_keys(Path(envstr("LLMAAS_STATE_DIR", str(BASE_DIR / ".state"))))
+OAUTH_ACCESS_TOKEN_SECONDS = envint("LLMAAS_OAUTH_ACCESS_TOKEN_SECONDS", 600)
+if not 30 <= OAUTH_ACCESS_TOKEN_SECONDS <= 900:
+    raise ImproperlyConfigured(
+        "LLMAAS_OAUTH_ACCESS_TOKEN_SECONDS must be between 30 and 900 (access tokens are short-lived)"
+    )
+LOGIN_URL = "/o/login"
+LOGIN_REDIRECT_URL = envstr("LLMAAS_LOGIN_REDIRECT_URL", "/")
+OAUTH2_PROVIDER = {
+    "OIDC_ENABLED": True,
+    "OIDC_ISS_ENDPOINT": OIDC_ISSUER,
+    "OIDC_RSA_PRIVATE_KEY": OIDC_SIGNING_KEYS.active_pem,
+    "OIDC_RSA_PRIVATE_KEYS_INACTIVE": list(OIDC_SIGNING_KEYS.previous_pems),
+    "OIDC_RP_INITIATED_LOGOUT_ENABLED": True,
+    "OIDC_RP_INITIATED_LOGOUT_ALWAYS_PROMPT": False,  # with a valid id_token_hint, log out at once
+    "OIDC_RP_INITIATED_LOGOUT_STRICT_REDIRECT_URIS": True,
+    "SCOPES": OAUTH_SCOPES,
+    "DEFAULT_SCOPES": ["openid"],
+    "ACCESS_TOKEN_EXPIRE_SECONDS": OAUTH_ACCESS_TOKEN_SECONDS,
+    "ID_TOKEN_EXPIRE_SECONDS": OAUTH_ACCESS_TOKEN_SECONDS,
+    "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
+    "REFRESH_TOKEN_EXPIRE_SECONDS": envint("LLMAAS_OAUTH_REFRESH_TOKEN_SECONDS", 30 * 86400),
+    "ROTATE_REFRESH_TOKEN": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,  # a rotated refresh token used again revokes its whole family
+    "REFRESH_TOKEN_GRACE_PERIOD_SECONDS": 0,
+    "PKCE_REQUIRED": True,
+    "REQUEST_APPROVAL_PROMPT": "force",  # third-party apps always ask; first-party ones skip (skip_authorization)
+    "ERROR_RESPONSE_WITH_SCOPES": True,
+    "ACCESS_TOKEN_GENERATOR": "oauth.tokens.access_token_generator",
+    "OAUTH2_VALIDATOR_CLASS": "oauth.validator.LLMaaSValidator",
+    "ALLOWED_REDIRECT_URI_SCHEMES": envlist(
+        "LLMAAS_OAUTH_REDIRECT_SCHEMES", "https" if is_production() else "http,https"
+    ),
+    # RFC 9700 (OAuth 2.0 Security Best Current Practice): no implicit or password grant, S256
+    # only, tokens never in URLs, "iss" in authorization responses, tokens stored as checksums.
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    "COMPLIANT_BCP_RFC9700_REFRESH_TOKEN": True,
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_SCHEME": is_production(),
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_MATCHING": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_REQUIRED": True,
+}
+# DOT's own models, not swapped (named so that migrations can point at them).
+OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
+OAUTH2_PROVIDER_GRANT_MODEL = "oauth2_provider.Grant"
+# The portal: a public client (PKCE) created by the stack's first start.
+PORTAL_CLIENT_ID = envstr("LLMAAS_PORTAL_CLIENT_ID", "llmaas-portal")
 
 # Where upstream backends are reached for the default local model (bootstrap only).
 LOCAL_MODEL_URL = envstr("LLMAAS_LOCAL_MODEL_URL", "http://127.0.0.1:8081/v1")

@@ -9,6 +9,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from accounts.organization_urls import invitations_urlpatterns, organization_urlpatterns, organizations_urlpatterns
 from keys.urls import organization_limits_urlpatterns
 from llmaas.redis_client import redis_client
+from oauth.urls import well_known_urlpatterns
 from usage.urls import chat_urls, notification_urls, usage_urls
 
 
@@ -55,6 +56,8 @@ admin.site.site_title = "LLMaaS admin"
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/health", health, name="health"),
+    path("o/", include("oauth.urls", namespace="oauth2_provider")),
+    path(".well-known/", include(well_known_urlpatterns)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),

@@ -175,6 +175,9 @@ class Stack:
             "LLMAAS_CELERY_EAGER": "false",
             "LLMAAS_SNAPSHOT_RECONCILE_SECONDS": str(c.snapshot_reconcile_seconds),
             "DJANGO_CSRF_TRUSTED_ORIGINS": origins,
+            "LLMAAS_PUBLIC_URL": c.public_url,
+            # Every Django process of this stack signs and checks tokens with the same key.
+            "LLMAAS_STATE_DIR": str(c.state_dir),
             "DJANGO_STATIC_ROOT": str(c.state_dir / "static"),
             "LLMAAS_WEBHOOK_SECRET": self.secret("LLMAAS_WEBHOOK_SECRET"),
             **c.extra_env,
@@ -230,6 +233,7 @@ class Stack:
                 "--upstream-key-env", m.upstream_key_env,
             )  # fmt: skip
         self.manage("llmaas_bootstrap", "--state-file", str(c.state_file))
+        self.manage("oauth_portal_client")
         self.state = json.loads(c.state_file.read_text())
         self.manage("render_litellm_config", "--output", str(self.litellm_config))
         self.manage("publish_snapshot")

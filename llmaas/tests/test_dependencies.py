@@ -13,7 +13,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-PROJECT = ("accounts", "audit", "billing", "inference", "keys", "llmaas", "usage", "webhooks")
+PROJECT = ("accounts", "audit", "billing", "inference", "keys", "llmaas", "oauth", "usage", "webhooks")
 
 # Longest prefix wins. A module may import its own app, and any module of a lower layer.
 LAYERS = {
@@ -31,12 +31,17 @@ LAYERS = {
     "usage": 8,
     "webhooks": 9,
     "billing": 9,
+    "oauth": 9,  # the authorization server: issues "Sign in with LLMaaS" keys, maps SSO groups to roles
     "llmaas.urls": 10,
     "llmaas.celery": 10,
     "llmaas.wsgi": 10,
 }
 # The apps' receivers are connected when Django has loaded every app (it cannot be earlier).
-LATE_IMPORTS_ALLOWED = {("keys.apps", "keys.receivers"), ("usage.apps", "usage.receivers")}
+LATE_IMPORTS_ALLOWED = {
+    ("keys.apps", "keys.receivers"),
+    ("usage.apps", "usage.receivers"),
+    ("oauth.apps", "oauth.receivers"),
+}
 
 
 def _layer(module: str) -> int:
