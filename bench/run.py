@@ -33,6 +33,7 @@ from inference.proxy.contract import UsageRecord
 from inference.proxy.shipper import ShipperConfig
 from inference.proxy.signing import signed_headers
 from stack.stack import ROOT
+from stack.testing import oauth_tokens, session
 
 CHAT = {"model": "fast", "messages": [{"role": "user", "content": "ping"}], "max_tokens": 8}
 rng = random.Random(7)
@@ -398,6 +399,55 @@ def b7_soak(bench: Bench, knee_rps: float, seconds: float) -> dict[str, Any]:
     return result
 
 
+def b8_api_auth(bench: Bench, rounds: int, per_round: int) -> dict[str, Any]:
+    """The REST API's authentication: p50 of an authenticated GET /api/keys/ through nginx with
+    the session cookie vs an OAuth Bearer JWT (checked without SQL), interleaved."""
+    say(f"B8: API auth, session vs Bearer, {rounds} interleaved rounds × {per_round} GETs")
+    assert bench.stack is not None
+    state = bench.stack.state
+    tokens = oauth_tokens(
+        bench.l2,
+        state["admin_email"],
+        state["admin_password"],
+        client_id="llmaas-portal",
+        redirect_uri=f"{bench.l2}/auth/callback",
+        scope="openid keys:read",
+    )
+    clients = {
+        "session": session(bench.l2, state["admin_email"], state["admin_password"]),
+        "bearer": httpx.Client(
+            base_url=bench.l2, timeout=30, headers={"Authorization": f"Bearer {tokens['access_token']}"}
+        ),
+    }
+    samples: dict[str, list[float]] = {k: [] for k in clients}
+    try:
+        for client in clients.values():  # warm up connections and caches
+            for _ in range(10):
+                client.get("/api/keys/").raise_for_status()
+        for _ in range(rounds):
+            order = list(clients)
+            rng.shuffle(order)
+            for name in order:
+                for _ in range(per_round):
+                    started = time.perf_counter()
+                    clients[name].get("/api/keys/").raise_for_status()
+                    samples[name].append((time.perf_counter() - started) * 1000)
+    finally:
+        for client in clients.values():
+            client.close()
+
+    def ratio(s: dict[str, list[float]]) -> float:
+        return statistics.median(s["bearer"]) / statistics.median(s["session"])
+
+    low, high = bootstrap(samples, ratio)
+    return {
+        "p50_ms": {k: round(statistics.median(v), 3) for k, v in samples.items()},
+        "ratio": round(ratio(samples), 3),
+        "ci95": [round(low, 3), round(high, 3)],
+        "n": {k: len(v) for k, v in samples.items()},
+    }
+
+
 def plots(out: Path, b1: dict[str, Any], b2: dict[str, Any]) -> list[str]:
     import matplotlib
 
@@ -434,7 +484,7 @@ def verdict(value: float, target: str) -> str:
 
 
 def report(out: Path, results: dict[str, Any]) -> str:
-    b1, b2, b3, b4, b5, b6, b7 = (results[k] for k in ("B1", "B2", "B3", "B4", "B5", "B6", "B7"))
+    b1, b2, b3, b4, b5, b6, b7, b8 = (results[k] for k in ("B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8"))
     rows = [
         ("B1", "added p50 latency (L2−L1)/(L1−L0)", b1["p50"]["ratio"], f"CI95 {b1['p50']['ci95']}", "≤ 0.10"),
         ("B1", "added p99 latency (L2−L1)/(L1−L0)", b1["p99"]["ratio"], f"CI95 {b1['p99']['ci95']}", "≤ 0.10"),
@@ -456,6 +506,8 @@ def report(out: Path, results: dict[str, Any]) -> str:
         ("B7", "soak errors (L2)", b7["L2"]["errors"], f"{b7['seconds']:.0f} s at {b7['rate']} req/s", "≤ 0"),
         ("B7", "soak RSS growth L2/L1", b7["growth_ratio"],
          f"{b7['L2']['growth_mb']} vs {b7['L1']['growth_mb']} MB (floored at 0.1)", "≤ 1.2"),
+        ("B8", "API GET p50, OAuth Bearer JWT / session", b8["ratio"],
+         f"CI95 {b8['ci95']}, p50 {json.dumps(b8['p50_ms'])} ms", "≤ 1.00"),
     ]  # fmt: skip
     lines = [
         "# LLMaaS hot-path benchmark",
@@ -500,6 +552,7 @@ def main() -> None:
         levels = [1, 4, 16] if quick else [1, 2, 3, 4, 6, 8, 12, 16, 32]
         results["B2"] = b2_throughput(bench, levels, 1.5 if quick else 6, idle=(1, 60) if quick else (4, 150))
         results["B6"] = b6_rss(bench, warm_up=200 if quick else 500)
+        results["B8"] = b8_api_auth(bench, rounds=4 if quick else 10, per_round=25 if quick else 100)
         knee_rps = min(results["B2"]["workers_2"]["L1"]["knee_rps"], results["B2"]["workers_2"]["L2"]["knee_rps"])
         results["B7"] = b7_soak(bench, knee_rps, 5 if quick else 600)
     finally:

@@ -3,14 +3,19 @@ RabbitMQ vhost and free ports, so a test may stop any of them without touching a
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
 import os
+import re
+import secrets
 import subprocess
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
@@ -33,6 +38,48 @@ def session(base_url: str, email: str, password: str) -> httpx.Client:
     response.raise_for_status()
     client.headers["X-CSRFToken"] = client.cookies["csrftoken"]
     return client
+
+
+def oauth_tokens(
+    base_url: str, email: str, password: str, *, client_id: str, redirect_uri: str, scope: str
+) -> dict[str, str]:
+    """Tokens from the authorization server, the way a browser and a first-party client get them:
+    the login form, then the authorization code with PKCE (S256), then the token endpoint. For a
+    client that skips consent (the portal)."""
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    with httpx.Client(base_url=base_url, timeout=30) as browser:
+        page = browser.get("/o/login")
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
+        assert token, page.text[:300]
+        browser.post(
+            "/o/login", data={"csrfmiddlewaretoken": token.group(1), "email": email, "password": password}
+        ).raise_for_status()
+        params = {
+            "response_type": "code",
+            "client_id": client_id,
+            "redirect_uri": redirect_uri,
+            "scope": scope,
+            "state": secrets.token_urlsafe(8),
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+        }
+        answer = browser.get("/o/authorize/", params=params)
+        if answer.status_code != 302:
+            raise RuntimeError(f"no authorization code: {answer.status_code} {answer.text[:300]}")
+        code = parse_qs(urlsplit(answer.headers["location"]).query)["code"][0]
+        tokens = browser.post(
+            "/o/token/",
+            data={
+                "grant_type": "authorization_code",
+                "code": code,
+                "redirect_uri": redirect_uri,
+                "client_id": client_id,
+                "code_verifier": verifier,
+            },
+        )
+        tokens.raise_for_status()
+        return dict(tokens.json())
 
 
 @dataclass
