@@ -242,6 +242,7 @@ OAUTH2_PROVIDER = {
     "OIDC_RP_INITIATED_LOGOUT_ENABLED": True,
     "OIDC_RP_INITIATED_LOGOUT_ALWAYS_PROMPT": False,  # with a valid id_token_hint, log out at once
     "OIDC_RP_INITIATED_LOGOUT_STRICT_REDIRECT_URIS": True,
+    "OIDC_RESPONSE_TYPES_SUPPORTED": ["code"],  # no implicit, no hybrid: tokens only from /o/token/
     "SCOPES": OAUTH_SCOPES,
     "DEFAULT_SCOPES": ["openid"],
     "ACCESS_TOKEN_EXPIRE_SECONDS": OAUTH_ACCESS_TOKEN_SECONDS,
@@ -277,6 +278,18 @@ OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
 OAUTH2_PROVIDER_GRANT_MODEL = "oauth2_provider.Grant"
 # The portal: a public client (PKCE) created by the stack's first start.
 PORTAL_CLIENT_ID = envstr("LLMAAS_PORTAL_CLIENT_ID", "llmaas-portal")
+# Enterprise SSO: log in through an upstream OpenID provider (oauth/sso.py); no issuer, no SSO.
+SSO_ISSUER = envstr("LLMAAS_SSO_ISSUER").rstrip("/")
+SSO_CLIENT_ID = envstr("LLMAAS_SSO_CLIENT_ID")
+SSO_CLIENT_SECRET = envstr("LLMAAS_SSO_CLIENT_SECRET")
+SSO_SCOPES = envstr("LLMAAS_SSO_SCOPES", "openid email profile")
+SSO_GROUPS_CLAIM = envstr("LLMAAS_SSO_GROUPS_CLAIM", "groups")
+SSO_TRUSTED = envbool("LLMAAS_SSO_TRUSTED", False)  # its users are approved, their addresses verified
+SSO_NAME = envstr("LLMAAS_SSO_NAME", "SSO")
+if SSO_ISSUER and not (SSO_CLIENT_ID and SSO_CLIENT_SECRET):
+    raise ImproperlyConfigured("LLMAAS_SSO_ISSUER is set: set LLMAAS_SSO_CLIENT_ID and LLMAAS_SSO_CLIENT_SECRET too")
+if SSO_ISSUER and "openid" not in SSO_SCOPES.split():
+    raise ImproperlyConfigured("LLMAAS_SSO_SCOPES must include openid")
 
 # Where upstream backends are reached for the default local model (bootstrap only).
 LOCAL_MODEL_URL = envstr("LLMAAS_LOCAL_MODEL_URL", "http://127.0.0.1:8081/v1")
