@@ -17,6 +17,7 @@ from accounts.context import request_user
 from accounts.models import User
 from accounts.selectors import memberships_of
 from llmaas.openapi import AUTHENTICATED, error_responses
+from llmaas.scopes import PROFILE, SESSION_ONLY
 
 TAG = ["auth"]
 
@@ -70,6 +71,7 @@ def _accepted(detail: str) -> Response:
 
 
 class CsrfApi(APIView):
+    required_scopes = {"*": SESSION_ONLY}
     permission_classes = [AllowAny]
 
     @extend_schema(
@@ -83,6 +85,7 @@ class CsrfApi(APIView):
 
 
 class SignupApi(APIView):
+    required_scopes = {"*": SESSION_ONLY}
     permission_classes = [AllowAny]
 
     class InputSerializer(serializers.Serializer[dict[str, str]]):
@@ -110,6 +113,7 @@ class SignupApi(APIView):
 
 
 class VerifyEmailApi(APIView):
+    required_scopes = {"*": SESSION_ONLY}
     permission_classes = [AllowAny]
 
     class InputSerializer(serializers.Serializer[dict[str, str]]):
@@ -133,6 +137,8 @@ class VerifyEmailApi(APIView):
 
 
 class VerifyEmailResendApi(APIView):
+    required_scopes = {"*": SESSION_ONLY}
+
     @extend_schema(
         tags=TAG,
         summary="Mail a new verification link",
@@ -146,6 +152,7 @@ class VerifyEmailResendApi(APIView):
 
 
 class LoginApi(APIView):
+    required_scopes = {"*": SESSION_ONLY}
     permission_classes = [AllowAny]
 
     class InputSerializer(serializers.Serializer[dict[str, str]]):
@@ -171,6 +178,8 @@ class LoginApi(APIView):
 
 
 class LogoutApi(APIView):
+    required_scopes = {"*": SESSION_ONLY}
+
     @extend_schema(tags=TAG, summary="Log out", request=None, responses={204: None, **error_responses(*AUTHENTICATED)})
     def post(self, request: Request) -> Response:
         user_services.user_log_out(request=request._request)
@@ -178,6 +187,8 @@ class LogoutApi(APIView):
 
 
 class MeApi(APIView):
+    required_scopes = {"GET": PROFILE, "PATCH": PROFILE}
+
     class InputSerializer(serializers.Serializer[dict[str, str]]):
         name = serializers.CharField(max_length=150, allow_blank=True)
 
@@ -205,6 +216,8 @@ class MeApi(APIView):
 
 
 class PasswordChangeApi(APIView):
+    required_scopes = {"*": SESSION_ONLY}
+
     class InputSerializer(serializers.Serializer[dict[str, str]]):
         current_password = _password()
         new_password = _password()
@@ -226,6 +239,7 @@ class PasswordChangeApi(APIView):
 
 
 class PasswordResetApi(APIView):
+    required_scopes = {"*": SESSION_ONLY}
     permission_classes = [AllowAny]
 
     class InputSerializer(serializers.Serializer[dict[str, str]]):
@@ -246,6 +260,7 @@ class PasswordResetApi(APIView):
 
 
 class PasswordResetConfirmApi(APIView):
+    required_scopes = {"*": SESSION_ONLY}
     permission_classes = [AllowAny]
 
     class InputSerializer(serializers.Serializer[dict[str, str]]):

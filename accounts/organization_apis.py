@@ -22,6 +22,7 @@ from accounts.selectors import invitations_open, member_get, members_list, membe
 from llmaas.errors import NotFound
 from llmaas.openapi import AUTHENTICATED, CURSOR_PARAMETERS, cursor_page, error_responses
 from llmaas.pagination import OldestFirstPagination, paginated
+from llmaas.scopes import ORG_ADMIN, PROFILE, SESSION_ONLY
 
 ORG_TAG, MEMBER_TAG, INVITATION_TAG = ["organizations"], ["members"], ["invitations"]
 ROLES = [r.value for r in Role]
@@ -62,6 +63,8 @@ CurrentOrganization = inline_serializer(
 
 
 class OrganizationCollectionApi(APIView):
+    required_scopes = {"GET": PROFILE, "POST": ORG_ADMIN}
+
     class InputSerializer(serializers.Serializer[dict[str, str]]):
         name = serializers.CharField(max_length=150)
 
@@ -92,6 +95,8 @@ class OrganizationCollectionApi(APIView):
 
 
 class OrganizationApi(APIView):
+    required_scopes = {"GET": PROFILE, "PATCH": ORG_ADMIN, "DELETE": SESSION_ONLY}
+
     class InputSerializer(serializers.Serializer[dict[str, str]]):
         name = serializers.CharField(max_length=150)
 
@@ -132,6 +137,8 @@ class OrganizationApi(APIView):
 
 
 class OrganizationTransferApi(APIView):
+    required_scopes = {"*": SESSION_ONLY}
+
     class InputSerializer(serializers.Serializer[dict[str, object]]):
         user_id = serializers.UUIDField(help_text="The member who becomes an owner.")
 
@@ -152,6 +159,8 @@ class OrganizationTransferApi(APIView):
 
 
 class OrganizationLeaveApi(APIView):
+    required_scopes = {"*": SESSION_ONLY}
+
     @extend_schema(
         tags=ORG_TAG,
         summary="Leave the organization",
@@ -177,6 +186,8 @@ class MemberOutputSerializer(serializers.Serializer[Membership]):
 
 
 class MemberCollectionApi(APIView):
+    required_scopes = {"GET": ORG_ADMIN}
+
     @extend_schema(
         tags=MEMBER_TAG,
         summary="Members of the organization",
@@ -193,6 +204,8 @@ def _member_id(user_id: str) -> uuid.UUID:
 
 
 class MemberItemApi(APIView):
+    required_scopes = {"*": ORG_ADMIN}
+
     class InputSerializer(serializers.Serializer[dict[str, str]]):
         role = serializers.ChoiceField(choices=ROLES)
 
@@ -247,6 +260,8 @@ class InvitationOutputSerializer(serializers.ModelSerializer[Invitation]):
 
 
 class InvitationCollectionApi(APIView):
+    required_scopes = {"*": ORG_ADMIN}
+
     class InputSerializer(serializers.Serializer[dict[str, str]]):
         email = serializers.EmailField(max_length=254)
         role = serializers.ChoiceField(choices=ROLES, default=Role.MEMBER.value)
@@ -286,6 +301,8 @@ class InvitationCollectionApi(APIView):
 
 
 class InvitationItemApi(APIView):
+    required_scopes = {"*": ORG_ADMIN}
+
     @extend_schema(
         tags=INVITATION_TAG,
         summary="Withdraw an invitation",
@@ -299,6 +316,8 @@ class InvitationItemApi(APIView):
 
 
 class InvitationAcceptApi(APIView):
+    required_scopes = {"*": SESSION_ONLY}
+
     class InputSerializer(serializers.Serializer[dict[str, str]]):
         token = serializers.CharField(max_length=200, help_text="The token from the invitation's link.")
 

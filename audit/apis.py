@@ -14,6 +14,7 @@ from audit.selectors import audit_events
 from llmaas.errors import ApplicationError
 from llmaas.openapi import CURSOR_PARAMETERS, cursor_page, error_responses
 from llmaas.pagination import paginated
+from llmaas.scopes import ORG_ADMIN
 
 
 class AuditEventOutputSerializer(serializers.ModelSerializer[AuditEvent]):
@@ -35,6 +36,8 @@ class AuditEventOutputSerializer(serializers.ModelSerializer[AuditEvent]):
 
 
 class AuditListApi(APIView):
+    required_scopes = {"GET": ORG_ADMIN}
+
     class FilterSerializer(serializers.Serializer[dict[str, object]]):
         action = serializers.ListField(child=serializers.ChoiceField(choices=AuditAction.choices), required=False)
         since = serializers.DateTimeField(required=False)

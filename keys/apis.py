@@ -21,7 +21,7 @@ from llmaas.errors import ApplicationError, NotFound
 from llmaas.limits import BudgetPeriod
 from llmaas.openapi import CURSOR_PARAMETERS, cursor_page, error_responses
 from llmaas.pagination import NewestFirstPagination
-from llmaas.scopes import KEYS_READ, KEYS_WRITE
+from llmaas.scopes import KEYS_READ, KEYS_WRITE, ORG_ADMIN
 
 
 class KeyOutputSerializer(serializers.ModelSerializer[ApiKey]):
@@ -200,6 +200,8 @@ class KeyCollectionApi(APIView):
 
 
 class KeyItemApi(APIView):
+    required_scopes = {"GET": KEYS_READ, "PATCH": KEYS_WRITE, "DELETE": KEYS_WRITE}
+
     @extend_schema(tags=TAG, summary="A key", responses={200: KeyOutputSerializer, **error_responses(*KEY_ERRORS)})
     def get(self, request: Request, key_id: str) -> Response:
         key = key_get(ctx=org_context(request), key_id=_parse_id(key_id))
@@ -239,6 +241,8 @@ class KeyItemApi(APIView):
 
 
 class KeyRotateApi(APIView):
+    required_scopes = {"POST": KEYS_WRITE}
+
     class InputSerializer(serializers.Serializer[dict[str, object]]):
         rotation_id = serializers.CharField(max_length=100, help_text="Your id for this rotation (idempotency).")
         grace_seconds = serializers.IntegerField(min_value=0, max_value=30 * 86400, default=3600)
@@ -277,6 +281,8 @@ class KeyRotateApi(APIView):
 
 
 class KeyEffectiveApi(APIView):
+    required_scopes = {"GET": KEYS_READ}
+
     @extend_schema(
         tags=TAG,
         summary="What applies to a key",
@@ -293,6 +299,8 @@ class KeyEffectiveApi(APIView):
 
 class OrganizationLimitsApi(APIView):
     """GET/PATCH /api/organization/limits: the current organization's limits."""
+
+    required_scopes = {"GET": KEYS_READ, "PATCH": ORG_ADMIN}
 
     class InputSerializer(LimitsSerializer):
         timezone = serializers.CharField(max_length=64, required=False)

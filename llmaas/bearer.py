@@ -206,12 +206,18 @@ def required_scope(view: APIView, method: str) -> str | None:
 
 class ScopePermission(BasePermission):
     """A Bearer request needs the scope its view declares for the method; sessions are not
-    affected (their limit is the role). Undeclared means session only: default deny."""
+    affected (their limit is the role). Undeclared means session only: default deny.
+
+    It runs before IsAuthenticated (settings): the token of a user deactivated or deleted since
+    it was issued is refused with 401 ``invalid_token`` (DRF would answer IsAuthenticated's
+    refusal with a 403, as the token itself authenticated)."""
 
     def has_permission(self, request: Request, view: APIView) -> bool:
         claims = request.auth
         if not isinstance(claims, AccessClaims):
             return True
+        if not request.user or not request.user.is_authenticated:
+            raise _invalid("the account is not active")
         scope = required_scope(view, request.method or "GET")
         if scope is None or scope == SESSION_ONLY:
             raise Forbidden(

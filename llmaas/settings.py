@@ -118,7 +118,8 @@ REST_FRAMEWORK = {
         "llmaas.bearer.BearerAuthentication",
         "llmaas.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated", "llmaas.bearer.ScopePermission"],
+    # ScopePermission first: a token whose user is no longer active is a 401, not IsAuthenticated's 403.
+    "DEFAULT_PERMISSION_CLASSES": ["llmaas.bearer.ScopePermission", "rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "llmaas.error_handler.exception_handler",

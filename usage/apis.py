@@ -38,6 +38,7 @@ from accounts.roles import Action
 from llmaas.errors import ApplicationError
 from llmaas.openapi import cursor_page, cursor_parameters, error_responses
 from llmaas.pagination import NewestFirstPagination, paginated
+from llmaas.scopes import CHATS_READ, ORG_ADMIN, USAGE_READ
 from usage.exports import FORMATS, flag, iso, stream, text
 from usage.filters import (
     ChatQuerySerializer,
@@ -118,6 +119,8 @@ def _log_filter(ctx: OrgContext, data: dict[str, Any]) -> LogFilter:
 
 
 class UsageLogsApi(APIView):
+    required_scopes = {"GET": USAGE_READ}
+
     @list_schema(
         "List request logs",
         "One row per call through the proxy, newest first.",
@@ -203,6 +206,7 @@ def _log_columns(csv: bool) -> str:
     "Export request logs", "The rows of `GET /api/usage/logs` with the same filters, oldest first.", LogQuerySerializer
 )
 class UsageLogsExportApi(ExportApi):
+    required_scopes = {"GET": USAGE_READ}
     kind, query_serializer = "request-logs", LogQuerySerializer
 
     def select(self, ctx: OrgContext, data: dict[str, Any], csv: bool, params: dict[str, Any]) -> str:
@@ -268,6 +272,8 @@ SUMMARY_ROW: dict[str, serializers.Field[Any, Any, Any, Any]] = {
 
 
 class UsageSummaryApi(APIView):
+    required_scopes = {"GET": USAGE_READ}
+
     class PageSerializer(serializers.Serializer[dict[str, Any]]):
         limit = serializers.IntegerField(min_value=1, max_value=10_000, default=1000)
         cursor = serializers.CharField(required=False, max_length=2000)
@@ -328,6 +334,7 @@ class UsageSummaryApi(APIView):
     SummaryQuerySerializer,
 )  # fmt: skip
 class UsageSummaryExportApi(ExportApi):
+    required_scopes = {"GET": USAGE_READ}
     kind, query_serializer = "usage-summary", SummaryQuerySerializer
 
     def select(self, ctx: OrgContext, data: dict[str, Any], csv: bool, params: dict[str, Any]) -> str:
@@ -356,6 +363,8 @@ def _chat_filter(ctx: OrgContext, data: dict[str, Any]) -> LogFilter:
 
 
 class ChatsApi(APIView):
+    required_scopes = {"GET": CHATS_READ}
+
     @list_schema(
         "List chat history",
         "Messages and replies of calls made with keys that keep chats (`store_chats`), newest first.",
@@ -373,6 +382,7 @@ class ChatsApi(APIView):
     "Export chat history", "The chats of `GET /api/chats/` with the same filters, oldest first.", ChatQuerySerializer
 )
 class ChatsExportApi(ExportApi):
+    required_scopes = {"GET": CHATS_READ}
     kind, query_serializer = "chats", ChatQuerySerializer
 
     def select(self, ctx: OrgContext, data: dict[str, Any], csv: bool, params: dict[str, Any]) -> str:
@@ -386,6 +396,8 @@ class ChatsExportApi(ExportApi):
 
 
 class ChatsDeleteApi(APIView):
+    required_scopes = {"POST": ORG_ADMIN}
+
     class InputSerializer(serializers.Serializer[dict[str, Any]]):
         key = serializers.UUIDField(required=False, help_text="Only this key's chats.")
         before = serializers.DateTimeField(required=False, help_text="Only chats older than this.")
@@ -423,6 +435,8 @@ class NotificationOutputSerializer(serializers.ModelSerializer[Notification]):
 
 
 class NotificationsApi(APIView):
+    required_scopes = {"GET": USAGE_READ}
+
     class QuerySerializer(serializers.Serializer[dict[str, Any]]):
         unread = serializers.BooleanField(required=False, default=False, help_text="Only unread ones.")
 
@@ -441,6 +455,8 @@ class NotificationsApi(APIView):
 
 
 class NotificationReadApi(APIView):
+    required_scopes = {"POST": USAGE_READ}
+
     @extend_schema(
         summary="Mark a notification read",
         request=None,
@@ -454,6 +470,8 @@ class NotificationReadApi(APIView):
 
 # --- retention -------------------------------------------------------------------------------
 class RetentionApi(APIView):
+    required_scopes = {"GET": CHATS_READ, "PATCH": ORG_ADMIN}
+
     class InputSerializer(serializers.Serializer[dict[str, Any]]):
         log_retention_days = serializers.IntegerField(min_value=1, required=False, allow_null=True)
         chat_retention_days = serializers.IntegerField(min_value=1, required=False, allow_null=True)
