@@ -7,6 +7,7 @@ import pytest
 from django.test import Client
 from oauth2_provider.models import Application
 
+from accounts.user_services import user_set_active
 from llmaas.bearer import access_token_decode
 from oauth.tests.pkce import Pkce, query_of
 
@@ -99,3 +100,25 @@ def test_it_refuses_plain_pkce(app, make_user):
     answer = client.get("/o/authorize/", params)
     assert answer.status_code == 302
     assert query_of(answer["Location"])["error"] == "invalid_request"
+
+
+def test_deactivating_the_user_kills_their_tokens(app, make_user, redis_client, django_capture_on_commit_callbacks):
+    alice = make_user("alice")
+    client = Client()
+    client.force_login(alice)
+    pkce = Pkce()
+    code = authorize(client, app, pkce, "openid keys:read")
+    body = (
+        Client().post("/o/token/", pkce.token_params(code=code, client_id=app.client_id, redirect_uri=REDIRECT)).json()
+    )
+    api = Client(headers={"Authorization": f"Bearer {body['access_token']}"})
+    assert api.get("/api/keys/").status_code == 200
+    with django_capture_on_commit_callbacks(execute=True):
+        user_set_active(user=alice, active=False, by=None)
+    assert api.get("/api/keys/").status_code == 401
+    refresh = {"grant_type": "refresh_token", "refresh_token": body["refresh_token"], "client_id": app.client_id}
+    assert Client().post("/o/token/", refresh).status_code == 400
+    # Reactivated, the old token stays dead (it was deny-listed, not merely refused).
+    with django_capture_on_commit_callbacks(execute=True):
+        user_set_active(user=alice, active=True, by=None)
+    assert api.get("/api/keys/").status_code == 401
