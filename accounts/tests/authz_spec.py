@@ -11,6 +11,10 @@ with the personas of `build_world`:
   object decides (dave may manage keys, but not alice's: 403);
 - a list (``lists``) never shows another organization's objects, in either direction.
 
+The matrix runs with sessions and again with Bearer tokens holding every scope (same
+expectations: the role decides); a view that is SESSION_ONLY for the method refuses every token
+with 403 ``session_required`` instead.
+
 Each persona's request runs in a savepoint that is rolled back, so destructive calls (delete,
 leave, transfer) all start from the same world.
 
@@ -163,6 +167,8 @@ EXCLUDED: dict[str, str] = {
     "api/docs/": "the API docs page",
     "api/redoc/": "the API docs page",
     "api/webhooks/": "the usage shipper's HMAC-signed webhook, no session (webhooks/tests)",
+    "o/": "the OAuth2 / OpenID Connect provider: the user's own consent and tokens (oauth/tests)",
+    ".well-known/": "OAuth / OpenID discovery documents, public",
 }
 
 

@@ -1,5 +1,10 @@
 """The authorization matrix, generated from the URL conf (see authz_spec.py for the rules and
-for how to add an endpoint)."""
+for how to add an endpoint).
+
+It runs twice: with the personas' sessions, and with their OAuth access tokens (Bearer JWTs
+holding every scope, so the role alone decides and the expectations are the same). An endpoint
+whose view is SESSION_ONLY for the method refuses every token with 403 ``session_required``.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ import re
 from collections.abc import Iterator
 
 import pytest
+from django.conf import settings
 from django.db import transaction
 from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
@@ -14,9 +20,12 @@ from rest_framework.views import APIView
 
 from accounts.roles import role_allows
 from accounts.tests.authz_spec import EXCLUDED, OUTSIDER, PATH_OBJECTS, PERSONAS, SPEC, Case, World, build_world
+from llmaas.bearer import access_token_encode, required_scope
+from llmaas.scopes import SCOPES, SESSION_ONLY
 
 ROLES = {"alice": "owner", "bob": "viewer", "dave": "member"}
 METHODS = ("get", "post", "put", "patch", "delete")
+AUTH_MODES = ("session", "bearer")
 
 
 def _walk(patterns: list[URLPattern | URLResolver], prefix: str = "") -> Iterator[tuple[str, object]]:
@@ -26,6 +35,16 @@ def _walk(patterns: list[URLPattern | URLResolver], prefix: str = "") -> Iterato
             yield from _walk(pattern.url_patterns, route)
         else:
             yield route, pattern.callback
+
+
+def views() -> dict[str, type[APIView]]:
+    """The DRF view of each route."""
+    found = {}
+    for route, callback in _walk(get_resolver().url_patterns):
+        view = getattr(callback, "cls", None) or getattr(callback, "view_class", None)
+        if isinstance(view, type) and issubclass(view, APIView):
+            found[route] = view
+    return found
 
 
 def endpoints() -> dict[str, list[str]]:
@@ -70,11 +89,28 @@ def _path(route: str, world: World) -> str:
     return "/" + re.sub(r"<\w+:(\w+)>", lambda m: PATH_OBJECTS[m.group(1)](world), route)
 
 
-def _call(world: World, persona: str, method: str, path: str, case: Case, org=None):
+def _bearer(world: World, persona: str) -> str:
+    """An access token of the persona's that holds every scope: only the role limits it."""
+    token, _ = access_token_encode(
+        keys=settings.OIDC_SIGNING_KEYS,
+        user_id=str(world.users[persona].pk),
+        client_id="authz-matrix",
+        scopes=list(SCOPES),
+        lifetime=600,
+    )
+    return token
+
+
+def _call(world: World, persona: str, method: str, path: str, case: Case, org=None, mode: str = "session"):
     client = APIClient()
-    client.force_authenticate(world.users[persona])
+    headers = {}
+    if mode == "bearer":
+        headers["HTTP_AUTHORIZATION"] = f"Bearer {_bearer(world, persona)}"
+    else:
+        client.force_authenticate(world.users[persona])
     if org is not None:
-        client.credentials(HTTP_LLMAAS_ORGANIZATION=str(org.id))
+        headers["HTTP_LLMAAS_ORGANIZATION"] = str(org.id)
+    client.credentials(**headers)
     body = case.body(world) if callable(case.body) else case.body
     return getattr(client, method.lower())(path, body, format="json")
 
@@ -96,17 +132,33 @@ def _returned_ids(response, case: Case) -> set[str]:
 CASES = [(route, method) for route, cases in SPEC.items() for method in cases]
 
 
+def _session_only(world: World, route: str, method: str, path: str, case: Case) -> None:
+    """No token calls it, whoever holds it and whatever the organization."""
+    org_a = world.org_a if case.scoped else None
+    for persona in (*PERSONAS, OUTSIDER):
+        response = _in_savepoint(lambda persona=persona: _call(world, persona, method, path, case, org_a, "bearer"))
+        assert response.status_code == 403, f"{persona}: {response.content[:300]!r}"
+        assert response.json()["error"]["code"] == "session_required"
+
+
+@pytest.mark.parametrize("mode", AUTH_MODES)
 @pytest.mark.parametrize(("route", "method"), CASES, ids=[f"{m} /{r}" for r, m in CASES])
-def test_the_authorization_matrix(db, route, method):
+def test_the_authorization_matrix(db, redis_client, route, method, mode):
     world = build_world()
     case = SPEC[route][method]
     path = _path(route, world)
     org_a = world.org_a if case.scoped else None
+    if mode == "bearer" and required_scope(views()[route](), method) == SESSION_ONLY:
+        _session_only(world, route, method, path, case)
+        return
+
+    def call(persona: str, org=None):
+        return _call(world, persona, method, path, case, org, mode)
 
     for persona in PERSONAS:
         allowed = case.action is None or role_allows(ROLES[persona], case.action)
         expected = case.expect.get(persona, case.ok if allowed else 403)
-        response = _in_savepoint(lambda persona=persona: _call(world, persona, method, path, case, org_a))
+        response = _in_savepoint(lambda persona=persona: call(persona, org_a))
         assert response.status_code == expected, f"{persona} ({ROLES[persona]}): {response.content[:300]!r}"
         if expected == 403:
             assert response.json()["error"]["code"] in {"permission_denied", "not_key_creator"}
@@ -115,19 +167,19 @@ def test_the_authorization_matrix(db, route, method):
             assert not shown & world.ids[case.lists]["B"], f"{persona} sees org B's {case.lists}s"
 
     if not case.scoped:
-        shown = _returned_ids(_call(world, OUTSIDER, method, path, case), case) if case.lists else set()
+        shown = _returned_ids(call(OUTSIDER), case) if case.lists else set()
         assert not shown & world.ids.get(case.lists or "", {}).get("A", set()), "charlie sees org A's objects"
         return
     # The outsider, asking in org A: the organization does not exist for him.
-    response = _in_savepoint(lambda: _call(world, OUTSIDER, method, path, case, world.org_a))
+    response = _in_savepoint(lambda: call(OUTSIDER, world.org_a))
     assert response.status_code == 404, response.content
     assert response.json()["error"]["code"] == "organization_not_found"
     # The outsider, asking in his own org B about an org A object: it does not exist there either.
     if "<" in route:
-        response = _in_savepoint(lambda: _call(world, OUTSIDER, method, path, case, world.org_b))
+        response = _in_savepoint(lambda: call(OUTSIDER, world.org_b))
         assert response.status_code == 404, response.content
         assert response.json()["error"]["code"].endswith("_not_found")
     # And his lists in org B show nothing of org A.
     if case.lists:
-        shown = _returned_ids(_call(world, OUTSIDER, method, path, case, world.org_b), case)
+        shown = _returned_ids(call(OUTSIDER, world.org_b), case)
         assert shown and not shown & world.ids[case.lists]["A"], f"charlie sees org A's {case.lists}s"
