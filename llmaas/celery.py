@@ -20,6 +20,7 @@ PERIODIC = (
     ("BUDGET_CHECK_SECONDS", "usage.tasks.check_budgets"),
     ("PARTITION_MAINTENANCE_SECONDS", "usage.tasks.partitions_maintain"),
     ("RETENTION_SECONDS", "usage.tasks.retention_apply"),
+    ("OAUTH_EXPIRE_SECONDS", "oauth.tasks.oauth_expire"),
 )
 
 
