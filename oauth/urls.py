@@ -8,13 +8,15 @@ Not routed: DOT's device flow, its application-management pages (apps are manage
 from django.urls import path, re_path
 from oauth2_provider import views as dot
 
-from oauth import views
+from oauth import sso_views, views
 
 app_name = "oauth2_provider"  # DOT reverses its own views in this namespace
 
 urlpatterns = [
     path("login", views.LoginView.as_view(), name="login"),
     path("signup", views.SignupView.as_view(), name="signup"),
+    path("sso/login", sso_views.SsoLoginView.as_view(), name="sso-login"),
+    path("sso/callback", sso_views.SsoCallbackView.as_view(), name="sso-callback"),
     path("authorize/", views.AuthorizeView.as_view(), name="authorize"),
     path("token/", dot.TokenView.as_view(), name="token"),
     path("revoke_token/", dot.RevokeTokenView.as_view(), name="revoke-token"),

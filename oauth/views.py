@@ -43,15 +43,20 @@ def _next_url(request: HttpRequest) -> str:
     return settings.LOGIN_REDIRECT_URL
 
 
+def _sso_context() -> dict[str, Any]:
+    """The login page's "Log in with <provider>" link (oauth/sso.py), when SSO is set up."""
+    return {"sso_enabled": bool(settings.SSO_ISSUER), "sso_name": settings.SSO_NAME}
+
+
 class LoginView(View):
     template = "oauth/login.html"
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        return render(request, self.template, {"form": LoginForm(), "next": _next_url(request)})
+        return render(request, self.template, {"form": LoginForm(), "next": _next_url(request), **_sso_context()})
 
     def post(self, request: HttpRequest) -> HttpResponse:
         form = LoginForm(request.POST)
-        context: dict[str, Any] = {"form": form, "next": _next_url(request)}
+        context: dict[str, Any] = {"form": form, "next": _next_url(request), **_sso_context()}
         if not form.is_valid():
             return render(request, self.template, context, status=400)
         try:
