@@ -218,7 +218,12 @@ class ScopePermission(BasePermission):
             return True
         if not request.user or not request.user.is_authenticated:
             raise _invalid("the account is not active")
-        scope = required_scope(view, request.method or "GET")
+        method = (request.method or "GET").upper()
+        if method == "HEAD":
+            method = "GET"  # Django answers HEAD with the view's GET
+        elif method == "OPTIONS" or method.lower() not in view.http_method_names or not hasattr(view, method.lower()):
+            return True  # DRF's description of the endpoint (as public as the schema), or a 405
+        scope = required_scope(view, method)
         if scope is None or scope == SESSION_ONLY:
             raise Forbidden(
                 "This endpoint is not available with an OAuth access token; use the portal session.",
@@ -257,6 +262,9 @@ class BearerScheme(OpenApiAuthenticationExtension):
         }
 
     def get_security_requirement(self, auto_schema: Any) -> dict[str, list[str]] | list[dict[str, list[str]]]:
+        """``{"oauth2": [scope]}``, the one scope the operation needs; for a session-only one, no
+        requirement at all (drf-spectacular extends the operation's list with this one, so it lists
+        only the session scheme: a token cannot call it, whatever its scopes)."""
         scope = required_scope(auto_schema.view, auto_schema.method)
         if scope is None or scope == SESSION_ONLY:
             return []

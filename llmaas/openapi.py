@@ -16,6 +16,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_seri
 from rest_framework import serializers
 from rest_framework.pagination import CursorPagination
 
+from llmaas.bearer import BearerAuthentication, ScopePermission
 from llmaas.pagination import NewestFirstPagination
 
 ORG_HEADER = "LLMaaS-Organization"
@@ -58,6 +59,22 @@ class AutoSchema(SpectacularAutoSchema):
         view = type(self.view).__name__.removesuffix("Api")
         return re.sub(r"(?<!^)(?=[A-Z])", "_", view).lower() + "_" + self.method.lower()
 
+    def get_operation(self, *args: Any, **kwargs: Any) -> Any:
+        operation = super().get_operation(*args, **kwargs)
+        if operation is not None:
+            self._document_token_errors(operation)
+        return operation
+
+    def _document_token_errors(self, operation: dict[str, Any]) -> None:
+        """Any operation answers a bad access token with 401 (authentication runs before the
+        view, even one open to anonymous callers); one behind ScopePermission answers a token
+        without the scope, or any token if it is session-only, with 403."""
+        responses = operation.setdefault("responses", {})
+        if any(isinstance(a, BearerAuthentication) for a in self.view.get_authenticators()):
+            responses.setdefault("401", _envelope(401))
+        if any(isinstance(p, ScopePermission) for p in self.view.get_permissions()):
+            responses.setdefault("403", _envelope(403))
+
 
 ErrorEnvelope = inline_serializer(
     "ErrorEnvelope",
@@ -75,8 +92,11 @@ ErrorEnvelope = inline_serializer(
 
 _MEANINGS = {
     400: "The request is not valid (`invalid_request`: the fields' problems are in `details`).",
-    401: "Not logged in (`not_authenticated`), or wrong credentials.",
-    403: "Your role in the organization does not allow this (`permission_denied`), or the CSRF token is missing.",
+    401: "Not logged in (`not_authenticated`), wrong credentials, or an access token that is not valid "
+    "(`invalid_token`: malformed, expired, revoked, signed by an unknown key, or its user is no longer active).",
+    403: "Your role in the organization does not allow this (`permission_denied`), the CSRF token is missing, "
+    "or the access token lacks this operation's scope (`insufficient_scope`; `WWW-Authenticate` names it) "
+    "or may not call it at all (`session_required`).",
     404: "No such object in this organization (objects of other organizations are never revealed).",
     409: "The object's state does not allow this (e.g. a revoked key).",
     413: "The body is too large.",
@@ -86,6 +106,14 @@ _MEANINGS = {
 
 # What any endpoint behind a session may answer besides its own errors.
 AUTHENTICATED = (401, 403)
+
+
+def _envelope(status: int) -> dict[str, Any]:
+    """A status's error response, as the generated document spells one."""
+    return {
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}},
+        "description": _MEANINGS[status],
+    }
 
 
 def error_responses(*statuses: int) -> dict[int, OpenApiResponse]:

@@ -184,3 +184,11 @@ def test_it_checks_a_token_without_a_query(team, redis_client, django_assert_num
     user, claims = result
     assert claims.scopes == {KEYS_READ}
     assert user.pk == alice.pk  # the user row is read when it is needed, not before
+
+
+def test_it_answers_head_with_the_get_scope_and_an_unknown_method_with_405(team, redis_client):
+    org, alice, _ = team
+    assert call(bearer(alice, [KEYS_READ]), org, "head").status_code == 200
+    refused = call(bearer(alice, [KEYS_WRITE]), org, "head")
+    assert refused.status_code == 403 and 'scope="keys:read"' in refused["WWW-Authenticate"]
+    assert call(bearer(alice, [KEYS_READ]), org, "put").status_code == 405
