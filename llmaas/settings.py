@@ -244,7 +244,8 @@ OAUTH2_PROVIDER = {
     "OIDC_RSA_PRIVATE_KEYS_INACTIVE": list(OIDC_SIGNING_KEYS.previous_pems),
     "OIDC_RP_INITIATED_LOGOUT_ENABLED": True,
     "OIDC_RP_INITIATED_LOGOUT_ALWAYS_PROMPT": False,  # with a valid id_token_hint, log out at once
-    "OIDC_RP_INITIATED_LOGOUT_STRICT_REDIRECT_URIS": True,
+    # Strict: a public client's post-logout redirect must be https (so in production only: dev is http).
+    "OIDC_RP_INITIATED_LOGOUT_STRICT_REDIRECT_URIS": is_production(),
     "OIDC_RESPONSE_TYPES_SUPPORTED": ["code"],  # no implicit, no hybrid: tokens only from /o/token/
     "SCOPES": OAUTH_SCOPES,
     "DEFAULT_SCOPES": ["openid"],
