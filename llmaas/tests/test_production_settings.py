@@ -9,10 +9,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from jwcrypto import jwk
 
 ROOT = Path(__file__).resolve().parents[2]
+_KEY = jwk.JWK.generate(kty="RSA", size=2048).export_to_pem(private_key=True, password=None).decode()
 GOOD = {
     "LLMAAS_ENV": "production",
+    "LLMAAS_OIDC_PRIVATE_KEY": _KEY,
     "DJANGO_SECRET_KEY": "a-real-secret-key-for-this-test-0123456789",
     "LLMAAS_WEBHOOK_SECRET": "a-real-webhook-secret-0123456789",
     "LLMAAS_CELERY_BROKER_URL": "amqp://llmaas:s3cret@rabbit.internal:5672/llmaas",
@@ -52,6 +55,12 @@ def test_it_starts_in_production_with_real_secrets():
         ({"LLMAAS_CELERY_BROKER_URL": None}, "LLMAAS_CELERY_BROKER_URL"),
         ({"LLMAAS_CELERY_BROKER_URL": "amqp://guest:guest@rabbit.internal:5672//"}, "LLMAAS_CELERY_BROKER_URL"),
         ({"LLMAAS_CELERY_BROKER_URL": "amqp://guest:other@rabbit.internal:5672//"}, "LLMAAS_CELERY_BROKER_URL"),
+        ({"LLMAAS_OIDC_PRIVATE_KEY": None}, "LLMAAS_OIDC_PRIVATE_KEY"),
+        ({"LLMAAS_OIDC_PRIVATE_KEY": "not a key"}, "LLMAAS_OIDC_PRIVATE_KEY"),
+        (
+            {"LLMAAS_OIDC_PRIVATE_KEY": None, "LLMAAS_OIDC_PRIVATE_KEY_FILE": "/nonexistent/key.pem"},
+            "LLMAAS_OIDC_PRIVATE_KEY_FILE",
+        ),
     ],
 )
 def test_it_refuses_to_start_in_production_with_a_development_secret(overrides, named):
