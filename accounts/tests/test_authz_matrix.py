@@ -9,12 +9,10 @@ whose view is SESSION_ONLY for the method refuses every token with 403 ``session
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
 from django.conf import settings
 from django.db import transaction
-from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 from rest_framework.views import APIView
 
@@ -22,40 +20,25 @@ from accounts.roles import role_allows
 from accounts.tests.authz_spec import EXCLUDED, OUTSIDER, PATH_OBJECTS, PERSONAS, SPEC, Case, World, build_world
 from llmaas.bearer import access_token_encode, required_scope
 from llmaas.scopes import SCOPES, SESSION_ONLY
+from llmaas.tests.urlconf import routes, view_class
 
 ROLES = {"alice": "owner", "bob": "viewer", "dave": "member"}
 METHODS = ("get", "post", "put", "patch", "delete")
 AUTH_MODES = ("session", "bearer")
 
 
-def _walk(patterns: list[URLPattern | URLResolver], prefix: str = "") -> Iterator[tuple[str, object]]:
-    for pattern in patterns:
-        route = prefix + str(pattern.pattern)
-        if isinstance(pattern, URLResolver):
-            yield from _walk(pattern.url_patterns, route)
-        else:
-            yield route, pattern.callback
-
-
 def views() -> dict[str, type[APIView]]:
     """The DRF view of each route."""
-    found = {}
-    for route, callback in _walk(get_resolver().url_patterns):
-        view = getattr(callback, "cls", None) or getattr(callback, "view_class", None)
-        if isinstance(view, type) and issubclass(view, APIView):
-            found[route] = view
-    return found
+    return {route: view for route, callback in routes() if (view := view_class(callback)) is not None}
 
 
 def endpoints() -> dict[str, list[str]]:
     """Every route of the URL conf with the HTTP methods its view answers."""
     found: dict[str, list[str]] = {}
-    for route, callback in _walk(get_resolver().url_patterns):
-        view = getattr(callback, "cls", None) or getattr(callback, "view_class", None)
-        if isinstance(view, type) and issubclass(view, APIView):
-            methods = [m.upper() for m in METHODS if hasattr(view, m)]
-        else:
-            methods = ["*"]  # a plain function view: it must be excluded, or made an APIView
+    for route, callback in routes():
+        view = view_class(callback)
+        # A plain function view ("*"): it must be excluded, or made an APIView.
+        methods = ["*"] if view is None else [m.upper() for m in METHODS if hasattr(view, m)]
         found.setdefault(route, []).extend(methods)
     return found
 

@@ -5,13 +5,11 @@ so a new endpoint that forgets its scope fails here, by name, instead of in an a
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from django.conf import settings
 from django.test import RequestFactory
-from django.urls import URLPattern, URLResolver, get_resolver
 from jwcrypto import jwk
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -24,6 +22,7 @@ from keys.models import ApiKey
 from llmaas.bearer import BearerAuthentication, ScopePermission, access_token_encode, required_scope
 from llmaas.scopes import KEYS_READ, KEYS_WRITE, SCOPES, SESSION_ONLY
 from llmaas.signing_keys import SigningKeys
+from llmaas.tests.urlconf import routes, view_class
 
 METHODS = ("get", "post", "put", "patch", "delete")
 
@@ -31,23 +30,13 @@ METHODS = ("get", "post", "put", "patch", "delete")
 NOT_OURS = ("api/schema/", "api/docs/", "api/redoc/")
 
 
-def _walk(patterns: list[URLPattern | URLResolver], prefix: str = "") -> Iterator[tuple[str, object]]:
-    for pattern in patterns:
-        route = prefix + str(pattern.pattern)
-        if isinstance(pattern, URLResolver):
-            yield from _walk(pattern.url_patterns, route)
-        else:
-            yield route, pattern.callback
-
-
 def api_views() -> dict[str, type[APIView]]:
     """Every DRF view of the URL conf, by route (function views have no scopes: they take no token)."""
-    found = {}
-    for route, callback in _walk(get_resolver().url_patterns):
-        view = getattr(callback, "cls", None) or getattr(callback, "view_class", None)
-        if isinstance(view, type) and issubclass(view, APIView) and not route.startswith(NOT_OURS):
-            found[route] = view
-    return found
+    return {
+        route: view
+        for route, callback in routes()
+        if (view := view_class(callback)) is not None and not route.startswith(NOT_OURS)
+    }
 
 
 def implemented(view: type[APIView]) -> list[str]:
