@@ -2,7 +2,7 @@
 
 owner: everything, including deleting the organization, transferring ownership and
        granting or taking the owner role (only owners touch owners).
-admin: members (except owners), all keys, limits, audit, usage and chats.
+admin: members (except owners), all keys, limits, OAuth apps, audit, usage and chats.
 member: creates keys and manages the keys they created; sees the usage and chats of those keys.
 viewer: reads usage and models; no keys.
 billing: billing and usage; no keys.
@@ -46,6 +46,8 @@ class Action(StrEnum):
     RETENTION_MANAGE = "retention.manage"  # how long logs and chats are kept; deleting chats
     NOTIFICATION_VIEW = "notification.view"
     AUDIT_VIEW = "audit.view"
+    # Third-party OAuth apps ("Sign in with LLMaaS"): register, change, rotate secrets, delete
+    APP_MANAGE = "app.manage"
 
 
 _EVERYONE = frozenset(

@@ -41,6 +41,11 @@ class AuditAction(models.TextChoices):
     KEY_CHANGED = "key.changed"
     KEY_ROTATED = "key.rotated"
     KEY_REVOKED = "key.revoked"
+    OAUTH_APP_CREATED = "oauth_app.created"
+    OAUTH_APP_CHANGED = "oauth_app.changed"
+    OAUTH_APP_SECRET_ROTATED = "oauth_app.secret_rotated"  # noqa: S105 - an action code
+    OAUTH_APP_DELETED = "oauth_app.deleted"
+    OAUTH_GRANT_REVOKED = "oauth.grant_revoked"  # a user took back what they had allowed an app
     ADMIN_ADDED = "admin.added"  # an operator's add/change/delete in the admin site
     ADMIN_CHANGED = "admin.changed"
     ADMIN_DELETED = "admin.deleted"
