@@ -399,10 +399,10 @@ def b7_soak(bench: Bench, knee_rps: float, seconds: float) -> dict[str, Any]:
     return result
 
 
-def b8_api_auth(bench: Bench, rounds: int, per_round: int) -> dict[str, Any]:
+def b9_api_auth(bench: Bench, rounds: int, per_round: int) -> dict[str, Any]:
     """The REST API's authentication: p50 of an authenticated GET /api/keys/ through nginx with
     the session cookie vs an OAuth Bearer JWT (checked without SQL), interleaved."""
-    say(f"B8: API auth, session vs Bearer, {rounds} interleaved rounds × {per_round} GETs")
+    say(f"B9: API auth, session vs Bearer, {rounds} interleaved rounds × {per_round} GETs")
     assert bench.stack is not None
     state = bench.stack.state
     tokens = oauth_tokens(
@@ -484,7 +484,7 @@ def verdict(value: float, target: str) -> str:
 
 
 def report(out: Path, results: dict[str, Any]) -> str:
-    b1, b2, b3, b4, b5, b6, b7, b8 = (results[k] for k in ("B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8"))
+    b1, b2, b3, b4, b5, b6, b7, b9 = (results[k] for k in ("B1", "B2", "B3", "B4", "B5", "B6", "B7", "B9"))
     rows = [
         ("B1", "added p50 latency (L2−L1)/(L1−L0)", b1["p50"]["ratio"], f"CI95 {b1['p50']['ci95']}", "≤ 0.10"),
         ("B1", "added p99 latency (L2−L1)/(L1−L0)", b1["p99"]["ratio"], f"CI95 {b1['p99']['ci95']}", "≤ 0.10"),
@@ -506,8 +506,8 @@ def report(out: Path, results: dict[str, Any]) -> str:
         ("B7", "soak errors (L2)", b7["L2"]["errors"], f"{b7['seconds']:.0f} s at {b7['rate']} req/s", "≤ 0"),
         ("B7", "soak RSS growth L2/L1", b7["growth_ratio"],
          f"{b7['L2']['growth_mb']} vs {b7['L1']['growth_mb']} MB (floored at 0.1)", "≤ 1.2"),
-        ("B8", "API GET p50, OAuth Bearer JWT / session", b8["ratio"],
-         f"CI95 {b8['ci95']}, p50 {json.dumps(b8['p50_ms'])} ms", "≤ 1.00"),
+        ("B9", "API GET p50, OAuth Bearer JWT / session", b9["ratio"],
+         f"CI95 {b9['ci95']}, p50 {json.dumps(b9['p50_ms'])} ms", "≤ 1.00"),
     ]  # fmt: skip
     lines = [
         "# LLMaaS hot-path benchmark",
@@ -552,7 +552,7 @@ def main() -> None:
         levels = [1, 4, 16] if quick else [1, 2, 3, 4, 6, 8, 12, 16, 32]
         results["B2"] = b2_throughput(bench, levels, 1.5 if quick else 6, idle=(1, 60) if quick else (4, 150))
         results["B6"] = b6_rss(bench, warm_up=200 if quick else 500)
-        results["B8"] = b8_api_auth(bench, rounds=4 if quick else 10, per_round=25 if quick else 100)
+        results["B9"] = b9_api_auth(bench, rounds=4 if quick else 10, per_round=25 if quick else 100)
         knee_rps = min(results["B2"]["workers_2"]["L1"]["knee_rps"], results["B2"]["workers_2"]["L2"]["knee_rps"])
         results["B7"] = b7_soak(bench, knee_rps, 5 if quick else 600)
     finally:
