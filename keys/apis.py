@@ -24,10 +24,21 @@ from llmaas.pagination import NewestFirstPagination
 from llmaas.scopes import KEYS_READ, KEYS_WRITE, ORG_ADMIN
 
 
+class KeyAppSerializer(serializers.Serializer[object]):
+    client_id = serializers.CharField()
+    name = serializers.CharField()
+
+
 class KeyOutputSerializer(serializers.ModelSerializer[ApiKey]):
     models = serializers.ListField(source="allowed_models", child=serializers.CharField())
     created_by = serializers.EmailField(source="created_by.email", default=None, allow_null=True)
     revoked = serializers.BooleanField(source="is_revoked")
+    app = KeyAppSerializer(
+        source="oauth_application",
+        allow_null=True,
+        read_only=True,
+        help_text='The OAuth app this key was issued to ("Sign in with LLMaaS"); null for other keys.',
+    )
 
     class Meta:
         model = ApiKey
@@ -49,6 +60,7 @@ class KeyOutputSerializer(serializers.ModelSerializer[ApiKey]):
             "rotated_at",
             "revoked",
             "revoked_at",
+            "app",
         ]
 
 

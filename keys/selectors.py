@@ -19,7 +19,7 @@ from llmaas.redis_client import redis_client, redis_keys, redis_unavailable
 def keys_visible(*, ctx: OrgContext) -> QuerySet[ApiKey]:
     """The organization's keys this member may see: all for owners/admins, their own otherwise."""
     ctx.require(Action.KEY_LIST)
-    queryset = ApiKey.objects.filter(organization=ctx.organization).select_related("created_by")
+    queryset = ApiKey.objects.filter(organization=ctx.organization).select_related("created_by", "oauth_application")
     if not ctx.allows(Action.KEY_MANAGE_ANY):
         queryset = queryset.filter(created_by=ctx.user)
     return queryset
@@ -27,7 +27,11 @@ def keys_visible(*, ctx: OrgContext) -> QuerySet[ApiKey]:
 
 def key_get(*, ctx: OrgContext, key_id: uuid.UUID, manage: bool = False) -> ApiKey:
     """The organization's key (404 for anything else); 403 if the role may not see or manage it."""
-    key = ApiKey.objects.filter(organization=ctx.organization, pk=key_id).select_related("created_by").first()
+    key = (
+        ApiKey.objects.filter(organization=ctx.organization, pk=key_id)
+        .select_related("created_by", "oauth_application")
+        .first()
+    )
     if key is None:
         raise NotFound("No such API key.", code="key_not_found")
     ctx.require(Action.KEY_MANAGE_OWN if manage else Action.KEY_LIST)

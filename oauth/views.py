@@ -15,11 +15,16 @@ from django.shortcuts import render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 from oauth2_provider.exceptions import OAuthToolkitError
+from oauth2_provider.models import get_application_model
+from oauth2_provider.scopes import get_scopes_backend
 from oauth2_provider.views import AuthorizationView
 from oauthlib.oauth2.rfc6749.errors import CustomOAuth2Error
 
 from accounts import user_services
 from llmaas.errors import ApplicationError
+from oauth import inference_keys
+from oauth.forms import ConsentForm
+from oauth.validator import KEY_REQUEST_CREDENTIAL
 
 MAX_PASSWORD = 4096
 
@@ -94,11 +99,70 @@ class SignupView(View):
         return render(request, self.template, context, status=202)
 
 
+class _ConsentRequired(Exception):
+    """An app that may skip the consent page asked for ``inference``: the user must choose."""
+
+
 class AuthorizeView(AuthorizationView):
     """DOT's authorization endpoint with our consent page, and PKCE with S256 only (a ``plain``
-    or missing challenge method is refused before the user is asked anything)."""
+    or missing challenge method is refused before the user is asked anything).
+
+    An app asking for the ``inference`` scope always gets the consent page (even a first-party app
+    that skips it otherwise): the user picks the organization, models and budget of the key the
+    app will receive with its tokens (oauth/inference_keys.py); the form checks them on the
+    server and the validator stores them with the authorization code."""
 
     template_name = "oauth/authorize.html"
+    form_class = ConsentForm
+    key_request: inference_keys.KeyRequestChoice | None = None
+
+    def get_form_kwargs(self) -> dict[str, Any]:
+        return {**super().get_form_kwargs(), "user": self.request.user}
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        form = context["form"]
+        if inference_keys.asks_for_inference(context.get("scopes") or []):
+            context["asks_inference"] = True
+            context["key_options"] = form.options
+            context["can_issue_key"] = any(option.refusal is None for option in form.options)
+            context["max_budget_usd"] = inference_keys.MAX_BUDGET_USD
+        return context
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            return super().get(request, *args, **kwargs)
+        except _ConsentRequired:
+            return self.render_to_response(self.get_context_data(**self.oauth2_data))
+
+    def form_valid(self, form: ConsentForm) -> HttpResponse:
+        self.key_request = form.key_request
+        return super().form_valid(form)
+
+    def form_invalid(self, form: ConsentForm) -> HttpResponse:
+        """The consent page again, with the errors (DOT renders it without the app or scopes)."""
+        application = get_application_model().objects.filter(client_id=form.data.get("client_id", "")).first()
+        if application is None:
+            error = {"error": "invalid_request", "description": "Unknown client."}
+            return self.render_to_response({"error": error}, status=400)
+        all_scopes = get_scopes_backend().get_all_scopes()
+        scopes = [scope for scope in str(form.data.get("scope", "")).split() if scope in all_scopes]
+        context = self.get_context_data(
+            form=form,
+            application=application,
+            scopes=scopes,
+            scopes_descriptions=[all_scopes[scope] for scope in scopes],
+        )
+        return self.render_to_response(context, status=400)
+
+    def create_authorization_response(
+        self, request: HttpRequest, scopes: str, credentials: dict[str, Any], allow: bool
+    ) -> tuple[str, dict[str, str], str, int]:
+        if request.method == "GET" and inference_keys.asks_for_inference(scopes):
+            raise _ConsentRequired  # DOT's skip_authorization or approval_prompt=auto: ask anyway
+        if self.key_request is not None:
+            credentials = {**credentials, KEY_REQUEST_CREDENTIAL: self.key_request}
+        return super().create_authorization_response(request, scopes, credentials, allow)
 
     def validate_authorization_request(self, request: HttpRequest) -> tuple[list[str], dict[str, Any]]:
         scopes, credentials = super().validate_authorization_request(request)
