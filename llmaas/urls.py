@@ -9,6 +9,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from accounts.organization_urls import invitations_urlpatterns, organization_urlpatterns, organizations_urlpatterns
 from keys.urls import organization_limits_urlpatterns
 from llmaas.redis_client import redis_client
+from oauth.api_urls import app_urlpatterns, grant_urlpatterns
 from oauth.urls import well_known_urlpatterns
 from usage.urls import chat_urls, notification_urls, usage_urls
 
@@ -62,10 +63,12 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     path("api/auth/", include("accounts.urls")),
+    path("api/auth/", include(grant_urlpatterns)),
     path("api/organizations/", include(organizations_urlpatterns)),
     path("api/organization", include(organization_urlpatterns)),
     path("api/organization/", include("accounts.organization_urls")),
     path("api/organization/", include(organization_limits_urlpatterns)),
+    path("api/organization/", include(app_urlpatterns)),
     path("api/invitations/", include(invitations_urlpatterns)),
     path("api/keys/", include("keys.urls")),
     path("api/audit/", include("audit.urls")),

@@ -39,6 +39,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from accounts.context import OrgContext
 from accounts.models import Invitation, Organization, User
 from accounts.roles import Action
 from accounts.services import membership_set, organization_create
@@ -47,6 +48,7 @@ from audit.services import audit_record
 from inference.proxy.contract import UsageRecord
 from keys.models import ApiKey
 from keys.services import key_issue
+from oauth.services import app_register
 from usage.models import Notification
 from usage.services import request_logs_ingest
 
@@ -62,6 +64,7 @@ class World:
     alice_key: ApiKey
     invitation_a: Invitation
     notification_a: Notification
+    app_a: str = ""  # the client id of org A's OAuth app
     # kind → organization ("A"/"B") → the ids a list of that kind may (A for org A) or may not show
     ids: dict[str, dict[str, set[str]]] = field(default_factory=dict)
 
@@ -81,6 +84,7 @@ class Case:
 
 
 KEY_BODY = {"name": "k"}
+APP_BODY = {"name": "App", "client_type": "confidential", "redirect_uris": ["https://app.example/callback"]}
 SPEC: dict[str, dict[str, Case]] = {
     # keys
     "api/keys/": {
@@ -125,6 +129,17 @@ SPEC: dict[str, dict[str, Case]] = {
     },
     "api/organization/invitations/<str:invitation_id>": {"DELETE": Case(Action.MEMBER_MANAGE, 204)},
     "api/audit/": {"GET": Case(Action.AUDIT_VIEW, 200, lists="audit")},
+    # the organization's OAuth apps
+    "api/organization/apps": {
+        "GET": Case(Action.APP_MANAGE, 200, lists="app", id_field="client_id"),
+        "POST": Case(Action.APP_MANAGE, 201, APP_BODY),
+    },
+    "api/organization/apps/<str:client_id>": {
+        "GET": Case(Action.APP_MANAGE, 200),
+        "PATCH": Case(Action.APP_MANAGE, 200, {"name": "Renamed app"}),
+        "DELETE": Case(Action.APP_MANAGE, 204),
+    },
+    "api/organization/apps/<str:client_id>/secret": {"POST": Case(Action.APP_MANAGE, 201)},
     # usage: every role reads usage (members only their keys': the view narrows, never 403s)
     "api/usage/summary": {"GET": Case(None, 200)},
     "api/usage/summary/export": {"GET": Case(None, 200)},
@@ -155,6 +170,7 @@ PATH_OBJECTS: dict[str, Callable[[World], str]] = {
     "user_id": lambda w: str(w.users["dave"].pk),
     "invitation_id": lambda w: str(w.invitation_a.pk),
     "notification_id": lambda w: str(w.notification_a.pk),
+    "client_id": lambda w: w.app_a,
 }
 
 # Routes that are not organization-scoped, by prefix, with the reason.
@@ -174,7 +190,7 @@ EXCLUDED: dict[str, str] = {
 
 def build_world() -> World:
     """alice owns org A (bob viewer, dave member); charlie owns org B; each org has a key, an
-    invitation and audit entries."""
+    invitation, an OAuth app and audit entries."""
     users = {
         name: User.objects.create_user(email=f"{name}@authz.example", password=None) for name in (*PERSONAS, OUTSIDER)
     }
@@ -197,7 +213,8 @@ def build_world() -> World:
     notes = {org: Notification.objects.create(organization=org, recipient=user, kind="test", title="t", body="b")
              for org, user in ((org_a, users["alice"]), (org_b, users["charlie"]))}  # fmt: skip
 
-    world = World(users, org_a, org_b, alice_key, invitation_a, notes[org_a])
+    apps = {org: _app(org, owner) for org, owner in ((org_a, users["alice"]), (org_b, users["charlie"]))}
+    world = World(users, org_a, org_b, alice_key, invitation_a, notes[org_a], apps[org_a])
     world.ids = {
         "key": {"A": {str(alice_key.pk), str(dave_key.pk)}, "B": {str(charlie_key.pk)}},
         "member": {"A": {str(users[n].pk) for n in PERSONAS}, "B": {str(users["charlie"].pk)}},
@@ -207,6 +224,7 @@ def build_world() -> World:
         "log": {"A": calls[org_a], "B": calls[org_b]},
         "chat": {"A": calls[org_a], "B": calls[org_b]},
         "notification": {"A": {str(notes[org_a].pk)}, "B": {str(notes[org_b].pk)}},
+        "app": {"A": {apps[org_a]}, "B": {apps[org_b]}},
     }
     return world
 
@@ -222,6 +240,14 @@ def _usage(org: Organization, keys: tuple[ApiKey, ...]) -> set[str]:
     ]  # fmt: skip
     request_logs_ingest(records=records)
     return {r.call_id for r in records}
+
+
+def _app(org: Organization, owner: User) -> str:
+    """A confidential OAuth app of the organization; returns its client id."""
+    ctx = OrgContext(user=owner, organization=org, role="owner")
+    callback = ["https://app.example/callback"]
+    registered = app_register(ctx=ctx, name=f"{org.name} app", client_type="confidential", redirect_uris=callback)
+    return str(registered.app.application.client_id)
 
 
 def _invitation(org: Organization, inviter: User, email: str) -> Invitation:
