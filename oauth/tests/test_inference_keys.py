@@ -4,11 +4,13 @@ token response; never on a refresh; its secret is stored nowhere; revoking the a
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
 from decimal import Decimal
 
 import pytest
-from django.db import connection
+from django.db import connection, connections, transaction
 from django.test import Client
 from oauth2_provider.models import AccessToken, Application, Grant
 
@@ -241,3 +243,42 @@ def test_app_keys_revoke_revokes_that_users_keys_of_that_app(app, alice, make_us
     }
     assert ApiKey.objects.get(pk=other).revoked_at is None
     assert app_keys_revoke(user=alice, application=app, actor=alice) == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_exchanges_of_one_code_at_once_issue_one_key(app, alice):
+    """Both exchanges pass DOT's checks, then wait on the code's row (held here); once it is
+    released, one issues the key and consumes the code, the other finds it gone."""
+    pkce = Pkce()
+    _, answer = consent(browser(alice), app, pkce, **good_choice(alice))
+    code = code_of(answer)
+    results: list[int] = []
+
+    def exchange_in_thread() -> None:
+        try:
+            results.append(exchange(app, pkce, code).status_code)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=exchange_in_thread) for _ in range(2)]
+    with transaction.atomic():
+        Grant.objects.select_for_update().get(code=code)
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 20
+        with connection.cursor() as cursor:
+            while time.monotonic() < deadline:
+                cursor.execute("SELECT pg_stat_clear_snapshot()")  # else one snapshot per transaction
+                cursor.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND wait_event_type = 'Lock'"
+                )
+                if cursor.fetchone() == (2,):
+                    break
+                time.sleep(0.02)
+            else:
+                raise AssertionError("the exchanges did not both reach the code's lock")
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(results) == [200, 400]
+    assert ApiKey.objects.count() == 1 and AccessToken.objects.count() == 1
