@@ -13,6 +13,7 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from oauth2_provider.models import Application
 
 from accounts.models import Organization, User
 from audit.models import AuditAction
@@ -72,8 +73,10 @@ def key_issue(
     expires_at: datetime | None = None,
     store_chats: bool = False,
     limits: dict[str, Any] | None = None,
+    oauth_application: Application | None = None,
 ) -> IssuedKey:
-    """Create a key and return its secret, which is never stored and cannot be shown again."""
+    """Create a key and return its secret, which is never stored and cannot be shown again.
+    ``oauth_application``: the app a "Sign in with LLMaaS" key is issued to."""
     _check_expiry(expires_at)
     prefix = SECRET_PREFIX + secrets.token_urlsafe(6)[: PREFIX_LENGTH - len(SECRET_PREFIX)]
     secret = _new_secret(prefix)
@@ -87,14 +90,16 @@ def key_issue(
             allowed_models=_check_models(models or []),
             expires_at=expires_at,
             store_chats=store_chats,
+            oauth_application=oauth_application,
             **(limits or {}),
         )
+        app = {"app": oauth_application.client_id} if oauth_application is not None else {}
         audit_record(
             action=AuditAction.KEY_CREATED,
             actor=created_by,
             org_id=organization.id,
             target=key,
-            details={"name": name, "prefix": prefix, "models": key.allowed_models, **_limits_of(key)},
+            details={"name": name, "prefix": prefix, "models": key.allowed_models, **_limits_of(key), **app},
         )
         publish_key_on_commit(key.id)
         if limits and limits.get("budget_usd") is not None:

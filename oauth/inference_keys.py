@@ -153,9 +153,8 @@ def key_request_fulfil(*, code: str, application: Application) -> IssuedKey | No
             name=_key_name(application),
             models=choice.models,
             limits={"budget_usd": choice.budget_usd, "budget_period": BudgetPeriod.LIFETIME},
+            oauth_application=application,
         )
-        ApiKey.objects.filter(pk=issued.key.pk).update(oauth_application=application)
-        issued.key.oauth_application = application
     return issued
 
 
