@@ -1,0 +1,7 @@
+/// <reference types="vite/client" />
+
+interface ImportMetaEnv {
+  readonly VITE_API_URL?: string;
+  readonly VITE_OAUTH_CLIENT_ID?: string;
+  readonly VITE_OAUTH_SCOPES?: string;
+}
