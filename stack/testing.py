@@ -52,9 +52,11 @@ def oauth_tokens(
         page = browser.get("/o/login")
         token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
         assert token, page.text[:300]
-        browser.post(
+        logged_in = browser.post(
             "/o/login", data={"csrfmiddlewaretoken": token.group(1), "email": email, "password": password}
-        ).raise_for_status()
+        )
+        if logged_in.status_code != 302:
+            raise RuntimeError(f"login failed: {logged_in.status_code} {logged_in.text[:300]}")
         params = {
             "response_type": "code",
             "client_id": client_id,
