@@ -11,6 +11,9 @@ command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need_apt+=(nginx-l
 command -v cmake >/dev/null 2>&1 || need_apt+=(cmake)
 command -v g++ >/dev/null 2>&1 || need_apt+=(g++)
 command -v make >/dev/null 2>&1 || need_apt+=(make)
+# The portal: Node (20.19+ for Vite 8) and Debian's Chromium for the real-browser test.
+command -v npm >/dev/null 2>&1 || need_apt+=(nodejs npm)
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)
 if [ ${#need_apt[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   step "installing ${need_apt[*]} (apt)"
@@ -47,6 +50,9 @@ install_venv() {  # venv-dir extras...
 
 install_venv "$ROOT/.venv" dev
 install_venv "$ROOT/.venv-litellm" proxy
+
+# The portal's packages and built assets (frontend/dist, served by nginx), when missing or stale.
+"$ROOT/bin/_frontend.sh" build
 
 # The local services this kind of machine runs; start any that stopped.
 ensure_services() {

@@ -23,6 +23,9 @@ from stack.processes import Proc, Supervisor, http_ok, port_open
 
 ROOT = assets.ROOT
 LITELLM_VENV = Path(os.environ.get("LLMAAS_LITELLM_VENV", ROOT / ".venv-litellm"))
+PORTAL_DIST = ROOT / "frontend" / "dist"
+# The portal's client-side routes: nginx answers them with index.html (the SPA routes itself).
+PORTAL_ROUTES = ("login", "signup", "auth/callback", "dashboard", "keys", "playground", "history", "settings")
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,8 @@ class StackConfig:
     edge_address_burst: int = 2000
     shipper_claim_idle_ms: int = 10_000
     shipper_backoff_max: float = 10.0
+    # The portal's built files (bin/_frontend.sh build); without an index.html, Django answers /.
+    portal_dist: Path = PORTAL_DIST
 
     @classmethod
     def dev(cls, state_dir: Path) -> StackConfig:
@@ -214,8 +219,10 @@ class Stack:
 
     # --- first start ------------------------------------------------------------------------
     def prepare(self) -> None:
-        """Database, migrations, static files, catalog, admin + demo key, LiteLLM config, Redis."""
+        """Portal assets, database, migrations, static files, catalog, admin + demo key, LiteLLM config, Redis."""
         c = self.config
+        if c.portal_dist == PORTAL_DIST:
+            build_portal()
         (c.state_dir / "logs").mkdir(parents=True, exist_ok=True)
         os.chmod(c.state_dir, 0o700)
         ensure_database(c.database_url)
@@ -319,6 +326,7 @@ class Stack:
             edge_address_burst=c.edge_address_burst,
             # Below Django's public thread count, so other requests always find a thread.
             export_connections=max(1, c.gunicorn_workers * c.gunicorn_threads // 2),
+            portal_locations=nginx_portal_locations(c.portal_dist),
         )
         path = c.state_dir / "nginx.conf"
         path.write_text(text)
@@ -343,6 +351,53 @@ def nginx_route_map() -> str:
     exact = [f'        "{method} {path}" 1;' for method, path in sorted(PUBLIC_ROUTES)]
     model = f'        "~^GET {MODEL_ROUTE_PREFIX}{MODEL_ID_CHARS}$" 1;'
     return "\n".join([*exact, model])
+
+
+def build_portal() -> None:
+    """Builds frontend/dist when missing or stale (a no-op when its stamp matches the sources).
+    Without Node the stack still runs: nginx then leaves / to Django and says so."""
+    if shutil.which("npm") is None:
+        print("==> npm not found: the portal is not built (bin/dev installs Node)", file=sys.stderr, flush=True)
+        return
+    subprocess.run([str(ROOT / "bin" / "_frontend.sh"), "build"], check=True)
+
+
+def nginx_portal_locations(dist: Path) -> str:
+    """nginx locations serving the built portal: hashed assets cached for a year, index.html
+    (never cached, so a new build shows at once) for the SPA's routes; empty without a build."""
+    if not (dist / "index.html").is_file():
+        return ""
+    routes = "|".join(PORTAL_ROUTES)
+    index = f"""root {dist};
+            default_type text/html;
+            try_files /index.html =404;
+            add_header Cache-Control "no-cache" always;"""
+    return f"""        # The portal (frontend/dist).
+        location ^~ /assets/ {{
+            root {dist};
+            types {{
+                application/javascript js mjs;
+                text/css css;
+                application/json json map;
+                image/svg+xml svg;
+                image/png png;
+                image/x-icon ico;
+                font/woff2 woff2;
+            }}
+            default_type application/octet-stream;
+            gzip on;
+            gzip_vary on;
+            gzip_types application/javascript text/css application/json image/svg+xml;
+            add_header Cache-Control "public, max-age=31536000, immutable";
+            try_files $uri =404;
+        }}
+        location = / {{
+            {index}
+        }}
+        location ~ ^/({routes})(/|$) {{
+            {index}
+        }}
+"""
 
 
 def nginx_binary() -> str:

@@ -15,7 +15,7 @@ export default function SettingsRoute() {
         <ul className="list">
           {me.data.organizations.map((o) => (
             <li key={o.id}>
-              {o.name} {o.personal ? "(personal)" : ""} · <strong>{o.role}</strong>
+              {o.name} {o.personal && !o.name.includes("personal") ? "(personal)" : ""} · <strong>{o.role}</strong>
             </li>
           ))}
         </ul>

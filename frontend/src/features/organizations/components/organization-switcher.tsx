@@ -3,6 +3,10 @@ import { useId } from "react";
 import { useMe } from "@/features/auth/api/get-me";
 import { useOrganizationStore } from "@/stores/organization";
 
+function personalName(o: { name: string; personal: boolean }): string {
+  return o.personal && !o.name.includes("personal") ? `${o.name} (personal)` : o.name;
+}
+
 export function OrganizationSwitcher() {
   const id = useId();
   const me = useMe();
@@ -28,7 +32,7 @@ export function OrganizationSwitcher() {
       >
         {organizations.map((o) => (
           <option key={o.id} value={o.id}>
-            {o.personal ? `${o.name} (personal)` : o.name} · {o.role}
+            {personalName(o)} · {o.role}
           </option>
         ))}
       </select>
