@@ -137,7 +137,9 @@ class VerifyEmailApi(APIView):
 
 
 class VerifyEmailResendApi(APIView):
-    required_scopes = {"*": SESSION_ONLY}
+    # It only mails the caller's own address (throttled per address and per IP): the portal, which
+    # holds a token, offers it to an account that is waiting for verification.
+    required_scopes = {"POST": PROFILE}
 
     @extend_schema(
         tags=TAG,

@@ -282,6 +282,8 @@ OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
 OAUTH2_PROVIDER_GRANT_MODEL = "oauth2_provider.Grant"
 # The portal: a public client (PKCE) created by the stack's first start.
 PORTAL_CLIENT_ID = envstr("LLMAAS_PORTAL_CLIENT_ID", "llmaas-portal")
+# More origins the portal may run on (its callback and landing page there are registered too).
+PORTAL_EXTRA_ORIGINS = envlist("LLMAAS_PORTAL_EXTRA_ORIGINS")
 # Enterprise SSO: log in through an upstream OpenID provider (oauth/sso.py); no issuer, no SSO.
 SSO_ISSUER = envstr("LLMAAS_SSO_ISSUER").rstrip("/")
 SSO_CLIENT_ID = envstr("LLMAAS_SSO_CLIENT_ID")

@@ -48,8 +48,10 @@ def portal_client_ensure() -> Application:
             "skip_authorization": True,
         },
     )
-    app.redirect_uris = callback
-    app.post_logout_redirect_uris = after_logout
+    # Other origins the portal is served from (`npm run dev` on :5173): callback and landing page.
+    extra = [origin.rstrip("/") for origin in settings.PORTAL_EXTRA_ORIGINS]
+    app.redirect_uris = " ".join([callback, *(f"{origin}/auth/callback" for origin in extra)])
+    app.post_logout_redirect_uris = " ".join([after_logout, *(f"{origin}/" for origin in extra)])
     app.client_type = Application.CLIENT_PUBLIC
     app.authorization_grant_type = Application.GRANT_AUTHORIZATION_CODE
     app.algorithm = Application.RS256_ALGORITHM

@@ -4,6 +4,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.core import mail
 from django.test import Client
 from django.utils import timezone
@@ -12,6 +13,7 @@ from rest_framework.test import APIClient
 from accounts.models import AccountToken, User
 from accounts.tests.conftest import session_client, unique_email
 from audit.models import AuditAction, AuditEvent
+from llmaas.bearer import access_token_encode
 
 
 def sign_up(committed, email: str, password: str = "a fine passphrase", **extra):
@@ -278,3 +280,21 @@ def test_me_and_account_writes_need_a_session(db):
     for method, path in (("get", "/api/auth/me"), ("post", "/api/auth/password"), ("post", "/api/auth/logout")):
         response = getattr(APIClient(), method)(path, {}, format="json")
         assert response.status_code == 401 and response.json()["error"]["code"] == "not_authenticated"
+
+
+def test_the_portal_can_resend_the_link_with_a_profile_token(db, committed):
+    email = unique_email()
+    sign_up(committed, email)
+    user = User.objects.get(email=email)
+
+    def with_scopes(*scopes: str) -> APIClient:
+        token, _ = access_token_encode(
+            keys=settings.OIDC_SIGNING_KEYS, user_id=str(user.pk), client_id="portal", scopes=list(scopes), lifetime=60
+        )
+        return APIClient(HTTP_AUTHORIZATION=f"Bearer {token}")
+
+    refused = with_scopes("openid").post("/api/auth/verify-email/resend")
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "insufficient_scope"
+    with committed():
+        assert with_scopes("openid", "profile").post("/api/auth/verify-email/resend").status_code == 202
+    assert len(mail.outbox) == 2

@@ -9,6 +9,7 @@ import pytest
 from django.test import Client
 from oauth2_provider.models import Application
 
+from oauth.services import portal_client_ensure
 from oauth.tests.pkce import Pkce, query_of
 
 pytestmark = pytest.mark.django_db
@@ -105,3 +106,13 @@ def test_a_redirect_uri_one_character_off_is_never_followed(confidential, make_u
     answer = browser.get("/o/authorize/", params)
     assert answer.status_code == 400
     assert not answer.has_header("Location")
+
+
+def test_the_portal_client_registers_its_extra_origins(settings):
+    settings.PORTAL_EXTRA_ORIGINS = ["http://127.0.0.1:5173/"]
+    app = portal_client_ensure()
+    assert app.redirect_uris.split() == [f"{settings.PUBLIC_URL}/auth/callback", "http://127.0.0.1:5173/auth/callback"]
+    assert app.post_logout_redirect_uris.split() == [f"{settings.PUBLIC_URL}/", "http://127.0.0.1:5173/"]
+    assert app.client_type == Application.CLIENT_PUBLIC and app.skip_authorization
+    settings.PORTAL_EXTRA_ORIGINS = []
+    assert portal_client_ensure().redirect_uris == f"{settings.PUBLIC_URL}/auth/callback"
