@@ -6,7 +6,6 @@ import json
 import os
 import secrets
 import shutil
-import string
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -17,15 +16,13 @@ from urllib.parse import urlsplit
 import psycopg
 from psycopg import sql
 
-from inference.proxy.routes import MODEL_ID_CHARS, MODEL_ROUTE_PREFIX, PUBLIC_ROUTES
 from stack import assets
+from stack.nginx import TEMP_DIRS, NginxSite, nginx_binary, render_nginx_conf
 from stack.processes import Proc, Supervisor, http_ok, port_open
 
 ROOT = assets.ROOT
 LITELLM_VENV = Path(os.environ.get("LLMAAS_LITELLM_VENV", ROOT / ".venv-litellm"))
 PORTAL_DIST = ROOT / "frontend" / "dist"
-# The portal's client-side routes: nginx answers them with index.html (the SPA routes itself).
-PORTAL_ROUTES = ("login", "signup", "auth/callback", "dashboard", "keys", "playground", "history", "settings")
 
 
 @dataclass(frozen=True)
@@ -308,28 +305,27 @@ class Stack:
 
     def render_nginx(self) -> Path:
         c = self.config
-        for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
+        for sub in TEMP_DIRS:
             (c.state_dir / "nginx" / sub).mkdir(parents=True, exist_ok=True)
-        template = string.Template((ROOT / "deploy" / "nginx.conf.template").read_text())
-        text = template.substitute(
+        site = NginxSite(
+            state_dir=c.state_dir,
+            listen=f"{c.public_host}:{c.public_port}",
+            django_upstream=f"127.0.0.1:{c.django_port}",
+            litellm_upstream=f"127.0.0.1:{c.litellm_port}",
+            portal_dist=c.portal_dist,
+            access_log=str(self.log("nginx-access")),
+            error_log=str(self.log("nginx-error")),
             # As root, nginx would hand requests to 'nobody', who cannot enter a private state dir.
             user_directive="user root;" if os.geteuid() == 0 else "",
-            state_dir=str(c.state_dir),
-            public_host=c.public_host,
-            public_port=c.public_port,
-            django_port=c.django_port,
-            litellm_port=c.litellm_port,
-            public_routes=nginx_route_map(),
             edge_anonymous_rps=c.edge_anonymous_rps,
             edge_anonymous_burst=c.edge_anonymous_burst,
             edge_address_rps=c.edge_address_rps,
             edge_address_burst=c.edge_address_burst,
             # Below Django's public thread count, so other requests always find a thread.
             export_connections=max(1, c.gunicorn_workers * c.gunicorn_threads // 2),
-            portal_locations=nginx_portal_locations(c.portal_dist),
         )
         path = c.state_dir / "nginx.conf"
-        path.write_text(text)
+        path.write_text(render_nginx_conf(site))
         return path
 
     def up(self, timeout: float = 240.0) -> None:
@@ -346,13 +342,6 @@ class Stack:
         self.supervisor.stop_all()
 
 
-def nginx_route_map() -> str:
-    """The entries of nginx's ``$llmaas_public_route`` map: routes.py's (method, path) pairs."""
-    exact = [f'        "{method} {path}" 1;' for method, path in sorted(PUBLIC_ROUTES)]
-    model = f'        "~^GET {MODEL_ROUTE_PREFIX}{MODEL_ID_CHARS}$" 1;'
-    return "\n".join([*exact, model])
-
-
 def build_portal() -> None:
     """Builds frontend/dist when missing or stale (a no-op when its stamp matches the sources).
     Without Node the stack still runs: nginx then leaves / to Django and says so."""
@@ -360,51 +349,6 @@ def build_portal() -> None:
         print("==> npm not found: the portal is not built (bin/dev installs Node)", file=sys.stderr, flush=True)
         return
     subprocess.run([str(ROOT / "bin" / "_frontend.sh"), "build"], check=True)
-
-
-def nginx_portal_locations(dist: Path) -> str:
-    """nginx locations serving the built portal: hashed assets cached for a year, index.html
-    (never cached, so a new build shows at once) for the SPA's routes; empty without a build."""
-    if not (dist / "index.html").is_file():
-        return ""
-    routes = "|".join(PORTAL_ROUTES)
-    index = f"""root {dist};
-            default_type text/html;
-            try_files /index.html =404;
-            add_header Cache-Control "no-cache" always;"""
-    return f"""        # The portal (frontend/dist).
-        location ^~ /assets/ {{
-            root {dist};
-            types {{
-                application/javascript js mjs;
-                text/css css;
-                application/json json map;
-                image/svg+xml svg;
-                image/png png;
-                image/x-icon ico;
-                font/woff2 woff2;
-            }}
-            default_type application/octet-stream;
-            gzip on;
-            gzip_vary on;
-            gzip_types application/javascript text/css application/json image/svg+xml;
-            add_header Cache-Control "public, max-age=31536000, immutable";
-            try_files $uri =404;
-        }}
-        location = / {{
-            {index}
-        }}
-        location ~ ^/({routes})(/|$) {{
-            {index}
-        }}
-"""
-
-
-def nginx_binary() -> str:
-    found = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
-    if not found:
-        raise RuntimeError("nginx is not installed (apt-get install nginx-light); bin/dev and bin/test install it")
-    return found
 
 
 def ensure_database(url: str) -> None:

@@ -15,7 +15,8 @@ import openai
 import pytest
 
 from inference.proxy.routes import PROBE_ROUTES, is_public_route
-from stack.stack import LITELLM_VENV, PORTAL_ROUTES, ROOT
+from stack.nginx import PORTAL_ROUTES
+from stack.stack import LITELLM_VENV, ROOT
 
 pytestmark = pytest.mark.stack
 CHAT = {"model": "smollm2", "messages": [{"role": "user", "content": "Say hi"}], "max_tokens": 4}
