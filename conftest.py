@@ -60,12 +60,10 @@ def api():
 
 @pytest.fixture
 def catalog(db):
-    from inference.models import ServedModel
+    from inference.services import deployment_set
 
     return [
-        ServedModel.objects.create(
-            name=name, backend_url="http://127.0.0.1:9/v1", upstream_model=name, context_window=2048
-        )
+        deployment_set(name=name, backend_url="http://127.0.0.1:9/v1", upstream_model=name, context_window=2048)
         for name in ("smollm2", "tiny")
     ]
 

@@ -1,25 +1,94 @@
+"""Operators manage the fleet here: backends (with their health and its history), model
+deployments and aliases. Every save or delete goes through the services' publishing, so the
+proxy's routers follow within a second."""
+
+from typing import Any
+
 from django.contrib import admin
-from django.db import transaction
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from inference.models import ServedModel
-from inference.publishing import catalog_publish
+from inference.models import Backend, BackendHealthCheck, ModelAlias, ModelDeployment
+from inference.publishing import catalog_publish_on_commit
 
 
-@admin.register(ServedModel)
-class ServedModelAdmin(admin.ModelAdmin):
+class PublishingAdmin(admin.ModelAdmin):
+    """Publishes the catalog after every change made here (on commit)."""
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        catalog_publish_on_commit()
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        super().delete_model(request, obj)
+        catalog_publish_on_commit()
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        super().delete_queryset(request, queryset)
+        catalog_publish_on_commit()
+
+
+class HealthCheckInline(admin.TabularInline):
+    model = BackendHealthCheck
+    extra = 0
+    max_num = 0
+    can_delete = False
+    fields = ("checked_at", "ok", "latency_ms", "error")
+    readonly_fields = fields
+    ordering = ("-checked_at",)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[BackendHealthCheck]:
+        return super().get_queryset(request).order_by("-checked_at")
+
+
+class DeploymentInline(admin.TabularInline):
+    model = ModelDeployment
+    extra = 0
+    fields = ("name", "public_name", "upstream_model", "context_window", "routing_profile", "enabled")
+    show_change_link = True
+
+
+@admin.register(Backend)
+class BackendAdmin(PublishingAdmin):
+    list_display = ("name", "kind", "base_url", "host", "gpu_ids", "health", "health_checked_at", "health_error")
+    list_filter = ("kind", "health")
+    search_fields = ("name", "base_url", "host")
+    readonly_fields = ("health", "health_checked_at", "health_error", "created_at", "updated_at")
+    inlines = (DeploymentInline, HealthCheckInline)
+
+
+@admin.register(ModelDeployment)
+class ModelDeploymentAdmin(PublishingAdmin):
     list_display = (
         "name",
+        "public_name",
+        "backend",
         "upstream_model",
-        "backend_url",
+        "mode",
+        "routing_profile",
         "context_window",
+        "max_concurrency",
         "input_price_per_mtok",
         "output_price_per_mtok",
-        "is_active",
+        "enabled",
     )
-    list_filter = ("is_active",)
-    search_fields = ("name", "upstream_model")
+    list_filter = ("enabled", "mode", "routing_profile", "backend")
+    list_select_related = ("backend",)
+    search_fields = ("name", "public_name", "upstream_model")
+    actions = ("enable", "disable")
 
-    def save_model(self, request: HttpRequest, obj: ServedModel, form: object, change: bool) -> None:
-        super().save_model(request, obj, form, change)
-        transaction.on_commit(catalog_publish)
+    @admin.action(description="Enable the selected deployments")
+    def enable(self, request: HttpRequest, queryset: QuerySet[ModelDeployment]) -> None:
+        queryset.update(enabled=True)
+        catalog_publish_on_commit()
+
+    @admin.action(description="Disable the selected deployments")
+    def disable(self, request: HttpRequest, queryset: QuerySet[ModelDeployment]) -> None:
+        queryset.update(enabled=False)
+        catalog_publish_on_commit()
+
+
+@admin.register(ModelAlias)
+class ModelAliasAdmin(PublishingAdmin):
+    list_display = ("name", "public_name", "created_at")
+    search_fields = ("name", "public_name")

@@ -8,9 +8,9 @@ from collections.abc import Iterable
 
 import yaml
 
-from inference.models import ServedModel
+from inference.models import ModelDeployment
 from inference.proxy.deployments import deployment_entry, key_reference
-from inference.publishing import catalog_model
+from inference.publishing import catalog_models
 
 HEADER = (
     "# Rendered from the model catalog by `manage.py render_litellm_config`; edit models in the admin.\n"
@@ -18,9 +18,16 @@ HEADER = (
 )
 
 
-def render_litellm_config(models: Iterable[ServedModel]) -> str:
+def render_litellm_config(deployments: Iterable[ModelDeployment]) -> str:
+    """The cold-start config of the enabled ``deployments`` (backends known to be down are left
+    out, as the live catalog leaves them out)."""
+    enabled = [d for d in deployments if d.enabled]
     config = {
-        "model_list": [deployment_entry(catalog_model(m), key_reference(m.upstream_key_env)) for m in models],
+        "model_list": [
+            deployment_entry(model, d, key_reference(d.upstream_key_env))
+            for model in catalog_models(enabled)
+            for d in model.deployments
+        ],
         "general_settings": {
             "master_key": "os.environ/LITELLM_MASTER_KEY",
             "custom_auth": "inference.proxy.auth.user_api_key_auth",

@@ -1,41 +1,70 @@
+"""The fleet catalog: backends (inference servers) and the model deployments they serve under
+public model names, with aliases. PostgreSQL is the source of truth; the routable part is
+published to Redis (publishing.py) and each LiteLLM worker applies it live (router_sync.py)."""
+
 from decimal import Decimal
 
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.utils import timezone
+
+from inference.proxy.contract import (
+    MODE_CHAT,
+    MODE_EMBEDDING,
+    PROFILE_LONG_CONTEXT,
+    PROFILE_THROUGHPUT,
+)
 
 MODEL_NAME_VALIDATOR = RegexValidator(
     r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$",
     "Letters, digits and . _ : - only, starting with a letter or digit (at most 100 characters).",
 )
 ENV_NAME_VALIDATOR = RegexValidator(r"^[A-Z_][A-Z0-9_]*$", "An environment variable name, e.g. VLLM_API_KEY.")
+GPU_IDS_VALIDATOR = RegexValidator(r"^(\d+(,\d+)*)?$", "GPU indexes separated by commas, e.g. 0,1.")
+# Not URLValidator: backends live on single-label hosts (http://gpu-1:8000/v1) it refuses.
+BACKEND_URL_VALIDATOR = RegexValidator(
+    r"^https?://[A-Za-z0-9._~%-]+(:\d{1,5})?(/[^\s?#]*)?$",
+    "An http(s) base URL without query or fragment, e.g. http://gpu-1:8000/v1.",
+)
+PRICE_VALIDATORS = [MinValueValidator(Decimal("0"))]
 
 
-class ServedModel(models.Model):
-    """A model the platform serves under a public name, and the backend that serves it."""
+class Backend(models.Model):
+    """An OpenAI-compatible inference server (one process on one host, pinned to some GPUs)."""
+
+    class Kind(models.TextChoices):
+        LLAMACPP = "llamacpp", "llama.cpp (llama-server)"
+        OLLAMA = "ollama", "Ollama"
+        VLLM = "vllm", "vLLM"
+        SGLANG = "sglang", "SGLang"
+        OPENAI_COMPATIBLE = "openai-compatible", "OpenAI-compatible"
+
+    class Health(models.TextChoices):
+        UNKNOWN = "unknown", "Not probed yet"
+        HEALTHY = "healthy", "Healthy"
+        UNHEALTHY = "unhealthy", "Unhealthy"
 
     name = models.CharField(max_length=100, unique=True, validators=[MODEL_NAME_VALIDATOR])
-    backend_url = models.URLField(help_text="OpenAI-compatible base URL, e.g. http://gpu-1:8000/v1")
-    upstream_model = models.CharField(max_length=200, help_text="The model id the backend knows.")
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.OPENAI_COMPATIBLE)
+    base_url = models.CharField(
+        max_length=300,
+        validators=[BACKEND_URL_VALIDATOR],
+        help_text="OpenAI-compatible base URL, e.g. http://gpu-1:8000/v1",
+    )
+    host = models.CharField(max_length=255, blank=True, help_text="The machine it runs on (informational).")
+    gpu_ids = models.CharField(
+        max_length=100, blank=True, validators=[GPU_IDS_VALIDATOR], help_text="GPUs it is pinned to, e.g. 0,1."
+    )
     upstream_key_env = models.CharField(
         max_length=100,
         blank=True,
         validators=[ENV_NAME_VALIDATOR],
         help_text="Name of the environment variable that holds the backend's API key (never the key itself).",
     )
-    context_window = models.PositiveIntegerField(validators=[MinValueValidator(1)])
-    input_price_per_mtok = models.DecimalField(
-        max_digits=12, decimal_places=6, default=Decimal("0"), validators=[MinValueValidator(Decimal("0"))]
-    )
-    output_price_per_mtok = models.DecimalField(
-        max_digits=12, decimal_places=6, default=Decimal("0"), validators=[MinValueValidator(Decimal("0"))]
-    )
-    max_output_tokens = models.PositiveIntegerField(
-        default=1024,
-        validators=[MinValueValidator(1)],
-        help_text="Assumed completion length when a request sets no max_tokens (sizes the budget reservation).",
-    )
-    is_active = models.BooleanField(default=True)
+    health = models.CharField(max_length=10, choices=Health.choices, default=Health.UNKNOWN)
+    health_checked_at = models.DateTimeField(null=True, blank=True)
+    health_error = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -44,3 +73,103 @@ class ServedModel(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def routable(self) -> bool:
+        """Unknown counts as up: a new backend serves at once, the first failed probe takes it out."""
+        return self.health != self.Health.UNHEALTHY
+
+
+class BackendHealthCheck(models.Model):
+    """One probe of a backend (the history behind Backend.health; old rows are pruned)."""
+
+    backend = models.ForeignKey(Backend, on_delete=models.CASCADE, related_name="health_checks")
+    checked_at = models.DateTimeField(default=timezone.now)
+    ok = models.BooleanField()
+    latency_ms = models.FloatField(null=True, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-checked_at"]
+        indexes = [models.Index(fields=["backend", "-checked_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.backend} {'ok' if self.ok else 'failed'} at {self.checked_at:%Y-%m-%d %H:%M:%S}"
+
+
+class ModelDeployment(models.Model):
+    """A model served by one backend under a public model name; several deployments may share a
+    public name (routing picks one per request by profile, window and load)."""
+
+    class Profile(models.TextChoices):
+        THROUGHPUT = PROFILE_THROUGHPUT, "Throughput"
+        LONG_CONTEXT = PROFILE_LONG_CONTEXT, "Long context"
+
+    class Mode(models.TextChoices):
+        CHAT = MODE_CHAT, "Chat / completions"
+        EMBEDDING = MODE_EMBEDDING, "Embeddings"
+
+    name = models.CharField(
+        max_length=100,
+        unique=True,
+        validators=[MODEL_NAME_VALIDATOR],
+        help_text="The deployment's own id (recorded in request logs as deployment_id).",
+    )
+    public_name = models.CharField(
+        max_length=100, validators=[MODEL_NAME_VALIDATOR], db_index=True, help_text="The model name clients send."
+    )
+    backend = models.ForeignKey(Backend, on_delete=models.PROTECT, related_name="deployments")
+    upstream_model = models.CharField(max_length=200, help_text="The model id the backend knows.")
+    digest = models.CharField(max_length=200, blank=True, help_text="Weights digest or quantization, e.g. Q4_1.")
+    context_window = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    max_concurrency = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text="Requests in flight at most, across every proxy worker (empty: unlimited).",
+    )
+    routing_profile = models.CharField(max_length=20, choices=Profile.choices, default=Profile.THROUGHPUT)
+    input_price_per_mtok = models.DecimalField(
+        max_digits=12, decimal_places=6, default=Decimal("0"), validators=PRICE_VALIDATORS
+    )
+    output_price_per_mtok = models.DecimalField(
+        max_digits=12, decimal_places=6, default=Decimal("0"), validators=PRICE_VALIDATORS
+    )
+    max_output_tokens = models.PositiveIntegerField(
+        default=1024,
+        validators=[MinValueValidator(1)],
+        help_text="Assumed completion length when a request sets no max_tokens (sizes the budget reservation).",
+    )
+    mode = models.CharField(max_length=20, choices=Mode.choices, default=Mode.CHAT)
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["public_name", "name"]
+
+    def __str__(self) -> str:
+        return self.name if self.name == self.public_name else f"{self.public_name} ({self.name})"
+
+    def clean(self) -> None:
+        if self.public_name and ModelAlias.objects.filter(name=self.public_name).exists():
+            raise ValidationError({"public_name": "An alias already has this name."})
+
+
+class ModelAlias(models.Model):
+    """Another name clients may call a public model by."""
+
+    name = models.CharField(max_length=100, unique=True, validators=[MODEL_NAME_VALIDATOR])
+    public_name = models.CharField(max_length=100, validators=[MODEL_NAME_VALIDATOR], help_text="The model it names.")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "model aliases"
+
+    def __str__(self) -> str:
+        return f"{self.name} → {self.public_name}"
+
+    def clean(self) -> None:
+        if ModelDeployment.objects.filter(public_name=self.name).exists():
+            raise ValidationError({"name": "A model already has this public name."})

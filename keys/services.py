@@ -18,8 +18,8 @@ from oauth2_provider.models import Application
 from accounts.models import Organization, User
 from audit.models import AuditAction
 from audit.services import audit_record
-from inference.models import ServedModel
 from inference.proxy.contract import SECRET_PREFIX, hash_secret
+from inference.selectors import public_model_names
 from keys import tasks
 from keys.models import ApiKey
 from keys.signals import budgets_changed
@@ -55,7 +55,7 @@ def publish_key_on_commit(key_id: object) -> None:
 
 def _check_models(models: list[str]) -> list[str]:
     wanted = list(dict.fromkeys(models))  # de-duplicated, in order
-    known = set(ServedModel.objects.filter(is_active=True, name__in=wanted).values_list("name", flat=True))
+    known = public_model_names(names=wanted)
     unknown = [m for m in wanted if m not in known]
     if unknown:
         raise ApplicationError(

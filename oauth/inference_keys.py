@@ -16,7 +16,7 @@ from oauth2_provider.models import Application, Grant
 from accounts.context import require_active_account
 from accounts.models import Membership, Organization, User
 from accounts.roles import Action, role_allows
-from inference.models import ServedModel
+from inference.selectors import public_model_names
 from keys.models import ApiKey
 from keys.services import IssuedKey, key_issue, key_revoke
 from llmaas.errors import ApplicationError
@@ -53,10 +53,8 @@ def asks_for_inference(scopes: list[str] | str) -> bool:
 
 def organization_models(organization: Organization) -> list[str]:
     """The active catalog models the organization may use (its allow-list, or all of them)."""
-    catalog = ServedModel.objects.filter(is_active=True).order_by("name")
-    if organization.allowed_models:
-        catalog = catalog.filter(name__in=organization.allowed_models)
-    return list(catalog.values_list("name", flat=True))
+    names = public_model_names(names=organization.allowed_models or None)
+    return sorted(names)
 
 
 def _account_refusal(user: User) -> str | None:

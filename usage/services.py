@@ -20,8 +20,8 @@ from django.utils import timezone
 from psycopg.errors import UniqueViolation
 
 from accounts.models import Organization, User
-from inference.models import ServedModel
 from inference.proxy.contract import STATUS_CANCELLED, STATUS_SUCCESS, UsageRecord
+from inference.selectors import deployment_prices, model_prices
 from llmaas.errors import ApplicationError
 from usage.models import ChatHistory, Notification, RetentionPolicy
 from usage.retention import delete_batched, effective_days
@@ -131,11 +131,17 @@ def request_logs_ingest_isolating(*, records: list[UsageRecord]) -> IsolatedInge
     return IsolatedIngest(inserted, duplicates, sorted(rejected, key=lambda r: r.index))
 
 
+DEPLOYMENT_PRICE_PREFIX = "deployment:"
+
+
 def call_cost(record: UsageRecord, prices: dict[str, tuple[Decimal, Decimal]]) -> Decimal:
-    """USD for the call, from the catalog's prices per million tokens; 0 if not billed."""
-    if record.status not in BILLED or record.model not in prices:
+    """USD for the call, from the catalog's prices per million tokens (its deployment's when
+    ``prices`` has them, under DEPLOYMENT_PRICE_PREFIX + its id, else its model's); 0 if not billed."""
+    price = prices.get(f"{DEPLOYMENT_PRICE_PREFIX}{record.deployment_id}") if record.deployment_id else None
+    price = price or prices.get(record.model)
+    if record.status not in BILLED or price is None:
         return Decimal(0)
-    input_price, output_price = prices[record.model]
+    input_price, output_price = price
     cost = (record.prompt_tokens * input_price + record.completion_tokens * output_price) / PER_MILLION
     return cost.quantize(COST_QUANTUM)
 
@@ -198,8 +204,11 @@ def request_logs_ingest(*, records: list[UsageRecord]) -> IngestResult:
     if not records:
         return IngestResult(0, 0)
     names = {r.model for r in records}
-    prices = {
-        m.name: (m.input_price_per_mtok, m.output_price_per_mtok) for m in ServedModel.objects.filter(name__in=names)
+    prices = model_prices(names=names)
+    # A call routed to a deployment is billed at that deployment's prices (what Redis settled).
+    prices |= {
+        f"{DEPLOYMENT_PRICE_PREFIX}{name}": p
+        for name, p in deployment_prices(names={r.deployment_id for r in records if r.deployment_id}).items()
     }
     rows: dict[CallKey, Row] = {}
     deltas: list[tuple[Any, ...]] = []  # what deltas_of reads, for each row

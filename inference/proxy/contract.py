@@ -187,8 +187,38 @@ class KeySnapshot:
         return self.expires_at is not None and now >= self.expires_at
 
 
+MODE_CHAT = "chat"
+MODE_EMBEDDING = "embedding"
+MODES = (MODE_CHAT, MODE_EMBEDDING)
+PROFILE_THROUGHPUT = "throughput"
+PROFILE_LONG_CONTEXT = "long_context"
+PROFILES = (PROFILE_THROUGHPUT, PROFILE_LONG_CONTEXT)
+
+
+@dataclass(frozen=True)
+class CatalogDeployment:
+    """One routable deployment of a public model: an enabled ModelDeployment whose backend is
+    not known to be down. Its ``id`` is the deployment's name, LiteLLM's ``model_info.id`` and the
+    name of its own model group in each worker's router (deployments.py), and what
+    ``request_logs.deployment_id`` records."""
+
+    id: str
+    upstream_model: str
+    backend_url: str
+    context_window: int
+    input_price_per_mtok: str
+    output_price_per_mtok: str
+    upstream_key_env: str = ""
+    profile: str = PROFILE_THROUGHPUT
+    max_concurrency: int | None = None  # None: unlimited
+
+
 @dataclass(frozen=True)
 class CatalogModel:
+    """A public model. The top-level fields describe the model as admission sees it (the largest
+    window and the dearest prices of its deployments, so a reservation never undershoots);
+    ``deployments`` are where it may be routed now (empty: known but unavailable, a 503)."""
+
     name: str
     upstream_model: str
     context_window: int
@@ -198,18 +228,34 @@ class CatalogModel:
     max_output_tokens: int = 1024
     # Where the proxy routes it, so that a model added or changed in Django reaches every
     # worker's router without a restart (router_sync.py); the key is named, never carried.
+    # (The first deployment's, for readers that predate ``deployments``.)
     backend_url: str = ""
     upstream_key_env: str = ""
+    mode: str = MODE_CHAT  # "chat" | "embedding": which routes may use it
+    deployments: tuple[CatalogDeployment, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["deployments"] = [dataclasses.asdict(d) for d in self.deployments]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CatalogModel:
+        fields = dict(data)
+        fields["deployments"] = tuple(CatalogDeployment(**d) for d in fields.get("deployments") or ())
+        return cls(**fields)
 
 
 @dataclass(frozen=True)
 class Catalog:
     models: tuple[CatalogModel, ...] = ()
+    # alias → public model name: another name clients may call a model by.
+    aliases: tuple[tuple[str, str], ...] = ()
     v: int = SNAPSHOT_VERSION
 
     def to_json(self) -> str:
         return json.dumps(
-            {"v": self.v, "models": [dataclasses.asdict(m) for m in self.models]},
+            {"v": self.v, "models": [m.to_dict() for m in self.models], "aliases": dict(self.aliases)},
             separators=(",", ":"),
             sort_keys=True,
         )
@@ -218,10 +264,19 @@ class Catalog:
     def from_json(cls, raw: str | bytes) -> Catalog:
         data = json.loads(raw)
         _check_version(data, "catalog")
-        return cls(models=tuple(CatalogModel(**m) for m in data["models"]))
+        aliases = tuple(sorted((str(k), str(v)) for k, v in (data.get("aliases") or {}).items()))
+        return cls(models=tuple(CatalogModel.from_dict(m) for m in data["models"]), aliases=aliases)
 
     def names(self) -> set[str]:
         return {m.name for m in self.models}
+
+    def lookup(self) -> dict[str, CatalogModel]:
+        """Every name a client may call a model by (its own, its aliases) → the model."""
+        by_name = {m.name: m for m in self.models}
+        for alias, target in self.aliases:
+            if target in by_name and alias not in by_name:
+                by_name[alias] = by_name[target]
+        return by_name
 
 
 # Events on {p}:events. "key": drop one cached snapshot; "flush": drop them all (full republish);

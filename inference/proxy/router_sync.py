@@ -17,7 +17,7 @@ from typing import Any
 from litellm.proxy import proxy_server
 from litellm.types.router import Deployment
 
-from inference.proxy.contract import CatalogModel
+from inference.proxy.contract import Catalog
 from inference.proxy.deployments import NO_KEY, deployment_entry
 
 log = logging.getLogger("llmaas.proxy")
@@ -27,7 +27,7 @@ class RouterSync:
     def __init__(self) -> None:
         self._applied: bytes | str | None = None  # the catalog (as published) that the router matches
 
-    def apply(self, raw: bytes | str, catalog: dict[str, CatalogModel]) -> None:
+    def apply(self, raw: bytes | str, catalog: Catalog) -> None:
         router = proxy_server.llm_router
         if router is None or raw == self._applied:
             return
@@ -39,18 +39,25 @@ class RouterSync:
             log.exception("applying the catalog to the router failed")
             return
         self._applied = raw
-        log.info("router follows the catalog: %s", sorted(catalog))
+        log.info("router follows the catalog: %s", sorted(catalog.names()))
 
-    def _apply(self, router: Any, catalog: dict[str, CatalogModel]) -> None:
-        for model in catalog.values():
-            if not model.backend_url:
-                continue  # published by a control plane that predates live routing
-            api_key = os.environ.get(model.upstream_key_env, "") if model.upstream_key_env else NO_KEY
-            router.upsert_deployment(Deployment(**deployment_entry(model, api_key)))
-        if catalog:  # an empty catalog is refused by the auth hook anyway; never empty the router
-            for entry in list(router.model_list):
-                if entry.get("model_name") not in catalog:
-                    router.delete_deployment(id=str((entry.get("model_info") or {}).get("id")))
+    def _apply(self, router: Any, catalog: Catalog) -> None:
+        wanted: set[str] = set()
+        for model in catalog.models:
+            for deployment in model.deployments:
+                env = deployment.upstream_key_env
+                api_key = os.environ.get(env, "") if env else NO_KEY
+                entry = deployment_entry(model, deployment, api_key)
+                wanted.add(entry["model_info"]["id"])
+                router.upsert_deployment(Deployment(**entry))
+        if not catalog.models:
+            return  # an empty catalog is refused by the auth hook anyway; never empty the router
+        # Deployments disabled, deleted or down leave the router; a call in flight keeps the
+        # deployment object it already holds and completes.
+        for entry in list(router.model_list):
+            model_id = str((entry.get("model_info") or {}).get("id"))
+            if model_id not in wanted:
+                router.delete_deployment(id=model_id)
 
 
 router_sync = RouterSync()

@@ -69,7 +69,7 @@ class SnapshotStore:
         cache_ttl: float = 60.0,
         cache_size: int = 10_000,
         timeout: float = 1.0,
-        on_catalog: Callable[[bytes | str, dict[str, CatalogModel]], None] | None = None,
+        on_catalog: Callable[[bytes | str, Catalog], None] | None = None,
     ) -> None:
         self.keys = keys
         # Called with each catalog loaded afresh (the router follows it: router_sync.py).
@@ -187,7 +187,7 @@ class SnapshotStore:
         return snapshot
 
     async def catalog_model(self, name: str) -> CatalogModel | None:
-        """The catalog entry of a public model name (cached like the snapshots)."""
+        """The catalog entry of a public model name or alias (cached like the snapshots)."""
         catalog = self._catalog if self._subscribed else None
         if catalog is None:
             generation = self._generation
@@ -196,11 +196,12 @@ class SnapshotStore:
             except (RedisError, OSError) as exc:
                 raise SnapshotUnavailable(f"Redis unreachable ({type(exc).__name__})") from exc
             try:
-                catalog = {m.name: m for m in Catalog.from_json(raw).models} if raw else {}
+                parsed = Catalog.from_json(raw) if raw else Catalog()
             except (ContractError, ValueError, KeyError, TypeError) as exc:
                 raise SnapshotUnavailable("unreadable catalog") from exc
+            catalog = parsed.lookup()
             if raw and self.on_catalog is not None:
-                self.on_catalog(raw, catalog)
+                self.on_catalog(raw, parsed)
             if self._subscribed and generation == self._generation:
                 self._catalog = catalog
         return catalog.get(name)

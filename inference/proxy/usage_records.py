@@ -28,6 +28,7 @@ from inference.proxy.contract import (
     optional_text,
     token_count,
 )
+from inference.proxy.deployments import deployment_of_router_id
 
 CLIENT_DISCONNECTED = "Client disconnected the request"
 MAX_CHAT_CHARS = 200_000  # per call: larger histories are cut (and marked) to bound the stream
@@ -112,8 +113,9 @@ def usage_record(kwargs: dict[str, Any], *, ok: bool, exception: BaseException |
         org_id=_id(identity.get("llmaas_org_id")),
         key_id=_id(identity.get("llmaas_key_id")),
         user_id=_id(identity.get("llmaas_user_id")),
-        model=optional_text(slo.get("model_group") or slo.get("model")) or "",
-        deployment_id=optional_text(slo.get("model_id")),
+        # The public model our auth hook admitted (the hooks hand LiteLLM a deployment's id).
+        model=optional_text(identity.get("llmaas_model") or slo.get("model_group") or slo.get("model")) or "",
+        deployment_id=optional_text(deployment_of_router_id(slo.get("model_id")) or slo.get("model_id")),
         prompt_tokens=token_count(slo.get("prompt_tokens")),
         completion_tokens=token_count(slo.get("completion_tokens")),
         latency_ms=finite((end - start) * 1000, 0, MS_MAX),

@@ -11,8 +11,9 @@ from django.utils import timezone
 
 from accounts.services import organization_create
 from inference.config_render import render_litellm_config
-from inference.models import ServedModel
+from inference.models import ModelDeployment
 from inference.proxy.contract import Catalog, KeySnapshot, RedisKeys, ScopeLimits, decode_event
+from inference.services import deployment_set
 from keys.models import ApiKey
 from keys.publishing import snapshot_publish_all, snapshot_reconcile
 from keys.services import key_issue, key_revoke
@@ -126,14 +127,14 @@ def test_last_used_moves_from_redis_to_postgres_and_never_backwards(alice_org, r
 
 
 def test_the_rendered_litellm_config_names_models_but_no_secret(catalog):
-    ServedModel.objects.create(
+    deployment_set(
         name="vllm-big",
         backend_url="http://gpu-1:8000/v1",
         upstream_model="meta/llama",
         context_window=8192,
         upstream_key_env="VLLM_API_KEY",
     )
-    config = yaml.safe_load(render_litellm_config(ServedModel.objects.all()))
+    config = yaml.safe_load(render_litellm_config(ModelDeployment.objects.select_related("backend")))
     by_name = {m["model_name"]: m for m in config["model_list"]}
     assert set(by_name) == {"smollm2", "tiny", "vllm-big"}
     assert by_name["vllm-big"]["litellm_params"]["api_key"] == "os.environ/VLLM_API_KEY"

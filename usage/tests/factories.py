@@ -11,8 +11,9 @@ from typing import Any
 
 from django.db import connection
 
-from inference.models import ServedModel
+from inference.models import ModelDeployment
 from inference.proxy.contract import UsageRecord
+from inference.services import deployment_set
 from usage.models import RequestLog
 from usage.rollups import deltas_insert
 from usage.services import request_logs_ingest
@@ -23,16 +24,15 @@ STATUSES = ("success",) * 8 + ("failure", "cancelled", "rejected", "rate_limited
 def priced_models() -> list[str]:
     specs = {"alpha": ("0.15", "0.60"), "beta": ("1.5", "2.5"), "gamma": ("0.01", "0.02")}
     for name, (price_in, price_out) in specs.items():
-        ServedModel.objects.get_or_create(
-            name=name,
-            defaults={
-                "backend_url": "http://127.0.0.1:9/v1",
-                "upstream_model": name,
-                "context_window": 4096,
-                "input_price_per_mtok": Decimal(price_in),
-                "output_price_per_mtok": Decimal(price_out),
-            },
-        )
+        if not ModelDeployment.objects.filter(name=name).exists():
+            deployment_set(
+                name=name,
+                backend_url="http://127.0.0.1:9/v1",
+                upstream_model=name,
+                context_window=4096,
+                input_price_per_mtok=Decimal(price_in),
+                output_price_per_mtok=Decimal(price_out),
+            )
     return list(specs)
 
 

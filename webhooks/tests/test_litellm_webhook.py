@@ -7,8 +7,8 @@ from decimal import Decimal
 import pytest
 from django.test import Client
 
-from inference.models import ServedModel
 from inference.proxy.signing import signed_headers
+from inference.services import deployment_set
 from usage.models import ChatHistory, RequestLog
 
 URL = "/api/webhooks/litellm"
@@ -40,7 +40,7 @@ def record(**overrides):
 
 @pytest.fixture
 def priced(db):
-    return ServedModel.objects.create(
+    return deployment_set(
         name="priced",
         backend_url="http://127.0.0.1:9/v1",
         upstream_model="p",
@@ -165,8 +165,7 @@ def test_a_delivery_racing_an_uncommitted_one_of_the_same_calls_stores_only_the_
     from inference.proxy.contract import UsageRecord
     from usage.services import request_logs_ingest
 
-    ServedModel.objects.create(name="priced", backend_url="http://127.0.0.1:9/v1", upstream_model="p",
-                               context_window=4096)  # fmt: skip
+    deployment_set(name="priced", backend_url="http://127.0.0.1:9/v1", upstream_model="p", context_window=4096)
     chat = {"messages": [{"role": "user", "content": "hi"}], "response": "yo"}
     first = [UsageRecord.from_dict(record()) for _ in range(5)]
     later = [UsageRecord.from_dict(record(chat=chat)) for _ in range(3)]

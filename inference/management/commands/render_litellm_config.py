@@ -5,7 +5,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
 from inference.config_render import render_litellm_config
-from inference.models import ServedModel
+from inference.models import ModelDeployment
 
 
 class Command(BaseCommand):
@@ -15,7 +15,9 @@ class Command(BaseCommand):
         parser.add_argument("--output", default=str(Path(settings.BASE_DIR) / "litellm" / "config.yaml"))
 
     def handle(self, *args: Any, output: str, **options: Any) -> None:
-        text = render_litellm_config(ServedModel.objects.filter(is_active=True).order_by("name"))
+        text = render_litellm_config(
+            ModelDeployment.objects.filter(enabled=True).select_related("backend").order_by("public_name", "name")
+        )
         path = Path(output)
         path.parent.mkdir(parents=True, exist_ok=True)
         if path.exists() and path.read_text() == text:

@@ -18,7 +18,8 @@ from django.db import transaction
 
 from accounts.models import Organization, User
 from accounts.services import organization_create
-from inference.models import ServedModel
+from inference.models import ModelDeployment
+from inference.services import deployment_set
 from keys.models import ApiKey
 from keys.services import key_issue
 
@@ -55,16 +56,16 @@ class Command(BaseCommand):
         path = Path(opts["state_file"])
         state = _read(path)
         with transaction.atomic():
-            ServedModel.objects.get_or_create(
-                name=opts["model_name"],
-                defaults={
-                    "backend_url": settings.LOCAL_MODEL_URL,
-                    "upstream_model": opts["upstream_model"],
-                    "context_window": opts["context_window"],
-                    "input_price_per_mtok": Decimal("0.10"),
-                    "output_price_per_mtok": Decimal("0.20"),
-                },
-            )
+            if not ModelDeployment.objects.filter(name=opts["model_name"]).exists():
+                deployment_set(
+                    name=opts["model_name"],
+                    backend_url=settings.LOCAL_MODEL_URL,
+                    backend_kind="llamacpp",
+                    upstream_model=opts["upstream_model"],
+                    context_window=opts["context_window"],
+                    input_price_per_mtok=Decimal("0.10"),
+                    output_price_per_mtok=Decimal("0.20"),
+                )
             admin = self._admin(state, opts["admin_email"])
             org = Organization.objects.filter(name=DEMO_ORG, memberships__user=admin).first()
             if org is None:

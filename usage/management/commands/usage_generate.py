@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from accounts.models import Organization, User
 from accounts.services import organization_create
-from inference.models import ServedModel
+from inference.selectors import public_models
 from keys.models import ApiKey
 from keys.services import key_issue
 from usage.partitions import partitions_ensure
@@ -89,7 +89,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **opts: Any) -> None:
         if opts["rows"] < 1 or opts["days"] < 1 or opts["keys"] < 1 or opts["batch"] < 1 or opts["end_users"] < 1:
             raise CommandError("--rows, --days, --keys, --end-users and --batch must be positive")
-        models = list(ServedModel.objects.filter(is_active=True).order_by("name"))
+        models = public_models()
         if not models:
             raise CommandError("the catalog has no active model: add one (manage.py catalog_set) first")
         orgs = self._organizations(opts)
