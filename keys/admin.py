@@ -19,8 +19,17 @@ KeyStatusFilter = null_filter("status", "status", "revoked_at", ("active", "Acti
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(AuditedAdmin, IndexedSearchAdmin):
-    list_display = ("prefix", "name", "organization", "created_by", "created_at", "last_used_at", "revoked_at")
-    list_filter = (KeyStatusFilter,)
+    list_display = (
+        "prefix",
+        "name",
+        "organization",
+        "created_by",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+        "playground",
+    )
+    list_filter = (KeyStatusFilter, "playground")
     # A key's prefix (indexed with varchar_pattern_ops), or the id of a key, organization or creator.
     search_prefix_fields = ("prefix",)
     search_uuid_fields = ("pk", "organization_id", "created_by_id")

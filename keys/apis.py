@@ -1,4 +1,5 @@
-"""REST API for keys: /api/keys/ (list, create) and /api/keys/{id}/ (detail, revoke)."""
+"""REST API for keys: /api/keys/ (list, create), /api/keys/{id}/ (detail, revoke) and
+/api/keys/playground (the portal playground's short-lived key)."""
 
 import uuid
 from datetime import timedelta
@@ -16,7 +17,15 @@ from accounts.models import Organization
 from accounts.roles import Action
 from keys.models import ApiKey
 from keys.selectors import key_effective, key_get, keys_visible
-from keys.services import LIMIT_FIELDS, key_issue, key_revoke, key_rotate, key_update, organization_limits_set
+from keys.services import (
+    LIMIT_FIELDS,
+    key_issue,
+    key_revoke,
+    key_rotate,
+    key_update,
+    organization_limits_set,
+    playground_key_issue,
+)
 from llmaas.errors import ApplicationError, NotFound
 from llmaas.limits import BudgetPeriod
 from llmaas.openapi import CURSOR_PARAMETERS, cursor_page, error_responses
@@ -61,6 +70,7 @@ class KeyOutputSerializer(serializers.ModelSerializer[ApiKey]):
             "revoked",
             "revoked_at",
             "app",
+            "playground",
         ]
 
 
@@ -349,3 +359,51 @@ class OrganizationLimitsApi(APIView):
         except DjangoValidationError as exc:
             raise ApplicationError("Invalid limits.", code="invalid_request", details=exc.message_dict) from None
         return Response(self._body(org))
+
+
+def _price() -> serializers.DecimalField:
+    return serializers.DecimalField(max_digits=12, decimal_places=6, help_text="USD per million tokens.")
+
+
+class PlaygroundModelSerializer(serializers.Serializer[object]):
+    name = serializers.CharField()
+    input_price_per_mtok = _price()
+    output_price_per_mtok = _price()
+
+
+class PlaygroundKeyOutputSerializer(serializers.Serializer[object]):
+    id = serializers.UUIDField(source="issued.key.id")
+    prefix = serializers.CharField(source="issued.key.prefix")
+    secret = serializers.CharField(source="issued.secret", help_text="Shown in this response only, never stored.")
+    expires_at = serializers.DateTimeField(source="issued.key.expires_at")
+    budget_usd = serializers.DecimalField(
+        source="issued.key.budget_usd", max_digits=14, decimal_places=6, help_text="Lifetime budget of this key."
+    )
+    store_chats = serializers.BooleanField(source="issued.key.store_chats")
+    models = PlaygroundModelSerializer(many=True, help_text="The models it may call, with their prices.")
+
+
+class PlaygroundKeyApi(APIView):
+    """POST /api/keys/playground: a short-lived key for the portal's playground."""
+
+    required_scopes = {"POST": KEYS_WRITE}
+
+    @extend_schema(
+        tags=TAG,
+        summary="A playground key",
+        description=(
+            "A key for the portal's playground: works for `LLMAAS_PLAYGROUND_KEY_SECONDS` (default 15 "
+            "minutes) with a lifetime budget of `LLMAAS_PLAYGROUND_BUDGET_USD` (default $0.50; the "
+            "organization's limits and budget still apply), stores its chats (history), and is listed "
+            "with `playground: true`. Issuing one revokes the caller's earlier playground keys in this "
+            "organization. The secret is in this response only, with the models and their prices. "
+            "Owners, admins and members with an active account."
+        ),
+        request=None,
+        responses={201: PlaygroundKeyOutputSerializer, **error_responses(*KEY_ERRORS)},
+    )
+    def post(self, request: Request) -> Response:
+        ctx = org_context(request)
+        ctx.require(Action.KEY_CREATE)
+        issued = playground_key_issue(organization=ctx.organization, user=ctx.user)
+        return Response(PlaygroundKeyOutputSerializer(issued).data, status=status.HTTP_201_CREATED)

@@ -51,6 +51,9 @@ class ApiKey(Limits):
         related_name="+",
         help_text="The OAuth application this key was issued to, if any.",
     )
+    # The portal's playground key (keys.services.playground_key_issue): short-lived, budget-capped,
+    # one live per user and organization (a new one revokes the previous).
+    playground = models.BooleanField(default=False, help_text="Issued to the portal's playground.")
 
     class Meta:
         indexes = [

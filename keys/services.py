@@ -9,8 +9,11 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.utils import timezone
 from oauth2_provider.models import Application
@@ -24,7 +27,7 @@ from keys import tasks
 from keys.models import ApiKey
 from keys.signals import budgets_changed
 from llmaas.errors import ApplicationError, Conflict
-from llmaas.limits import Limits
+from llmaas.limits import BudgetPeriod, Limits
 
 log = logging.getLogger(__name__)
 PREFIX_LENGTH = 10  # "sk-" + 7 characters: public, to tell keys apart; the secret follows it
@@ -74,9 +77,11 @@ def key_issue(
     store_chats: bool = False,
     limits: dict[str, Any] | None = None,
     oauth_application: Application | None = None,
+    playground: bool = False,
 ) -> IssuedKey:
     """Create a key and return its secret, which is never stored and cannot be shown again.
-    ``oauth_application``: the app a "Sign in with LLMaaS" key is issued to."""
+    ``oauth_application``: the app a "Sign in with LLMaaS" key is issued to; ``playground``: the
+    portal playground's key (see ``playground_key_issue``)."""
     _check_expiry(expires_at)
     prefix = SECRET_PREFIX + secrets.token_urlsafe(6)[: PREFIX_LENGTH - len(SECRET_PREFIX)]
     secret = _new_secret(prefix)
@@ -91,6 +96,7 @@ def key_issue(
             expires_at=expires_at,
             store_chats=store_chats,
             oauth_application=oauth_application,
+            playground=playground,
             **(limits or {}),
         )
         app = {"app": oauth_application.client_id} if oauth_application is not None else {}
@@ -289,3 +295,65 @@ def key_revoke(*, key: ApiKey, by: User | None) -> ApiKey:
             key.refresh_from_db()
         publish_key_on_commit(key.id)
     return key
+
+
+@dataclass(frozen=True)
+class PlaygroundModel:
+    name: str
+    input_price_per_mtok: Decimal
+    output_price_per_mtok: Decimal
+
+
+@dataclass(frozen=True)
+class PlaygroundKey:
+    issued: IssuedKey
+    models: list[PlaygroundModel]
+
+
+PLAYGROUND_KEY_NAME = "Playground"
+
+
+def _playground_models(organization: Organization) -> list[PlaygroundModel]:
+    """The active catalog models the organization allows, with their prices."""
+    rows = ServedModel.objects.filter(is_active=True).order_by("name")
+    if organization.allowed_models:
+        rows = rows.filter(name__in=organization.allowed_models)
+    return [PlaygroundModel(*row) for row in rows.values_list("name", "input_price_per_mtok", "output_price_per_mtok")]
+
+
+def playground_budget() -> Decimal:
+    """The playground key's lifetime budget (LLMAAS_PLAYGROUND_BUDGET_USD)."""
+    try:
+        budget = Decimal(settings.PLAYGROUND_BUDGET_USD)
+    except InvalidOperation:
+        raise ImproperlyConfigured("LLMAAS_PLAYGROUND_BUDGET_USD must be a number of USD, e.g. 0.50.") from None
+    if not budget.is_finite() or budget <= 0:
+        raise ImproperlyConfigured("LLMAAS_PLAYGROUND_BUDGET_USD must be above 0.")
+    return budget
+
+
+def playground_key_issue(*, organization: Organization, user: User) -> PlaygroundKey:
+    """A short-lived, budget-capped key for the portal's playground, with chats stored.
+
+    It works for LLMAAS_PLAYGROUND_KEY_SECONDS with a lifetime budget of
+    LLMAAS_PLAYGROUND_BUDGET_USD; the organization's own limits and budget still apply at
+    admission. The user's earlier playground keys in this organization are revoked: one live
+    playground key per user and organization, so an abandoned one never outlives the next.
+    ``models``: the active catalog models the organization allows (possibly none), with prices.
+    """
+    with transaction.atomic():
+        earlier = ApiKey.objects.filter(
+            organization=organization, created_by=user, playground=True, revoked_at__isnull=True
+        )
+        for key in earlier.select_for_update():
+            key_revoke(key=key, by=user)
+        issued = key_issue(
+            organization=organization,
+            created_by=user,
+            name=PLAYGROUND_KEY_NAME,
+            expires_at=timezone.now() + timedelta(seconds=settings.PLAYGROUND_KEY_SECONDS),
+            store_chats=True,
+            limits={"budget_usd": playground_budget(), "budget_period": BudgetPeriod.LIFETIME},
+            playground=True,
+        )
+    return PlaygroundKey(issued=issued, models=_playground_models(organization))

@@ -168,6 +168,10 @@ CELERY_TASK_ALWAYS_EAGER = envbool("LLMAAS_CELERY_EAGER", False)
 # How often beat checks that Redis still holds the snapshot (Redis restarted empty → republish).
 SNAPSHOT_RECONCILE_SECONDS = envint("LLMAAS_SNAPSHOT_RECONCILE_SECONDS", 5)
 LAST_USED_FLUSH_SECONDS = envint("LLMAAS_LAST_USED_FLUSH_SECONDS", 30)
+# The portal's playground key (POST /api/keys/playground): how long it works and its lifetime
+# budget in USD (a string, read as a Decimal by keys.services.playground_key_issue).
+PLAYGROUND_KEY_SECONDS = envint("LLMAAS_PLAYGROUND_KEY_SECONDS", 900)
+PLAYGROUND_BUDGET_USD = envstr("LLMAAS_PLAYGROUND_BUDGET_USD", "0.50")
 BUDGET_RECONCILE_SECONDS = envint("LLMAAS_BUDGET_RECONCILE_SECONDS", 300)
 RESERVATION_PURGE_SECONDS = envint("LLMAAS_RESERVATION_PURGE_SECONDS", 10)
 # Usage at scale: rollups, budget alerts, partitions and retention (beat periods in seconds).

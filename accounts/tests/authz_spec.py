@@ -91,6 +91,7 @@ SPEC: dict[str, dict[str, Case]] = {
         "GET": Case(Action.KEY_LIST, 200, lists="key"),
         "POST": Case(Action.KEY_CREATE, 201, KEY_BODY),
     },
+    "api/keys/playground": {"POST": Case(Action.KEY_CREATE, 201)},
     "api/keys/<str:key_id>/": {
         "GET": Case(Action.KEY_LIST, 200, expect={"dave": 403}),
         "PATCH": Case(Action.KEY_MANAGE_OWN, 200, {"name": "renamed"}, expect={"dave": 403}),
