@@ -21,8 +21,8 @@ from oauth2_provider.models import Application
 from accounts.models import Organization, User
 from audit.models import AuditAction
 from audit.services import audit_record
-from inference.proxy.contract import SECRET_PREFIX, hash_secret
-from inference.selectors import public_model_names
+from inference.proxy.contract import MODE_CHAT, SECRET_PREFIX, hash_secret
+from inference.selectors import public_model_names, public_models
 from keys import tasks
 from keys.models import ApiKey
 from keys.signals import budgets_changed
@@ -314,11 +314,12 @@ PLAYGROUND_KEY_NAME = "Playground"
 
 
 def _playground_models(organization: Organization) -> list[PlaygroundModel]:
-    """The active catalog models the organization allows, with their prices."""
-    rows = ServedModel.objects.filter(is_active=True).order_by("name")
-    if organization.allowed_models:
-        rows = rows.filter(name__in=organization.allowed_models)
-    return [PlaygroundModel(*row) for row in rows.values_list("name", "input_price_per_mtok", "output_price_per_mtok")]
+    """The enabled chat models the organization allows, with their prices (the dearest deployment's)."""
+    return [
+        PlaygroundModel(m.name, m.input_price_per_mtok, m.output_price_per_mtok)
+        for m in public_models(names=organization.allowed_models or None)
+        if m.mode == MODE_CHAT
+    ]
 
 
 def playground_budget() -> Decimal:
