@@ -4,6 +4,7 @@ import { Suspense } from "react";
 import { AccountStatus } from "@/features/auth/components/account-status";
 import { useMe } from "@/features/auth/api/get-me";
 import { OrganizationSwitcher } from "@/features/organizations/components/organization-switcher";
+import { BudgetBanner } from "@/features/usage/components/budget-banner";
 import { logout, startLogin, startSignup } from "@/lib/auth/oauth";
 import { useAuthStore } from "@/lib/auth/store";
 import { Loading } from "@/components/ui/states";
@@ -85,6 +86,7 @@ export function AppShell() {
       </header>
       <main id="main" className="main" tabIndex={-1}>
         <StatusBanner />
+        <BudgetBanner />
         <Suspense key={location.pathname} fallback={<Loading />}>
           <Outlet />
         </Suspense>
