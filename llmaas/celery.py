@@ -21,6 +21,7 @@ PERIODIC = (
     ("PARTITION_MAINTENANCE_SECONDS", "usage.tasks.partitions_maintain"),
     ("RETENTION_SECONDS", "usage.tasks.retention_apply"),
     ("OAUTH_EXPIRE_SECONDS", "oauth.tasks.oauth_expire"),
+    ("HEALTH_PROBE_SECONDS", "inference.tasks.backends_probe"),
 )
 
 

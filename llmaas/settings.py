@@ -174,6 +174,10 @@ PLAYGROUND_KEY_SECONDS = envint("LLMAAS_PLAYGROUND_KEY_SECONDS", 900)
 PLAYGROUND_BUDGET_USD = envstr("LLMAAS_PLAYGROUND_BUDGET_USD", "0.50")
 BUDGET_RECONCILE_SECONDS = envint("LLMAAS_BUDGET_RECONCILE_SECONDS", 300)
 RESERVATION_PURGE_SECONDS = envint("LLMAAS_RESERVATION_PURGE_SECONDS", 10)
+# Fleet health (inference/health.py): beat probes every backend this often; a failing one leaves
+# routing until a probe succeeds again.
+HEALTH_PROBE_SECONDS = envint("LLMAAS_HEALTH_PROBE_SECONDS", 10)
+HEALTH_PROBE_TIMEOUT_SECONDS = envint("LLMAAS_HEALTH_PROBE_TIMEOUT_SECONDS", 2)
 # Usage at scale: rollups, budget alerts, partitions and retention (beat periods in seconds).
 ROLLUP_SECONDS = envint("LLMAAS_ROLLUP_SECONDS", 60)
 BUDGET_CHECK_SECONDS = envint("LLMAAS_BUDGET_CHECK_SECONDS", 60)
