@@ -49,6 +49,8 @@ class LlamaSpec:
     parallel: int = 2
     context: int = 4096
     threads: int = 1
+    # An embedding model: served with --embeddings (its pooling is in the GGUF), no chat template.
+    embeddings: bool = False
 
 
 def _env_port(name: str, default: int) -> int:
@@ -91,6 +93,7 @@ class StackConfig:
     def dev(cls, state_dir: Path) -> StackConfig:
         """The README's local stack: dev defaults, every port overridable by env."""
         chat_port = _env_port("LLMAAS_CHAT_PORT", 8081)
+        embeddings_port = _env_port("LLMAAS_EMBEDDINGS_PORT", 8082)
         return cls(
             state_dir=state_dir,
             database_url=os.environ.get("LLMAAS_DATABASE_URL", cls.database_url),
@@ -103,7 +106,10 @@ class StackConfig:
             litellm_port=_env_port("LLMAAS_LITELLM_PORT", 4000),
             # The default stack renders the repository's config; another state dir keeps its own.
             litellm_config=ROOT / "litellm" / "config.yaml" if state_dir == ROOT / ".state" else None,
-            llamas=[LlamaSpec("llama-smollm2", assets.smollm2(), chat_port, "smollm2-135m-instruct", threads=2)],
+            llamas=[
+                LlamaSpec("llama-smollm2", assets.smollm2(), chat_port, "smollm2-135m-instruct", threads=2),
+                embeddings_llama(embeddings_port),
+            ],
             models=[
                 ModelSpec(
                     "smollm2",
@@ -112,7 +118,8 @@ class StackConfig:
                     2048,
                     Decimal("0.10"),
                     Decimal("0.20"),
-                )
+                ),
+                embeddings_model(embeddings_port),
             ],
         )
 
@@ -253,6 +260,9 @@ class Stack:
             "--alias", spec.alias, "-c", str(spec.context), "-np", str(spec.parallel), "-t", str(spec.threads),
             "--metrics", "--no-webui",
         ]  # fmt: skip
+        # Chat models: the GGUF's Jinja chat template, so tools and tool_choice reach the model and
+        # its tool calls come back parsed (OpenAI's tool_calls). Embedding models: /v1/embeddings.
+        argv += ["--embeddings"] if spec.embeddings else ["--jinja"]
         return Proc(
             spec.name, argv, dict(os.environ), self.log(spec.name), http_ok(f"http://127.0.0.1:{spec.port}/health")
         )
@@ -340,6 +350,19 @@ class Stack:
 
     def down(self) -> None:
         self.supervisor.stop_all()
+
+
+EMBEDDINGS_MODEL = "all-minilm-l6-v2"
+
+
+def embeddings_llama(port: int) -> LlamaSpec:
+    """all-MiniLM-L6-v2 on llama-server --embeddings: 512 positions, so -c 1024 for 2 slots."""
+    return LlamaSpec("llama-minilm", assets.minilm(), port, EMBEDDINGS_MODEL, context=1024, embeddings=True)
+
+
+def embeddings_model(port: int) -> ModelSpec:
+    """Its catalog entry: billed by input tokens (an embedding has no output tokens)."""
+    return ModelSpec(EMBEDDINGS_MODEL, f"http://127.0.0.1:{port}/v1", EMBEDDINGS_MODEL, 512, Decimal("0.02"))
 
 
 def build_portal() -> None:

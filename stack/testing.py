@@ -21,7 +21,17 @@ import httpx
 
 from stack import assets
 from stack.processes import Proc, free_port, http_ok, port_open
-from stack.stack import ROOT, LlamaSpec, ModelSpec, Stack, StackConfig, delete_vhost, ensure_vhost
+from stack.stack import (
+    ROOT,
+    LlamaSpec,
+    ModelSpec,
+    Stack,
+    StackConfig,
+    delete_vhost,
+    embeddings_llama,
+    embeddings_model,
+    ensure_vhost,
+)
 
 PG_VERSION = "15"
 
@@ -122,6 +132,7 @@ class E2E:
     dead_port: int
     hooks: Path
     issued: list[str] = field(default_factory=list)  # every secret handed out, for the log audit
+    embeddings_port: int = 0  # llama-server --embeddings (all-MiniLM-L6-v2)
 
     @property
     def public(self) -> str:
@@ -156,6 +167,7 @@ def isolated_stack(state: Path) -> Iterator[E2E]:
     ensure_vhost(vhost)
     postgres = ThrowawayPostgres(f"llmaas_e2e_{run}", free_port())
     redis_port, recorder_port, smol_port, tiny_port, dead_port = (free_port() for _ in range(5))
+    embeddings_port = free_port()
     recorder_key = "upstream-secret-" + uuid.uuid4().hex
     hooks = state / "hooks"
     hooks.mkdir(parents=True, exist_ok=True)
@@ -172,6 +184,7 @@ def isolated_stack(state: Path) -> Iterator[E2E]:
         llamas=[
             LlamaSpec("llama-smollm2", assets.smollm2(), smol_port, "smollm2-135m-instruct"),
             LlamaSpec("llama-tiny", assets.tiny_gguf(), tiny_port, "tiny-random", context=2048, parallel=4),
+            embeddings_llama(embeddings_port),
         ],
         models=[
             ModelSpec(
@@ -192,6 +205,7 @@ def isolated_stack(state: Path) -> Iterator[E2E]:
             ),
             # A backend that is down: nothing listens on its port.
             ModelSpec("offline", f"http://127.0.0.1:{dead_port}/v1", "offline", 2048, Decimal("1"), Decimal("1")),
+            embeddings_model(embeddings_port),
         ],
         extra_env={
             "LLMAAS_TEST_RECORDER_KEY": recorder_key,
@@ -228,7 +242,14 @@ def isolated_stack(state: Path) -> Iterator[E2E]:
         stack.supervisor.wait_ready(["redis", "recorder"], timeout=30)
         stack.up()
         yield E2E(
-            stack, postgres, f"http://127.0.0.1:{recorder_port}", recorder_key, [smol_port, tiny_port], dead_port, hooks
+            stack,
+            postgres,
+            f"http://127.0.0.1:{recorder_port}",
+            recorder_key,
+            [smol_port, tiny_port],
+            dead_port,
+            hooks,
+            embeddings_port=embeddings_port,
         )
     finally:
         stack.down()
