@@ -9,6 +9,8 @@ const schema = z.object({
     .string()
     .min(1)
     .default("openid profile email keys:read keys:write usage:read chats:read org:admin billing"),
+  // The playground's largest message (characters, checked in the browser before sending).
+  VITE_PLAYGROUND_MAX_PROMPT_CHARS: z.coerce.number().int().min(1).max(1_000_000).default(8000),
 });
 
 export const env = schema.parse(import.meta.env);

@@ -1,11 +1,14 @@
-import { PlaygroundForm } from "@/features/playground/components/playground-form";
+import { Playground } from "@/features/playground/components/playground";
 
 export default function PlaygroundRoute() {
   return (
     <section className="page">
       <h1>Playground</h1>
-      <p className="muted">Send one message with one of your keys. The key is kept in this page only, never stored.</p>
-      <PlaygroundForm />
+      <p className="muted">
+        Chat with a model, streamed. The page gets a short-lived, budget-capped key of its own; it lives in memory only and is replaced when
+        it expires.
+      </p>
+      <Playground />
     </section>
   );
 }
