@@ -14,6 +14,8 @@ command -v make >/dev/null 2>&1 || need_apt+=(make)
 # The portal: Node (20.19+ for Vite 8) and Debian's Chromium for the real-browser test.
 command -v npm >/dev/null 2>&1 || need_apt+=(nodejs npm)
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
+# The deployment checks: docker-compose (v1, Debian) parses docker-compose.dev.yml without an engine.
+command -v docker-compose >/dev/null 2>&1 || need_apt+=(docker-compose)
 if [ ${#need_apt[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   step "installing ${need_apt[*]} (apt)"
