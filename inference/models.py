@@ -62,6 +62,9 @@ class Backend(models.Model):
         validators=[ENV_NAME_VALIDATOR],
         help_text="Name of the environment variable that holds the backend's API key (never the key itself).",
     )
+    probe = models.BooleanField(
+        default=True, help_text="Probe its health (beat); off: always routable (e.g. a backend with no health route)."
+    )
     health = models.CharField(max_length=10, choices=Health.choices, default=Health.UNKNOWN)
     health_checked_at = models.DateTimeField(null=True, blank=True)
     health_error = models.CharField(max_length=500, blank=True)

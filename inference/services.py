@@ -40,28 +40,39 @@ def backend_set(
     host: str = "",
     gpu_ids: str = "",
     upstream_key_env: str = "",
+    probe: bool = True,
 ) -> Backend:
-    """Create or update a backend by name."""
+    """Create or update a backend by name (``probe``: whether beat probes its health)."""
     backend = Backend.objects.select_for_update().filter(name=name).first() or Backend(name=name)
     backend.base_url, backend.kind, backend.host = base_url, kind, host
-    backend.gpu_ids, backend.upstream_key_env = gpu_ids, upstream_key_env
+    backend.gpu_ids, backend.upstream_key_env, backend.probe = gpu_ids, upstream_key_env, probe
+    if not probe:
+        backend.health = Backend.Health.UNKNOWN  # routable: nothing will ever probe it
     _validated(backend)
     backend.save()
     catalog_publish_on_commit()
     return backend
 
 
-def _backend_by_url(url: str, kind: str, upstream_key_env: str) -> Backend:
-    existing = Backend.objects.filter(base_url=url).order_by("created_at").first()
+def _backend_by_url(url: str, kind: str, upstream_key_env: str, probe: bool | None) -> Backend:
+    existing = Backend.objects.select_for_update().filter(base_url=url).order_by("created_at").first()
     if existing is not None:
+        changed = []
         if upstream_key_env and existing.upstream_key_env != upstream_key_env:
             existing.upstream_key_env = upstream_key_env
-            existing.save(update_fields=["upstream_key_env", "updated_at"])
+            changed.append("upstream_key_env")
+        if probe is not None and existing.probe != probe:
+            existing.probe = probe
+            changed.append("probe")
+        if changed:
+            existing.save(update_fields=[*changed, "updated_at"])
         return existing
     name = backend_name_for(url)
     if Backend.objects.filter(name=name).exists():
         name = f"{name}-{Backend.objects.count() + 1}"
-    return backend_set(name=name, base_url=url, kind=kind, upstream_key_env=upstream_key_env)
+    return backend_set(
+        name=name, base_url=url, kind=kind, upstream_key_env=upstream_key_env, probe=True if probe is None else probe
+    )
 
 
 @transaction.atomic
@@ -74,6 +85,7 @@ def deployment_set(
     backend: Backend | None = None,
     backend_url: str | None = None,
     backend_kind: str = Backend.Kind.OPENAI_COMPATIBLE,
+    backend_probe: bool | None = None,
     upstream_key_env: str = "",
     input_price_per_mtok: Decimal = Decimal("0"),
     output_price_per_mtok: Decimal = Decimal("0"),
@@ -89,7 +101,7 @@ def deployment_set(
     if backend is None:
         if not backend_url:
             raise ApplicationError("A deployment needs a backend or a backend URL.", code="backend_required")
-        backend = _backend_by_url(backend_url, backend_kind, upstream_key_env)
+        backend = _backend_by_url(backend_url, backend_kind, upstream_key_env, backend_probe)
     deployment = ModelDeployment.objects.select_for_update().filter(name=name).first() or ModelDeployment(name=name)
     fields: dict[str, Any] = {
         "public_name": public_name or name,

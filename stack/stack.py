@@ -36,6 +36,35 @@ class ModelSpec:
     input_price_per_mtok: Decimal = Decimal("0")
     output_price_per_mtok: Decimal = Decimal("0")
     upstream_key_env: str = ""
+    mode: str = "chat"  # or "embedding"
+    # Several deployments may serve one public model (name): each needs its own deployment name.
+    deployment: str = ""
+    profile: str = "throughput"  # or "long_context"
+    max_concurrency: int | None = None
+    backend_kind: str = "openai-compatible"
+    probe: bool = True  # False: beat never probes its backend (always routable)
+
+    def catalog_set_args(self) -> list[str]:
+        """`manage.py catalog_set` arguments that make this deployment exist as specified."""
+        args = [
+            "catalog_set", self.name,
+            "--backend-url", self.backend_url,
+            "--backend-kind", self.backend_kind,
+            "--upstream-model", self.upstream_model,
+            "--context-window", str(self.context_window),
+            "--input-price", str(self.input_price_per_mtok),
+            "--output-price", str(self.output_price_per_mtok),
+            "--upstream-key-env", self.upstream_key_env,
+            "--mode", self.mode,
+            "--profile", self.profile,
+        ]  # fmt: skip
+        if self.deployment:
+            args += ["--deployment", self.deployment]
+        if self.max_concurrency is not None:
+            args += ["--max-concurrency", str(self.max_concurrency)]
+        if not self.probe:
+            args.append("--no-probe")
+        return args
 
 
 @dataclass(frozen=True)
@@ -233,16 +262,7 @@ class Stack:
         self.manage("migrate", "--noinput")
         self.manage("collectstatic", "--noinput")
         for m in c.models:
-            self.manage(
-                "catalog_set",
-                m.name,
-                "--backend-url", m.backend_url,
-                "--upstream-model", m.upstream_model,
-                "--context-window", str(m.context_window),
-                "--input-price", str(m.input_price_per_mtok),
-                "--output-price", str(m.output_price_per_mtok),
-                "--upstream-key-env", m.upstream_key_env,
-            )  # fmt: skip
+            self.manage(*m.catalog_set_args())
         self.manage("llmaas_bootstrap", "--state-file", str(c.state_file))
         self.manage("oauth_portal_client")
         self.state = json.loads(c.state_file.read_text())

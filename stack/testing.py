@@ -202,9 +202,12 @@ def isolated_stack(state: Path) -> Iterator[E2E]:
                 "recorder-upstream",
                 4096,
                 upstream_key_env="LLMAAS_TEST_RECORDER_KEY",
+                probe=False,  # its tests read what it recorded: no health probes among them
             ),
-            # A backend that is down: nothing listens on its port.
-            ModelSpec("offline", f"http://127.0.0.1:{dead_port}/v1", "offline", 2048, Decimal("1"), Decimal("1")),
+            # A backend that is down: nothing listens on its port (never probed, so it stays routed).
+            ModelSpec(
+                "offline", f"http://127.0.0.1:{dead_port}/v1", "offline", 2048, Decimal("1"), Decimal("1"), probe=False
+            ),
             embeddings_model(embeddings_port),
         ],
         extra_env={
@@ -213,6 +216,7 @@ def isolated_stack(state: Path) -> Iterator[E2E]:
             "LLMAAS_RESERVATION_PURGE_SECONDS": "1",
             "LLMAAS_ROLLUP_SECONDS": "2",
             "LLMAAS_BUDGET_CHECK_SECONDS": "1",
+            "LLMAAS_HEALTH_PROBE_SECONDS": "1",
             "LLMAAS_TEST_HOOKS_DIR": str(hooks),  # pause points (llmaas/testhooks.py) for kill tests
         },
         snapshot_reconcile_seconds=1,

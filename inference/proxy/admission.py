@@ -9,6 +9,7 @@ import json
 import math
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import ROUND_CEILING, Decimal
@@ -17,7 +18,15 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from inference.proxy.admission_lua import ADMIT, SETTLE
-from inference.proxy.contract import NANO_PER_USD, CatalogModel, KeySnapshot, RedisKeys, ScopeLimits, budget_period
+from inference.proxy.contract import (
+    NANO_PER_USD,
+    CatalogDeployment,
+    CatalogModel,
+    KeySnapshot,
+    RedisKeys,
+    ScopeLimits,
+    budget_period,
+)
 
 OVERHEAD_TOKENS = 16  # chat templates add a few special tokens per request and message
 PER_MESSAGE_TOKENS = 8
@@ -301,12 +310,28 @@ class Refusal:
 
 
 @dataclass(frozen=True)
+class Saturated:
+    """Every candidate deployment of the model has its max concurrency in flight."""
+
+    model: str
+    limit: int
+    current: int
+
+    def message(self) -> str:
+        return (
+            f"The model {self.model!r} is at capacity ({self.current} requests in flight, at most {self.limit} per "
+            "deployment). Please retry shortly."
+        )
+
+
+@dataclass(frozen=True)
 class Admitted:
     reservation_id: str
     budget_keys: list[str]
     price_in: int  # nano-USD per token, for settling
     price_out: int
     headers: dict[str, str] = field(default_factory=dict)
+    deployment: CatalogDeployment | None = None  # the one chosen among the candidates given
 
     def metadata(self) -> dict[str, Any]:
         return {
@@ -348,17 +373,27 @@ class Admission:
 
     async def admit(
         self, snapshot: KeySnapshot, model: CatalogModel, body: dict[str, Any], path: str
-    ) -> Admitted | Refusal:
+    ) -> Admitted | Refusal | Saturated:
         """Reserve the request's worst case (InvalidValue for an absurd one), or refuse it."""
         return await self.reserve(snapshot, model, worst_case(body, model, path))
 
-    async def reserve(self, snapshot: KeySnapshot, model: CatalogModel, worst: WorstCase) -> Admitted | Refusal:
+    async def reserve(
+        self,
+        snapshot: KeySnapshot,
+        model: CatalogModel,
+        worst: WorstCase,
+        candidates: Sequence[CatalogDeployment] = (),
+    ) -> Admitted | Refusal | Saturated:
+        """Reserve against the key's scopes and, given candidate deployments, take a slot on the
+        least busy one that has a free slot (all in one script, one round trip). The reservation
+        is priced at the model's (dearest) prices; it settles at the chosen deployment's."""
         now = datetime.now(UTC)
         price_in, price_out = nano_per_token(model.input_price_per_mtok), nano_per_token(model.output_price_per_mtok)
         cost = worst.cost(price_in, price_out)
         reservation_id = uuid.uuid4().hex
         keys = [self.keys.reservations, self.keys.reservation_data]
         args: list[Any] = [int(now.timestamp() * 1000), reservation_id, self.ttl_ms, cost, worst.tokens]
+        args.append(len(snapshot.scopes))
         budget_keys, resets = [], []
         for scope in snapshot.scopes:
             period_id, _, end = budget_period(scope.budget_period, snapshot.timezone, now)
@@ -373,10 +408,20 @@ class Admission:
             ]
             args += [_or_minus(scope.budget_nano), _or_minus(scope.rpm), _or_minus(scope.tpm)]
             args += [_or_minus(scope.max_parallel), budget_ttl(end, now)]
+        for candidate in candidates:
+            keys.append(self.keys.in_flight("dep", candidate.id))
+            args.append(_or_minus(candidate.max_concurrency))
         raw = await self._admit(keys, args)
         if int(raw[0]) == 1:
-            return Admitted(reservation_id, budget_keys, price_in, price_out, _headers([int(v) for v in raw]))
+            chosen = candidates[int(raw[7]) - 1] if candidates and int(raw[7]) > 0 else None
+            if chosen is not None:
+                price_in = nano_per_token(chosen.input_price_per_mtok)
+                price_out = nano_per_token(chosen.output_price_per_mtok)
+            headers = _headers([int(v) for v in raw[:7]])
+            return Admitted(reservation_id, budget_keys, price_in, price_out, headers, chosen)
         index, kind = int(raw[1]) - 1, raw[2].decode() if isinstance(raw[2], bytes) else str(raw[2])
+        if kind == "saturated":
+            return Saturated(model.name, int(raw[3]), int(raw[4]))
         refused: ScopeLimits = snapshot.scopes[index]
         reset_at = resets[index] if kind == "budget" else time.time() + max(1, int(raw[5]))
         return Refusal(refused.scope, refused.id, kind, int(raw[3]), int(raw[4]), reset_at)

@@ -6,8 +6,10 @@ Per scope (a key, its organization) the scripts keep, under the contract's prefi
   R = requests per second bucket (hash second → count), a 60 s sliding window
   T = tokens per second bucket (hash second → tokens), a 60 s sliding window
   P = requests in flight
-and globally Z (reservation id → expiry, ms) and D (reservation id → what it holds), so an
-expired reservation (a crashed proxy, a lost callback) gives back its budget and its slot.
+per candidate deployment of the model (routing.py) its requests in flight (a P key of scope
+"dep"), and globally Z (reservation id → expiry, ms) and D (reservation id → what it holds), so
+an expired reservation (a crashed proxy, a lost callback) gives back its budget and its slots.
+A deployment's slot is held like a scope's P, with no budget: its B and T are ''.
 """
 
 # Shared by both scripts: give back reservations whose time is up (bounded per call).
@@ -18,7 +20,7 @@ local function purge(zkey, dkey, now_ms, limit)
     local raw = redis.call('HGET', dkey, id)
     if raw then
       for _, s in ipairs(cjson.decode(raw)) do
-        redis.call('HINCRBY', s[1], 'reserved', -s[4])
+        if s[1] ~= '' then redis.call('HINCRBY', s[1], 'reserved', -s[4]) end
         if tonumber(redis.call('GET', s[2]) or '0') > 0 then redis.call('DECR', s[2]) end
       end
     end
@@ -43,12 +45,15 @@ local function window(key, now_s)
 end
 """
 
-# KEYS: Z, D, then per scope B, R, T, P.
+# KEYS: Z, D, then per scope B, R, T, P, then per candidate deployment its P.
 # ARGV: now_ms, reservation id, ttl_ms, cost (nano), tokens (both below 10^14, see
-#       admission.MAX_RESERVATION: exact through Lua's %.14g number formatting), then per scope
-#       budget, rpm, tpm, parallel (-1 = unlimited), B's ttl in seconds (-1 = none).
-# Returns {1, rpm_limit, rpm_left, rpm_reset_s, tpm_limit, tpm_left, tpm_reset_s} (the tightest
-# scope for each; -1 if unlimited) or {0, scope index (1-based), kind, limit, current, reset_s}.
+#       admission.MAX_RESERVATION: exact through Lua's %.14g number formatting), the number of
+#       scopes, then per scope budget, rpm, tpm, parallel (-1 = unlimited), B's ttl in seconds
+#       (-1 = none), then per candidate deployment its max concurrency (-1 = unlimited).
+# Returns {1, rpm_limit, rpm_left, rpm_reset_s, tpm_limit, tpm_left, tpm_reset_s, deployment}
+# (the tightest scope for each; -1 if unlimited; the chosen candidate, 1-based, 0 if none given:
+# the least busy one with a free slot) or {0, scope index (1-based), kind, limit, current,
+# reset_s}; every candidate saturated: {0, 0, 'saturated', limit, in flight, 1}.
 ADMIT = (
     _PURGE
     + """
@@ -57,12 +62,13 @@ local now_s = math.floor(now_ms / 1000)
 local id, ttl_ms = ARGV[2], tonumber(ARGV[3])
 local cost, tokens = tonumber(ARGV[4]), tonumber(ARGV[5])
 purge(KEYS[1], KEYS[2], now_ms, 100)
-local n = (#KEYS - 2) / 4
+local n = tonumber(ARGV[6])
+local m = #KEYS - 2 - 4 * n
 local best = {-1, -1, 0, -1, -1, 0}
 local state = {}
 for i = 1, n do
   local B, R, T, P = KEYS[3 + (i-1)*4], KEYS[4 + (i-1)*4], KEYS[5 + (i-1)*4], KEYS[6 + (i-1)*4]
-  local a = 5 + (i-1)*5
+  local a = 6 + (i-1)*5
   local budget, rpm, tpm, par = tonumber(ARGV[a+1]), tonumber(ARGV[a+2]), tonumber(ARGV[a+3]), tonumber(ARGV[a+4])
   if budget >= 0 then
     local b = redis.call('HMGET', B, 'spent', 'reserved', 'blocked')
@@ -80,6 +86,18 @@ for i = 1, n do
   if par >= 0 and inflight >= par then return {0, i, 'parallel', par, inflight, 1} end
   state[i] = {B, R, T, P, rpm, reqs, roldest, tpm, toks, toldest, tonumber(ARGV[a+5])}
 end
+-- The least busy candidate deployment with a free slot (the first among equals).
+local chosen, chosen_load, full_limit, full_load = 0, nil, -1, 0
+for j = 1, m do
+  local limit = tonumber(ARGV[6 + 5*n + j])
+  local load = tonumber(redis.call('GET', KEYS[2 + 4*n + j]) or '0')
+  if limit < 0 or load < limit then
+    if chosen_load == nil or load < chosen_load then chosen, chosen_load = j, load end
+  elseif full_limit < 0 or limit < full_limit then
+    full_limit, full_load = limit, load
+  end
+end
+if m > 0 and chosen == 0 then return {0, 0, 'saturated', full_limit, full_load, 1} end
 local held = {}
 for i = 1, n do
   local s = state[i]
@@ -99,9 +117,15 @@ for i = 1, n do
     best[4], best[5], best[6] = s[8], math.max(0, s[8] - s[9] - tokens), (s[10] or now_s) + 60 - now_s
   end
 end
+if chosen > 0 then
+  local P = KEYS[2 + 4*n + chosen]
+  redis.call('INCR', P)
+  redis.call('EXPIRE', P, math.ceil(ttl_ms / 1000) + 60)
+  held[#held + 1] = {'', P, '', 0, now_s, 0}
+end
 redis.call('ZADD', KEYS[1], now_ms + ttl_ms, id)
 redis.call('HSET', KEYS[2], id, cjson.encode(held))
-return {1, best[1], best[2], best[3], best[4], best[5], best[6]}
+return {1, best[1], best[2], best[3], best[4], best[5], best[6], chosen}
 """
 )
 
@@ -116,10 +140,14 @@ local id, tokens = ARGV[1], tonumber(ARGV[3])
 local raw = redis.call('HGET', KEYS[2], id)
 if raw then
   for _, s in ipairs(cjson.decode(raw)) do
-    redis.call('HINCRBY', s[1], 'reserved', -s[4])
-    redis.call('HINCRBY', s[1], 'spent', ARGV[2])  -- the integer as sent: no %.14g rounding
+    if s[1] ~= '' then
+      redis.call('HINCRBY', s[1], 'reserved', -s[4])
+      redis.call('HINCRBY', s[1], 'spent', ARGV[2])  -- the integer as sent: no %.14g rounding
+    end
     if tonumber(redis.call('GET', s[2]) or '0') > 0 then redis.call('DECR', s[2]) end
-    if redis.call('HEXISTS', s[3], s[5]) == 1 then redis.call('HINCRBY', s[3], s[5], tokens - s[6]) end
+    if s[3] ~= '' and redis.call('HEXISTS', s[3], s[5]) == 1 then
+      redis.call('HINCRBY', s[3], s[5], tokens - s[6])
+    end
   end
   redis.call('ZREM', KEYS[1], id)
   redis.call('HDEL', KEYS[2], id)

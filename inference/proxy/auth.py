@@ -25,16 +25,18 @@ from litellm.proxy._types import LitellmUserRoles, ProxyException, UserAPIKeyAut
 from litellm.proxy.common_utils.http_parsing_utils import _read_request_body
 from redis.exceptions import RedisError
 
-from inference.proxy.admission import Admission, InvalidValue, Refusal, worst_case
+from inference.proxy.admission import Admission, InvalidValue, Refusal, Saturated, worst_case
 from inference.proxy.contract import (
     SECRET_MAX_LENGTH,
     SECRET_MIN_LENGTH,
     SECRET_PREFIX,
+    CatalogDeployment,
     CatalogModel,
     KeySnapshot,
     RedisKeys,
     hash_secret,
 )
+from inference.proxy.deployments import router_id
 from inference.proxy.router_sync import router_sync
 from inference.proxy.routes import (
     MODEL_MAX_LENGTH,
@@ -44,6 +46,7 @@ from inference.proxy.routes import (
     model_of_route,
     refused_field,
 )
+from inference.proxy.routing import candidates, needs_admission, requested_profile
 from inference.proxy.settings import SETTINGS as settings
 from inference.proxy.snapshots import SnapshotStore, SnapshotUnavailable
 
@@ -107,20 +110,56 @@ def _limited(snapshot: KeySnapshot) -> bool:
     )
 
 
-async def _admit(snapshot: KeySnapshot, body: dict[str, Any], model: CatalogModel, path: str) -> dict[str, Any]:
+def _routed(deployment: CatalogDeployment) -> dict[str, Any]:
+    # The pre-call hook hands LiteLLM this id as the model: its router serves that one deployment.
+    return {"llmaas_deployment": router_id(deployment.id)}
+
+
+def _at_capacity(outcome: Saturated) -> OpenAIError:
+    return OpenAIError(
+        503,
+        outcome.message(),
+        type="service_unavailable",
+        code="model_at_capacity",
+        headers={"Retry-After": "1"},
+        details={"limit": outcome.limit, "in_flight": outcome.current},
+    )
+
+
+def _model_unavailable(model: str) -> OpenAIError:
+    return OpenAIError(
+        503,
+        f"The model {model!r} has no healthy deployment right now. Please retry shortly.",
+        type="service_unavailable",
+        code="model_unavailable",
+        headers={"Retry-After": "5"},
+    )
+
+
+async def _admit(
+    snapshot: KeySnapshot, body: dict[str, Any], model: CatalogModel, path: str, profile: str | None = None
+) -> dict[str, Any]:
     """Bound the request's output (always: the pre-call hook writes the cap into the request, so
-    that no backend outgrows the catalog's max_output_tokens or what was billed) and, when the key
-    or its organization has limits, reserve its worst case against all of them (one Redis
-    script), or refuse it (429). An absurd cap or n is a 400, before anything reaches Redis."""
+    that no backend outgrows the catalog's max_output_tokens or what was billed), choose the
+    deployment (routing.py) and, when the key or its organization has limits or the choice needs
+    the deployments' load, reserve its worst case against all of them and a slot on the least
+    busy candidate (one Redis script), or refuse it (429; 503 when every candidate is at its max
+    concurrency). An absurd cap or n is a 400, before anything reaches Redis."""
+    if not model.deployments:
+        raise _model_unavailable(model.name)
+    choices = candidates(model, body, profile)
     try:
         worst = worst_case(body, model, path, settings.max_completions)
-        if not _limited(snapshot):
-            return worst.metadata()
-        outcome = await admission.reserve(snapshot, model, worst)
+        balanced = needs_admission(choices)
+        if not _limited(snapshot) and not balanced:
+            return worst.metadata() | _routed(choices[0])
+        outcome = await admission.reserve(snapshot, model, worst, choices if balanced else ())
     except InvalidValue as exc:
         raise OpenAIError(400, str(exc), type="invalid_request_error", code=exc.code, param=exc.param) from None
     except (SnapshotUnavailable, RedisError, OSError) as exc:
         raise _unavailable(exc) from None
+    if isinstance(outcome, Saturated):
+        raise _at_capacity(outcome)
     if isinstance(outcome, Refusal):
         retry_after = 3600 if outcome.reset_at is None else max(1, math.ceil(outcome.reset_at - time.time()))
         budget = outcome.kind == "budget"
@@ -132,7 +171,7 @@ async def _admit(snapshot: KeySnapshot, body: dict[str, Any], model: CatalogMode
             headers={"Retry-After": str(retry_after)},
             details=outcome.details(),
         )
-    return worst.metadata() | outcome.metadata()
+    return worst.metadata() | outcome.metadata() | _routed(outcome.deployment or choices[0])
 
 
 def _invalid(message: str, code: str, param: str | None) -> OpenAIError:
@@ -177,12 +216,13 @@ async def _servable_model(snapshot: KeySnapshot, path: str, body: dict[str, Any]
         raise _invalid(
             f"'model' must be a model name (a string of 1 to {MODEL_MAX_LENGTH} characters).", "invalid_model", "model"
         )
-    if snapshot.models and model not in snapshot.models:
-        raise _model_not_allowed(model)
     try:
         served = await store.catalog_model(model)
     except (SnapshotUnavailable, RedisError, OSError) as exc:
         raise _unavailable(exc) from None
+    # A key's allowlist may name the model or the alias it was called by.
+    if snapshot.models and model not in snapshot.models and (served is None or served.name not in snapshot.models):
+        raise _model_not_allowed(model)
     if served is None:
         raise _model_not_found(model)
     return served
@@ -255,9 +295,10 @@ async def user_api_key_auth(request: Request, api_key: str | None) -> UserAPIKey
     if is_generation_route(request.method, path):
         body = await _read_request_body(request)
         model = await _servable_model(snapshot, path, body)
-        # The pre-call hook compares the model LiteLLM finally calls with this one.
+        # The pre-call hook compares the model LiteLLM finally calls with these.
         identity["llmaas_model"] = model.name
-        identity |= await _admit(snapshot, body, model, path)
+        identity["llmaas_requested_model"] = body["model"]
+        identity |= await _admit(snapshot, body, model, path, requested_profile(request.headers))
     return UserAPIKeyAuth(
         api_key=key_hash,
         token=key_hash,

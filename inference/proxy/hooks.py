@@ -64,17 +64,26 @@ async def _check_final_model(user_api_key_dict: Any, model: object) -> None:
     admitted = metadata.get("llmaas_model")
     if admitted is None:
         raise _final_model_refused(model, "no model was admitted")
-    if model != admitted:
+    if model not in (admitted, metadata.get("llmaas_requested_model")):
         raise _final_model_refused(model, f"admitted {admitted!r}")
     allowed = getattr(user_api_key_dict, "models", None) or []
-    if allowed and model not in allowed:
+    if allowed and model not in allowed and admitted not in allowed:
         raise _final_model_refused(model, "not allowed for this key")
     try:
         served = await store.catalog_model(str(model))
     except (SnapshotUnavailable, RedisError, OSError):
         raise _catalog_unavailable() from None
-    if served is None:
+    if served is None or served.name != admitted:
         raise _final_model_refused(model, "not in the catalog")
+
+
+def _route(user_api_key_dict: Any, data: dict[str, Any]) -> None:
+    """Hand LiteLLM the deployment our auth hook chose (routing.py): its router serves a
+    deployment id from that one deployment. The public name stays in the request's metadata."""
+    metadata = getattr(user_api_key_dict, "metadata", None) or {}
+    deployment = metadata.get("llmaas_deployment")
+    if deployment:
+        data["model"] = deployment
 
 
 def _bound_output(user_api_key_dict: Any, data: dict[str, Any]) -> None:
@@ -101,6 +110,7 @@ class ProxyHooks(CustomLogger):
         for name in CLIENT_CREDENTIAL_FIELDS:
             data.pop(name, None)
         await _check_final_model(user_api_key_dict, data.get("model"))
+        _route(user_api_key_dict, data)
         _bound_output(user_api_key_dict, data)
         _stream_with_usage(data)
         return data

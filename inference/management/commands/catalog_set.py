@@ -39,6 +39,7 @@ class Command(BaseCommand):
         parser.add_argument("--digest", default="", help="weights digest or quantization")
         parser.add_argument("--upstream-key-env", default="", help="env var holding the backend's API key")
         parser.add_argument("--inactive", action="store_true", help="disabled: never served")
+        parser.add_argument("--no-probe", action="store_true", help="never probe the backend's health")
 
     def handle(self, *args: Any, **o: Any) -> None:
         try:
@@ -47,6 +48,7 @@ class Command(BaseCommand):
                 public_name=o["name"],
                 backend_url=o["backend_url"],
                 backend_kind=o["backend_kind"],
+                backend_probe=False if o["no_probe"] else None,
                 upstream_key_env=o["upstream_key_env"],
                 upstream_model=o["upstream_model"],
                 context_window=o["context_window"],

@@ -1,0 +1,136 @@
+"""Adaptive routing and per-deployment concurrency against a real Redis (no LiteLLM): the rules
+that pick the candidates, and the admission script that takes the least busy one's slot."""
+
+import asyncio
+
+import pytest
+
+from inference.proxy.admission import Admission, Admitted, Saturated, worst_case
+from inference.proxy.contract import CatalogDeployment, CatalogModel, KeySnapshot, ScopeLimits
+from inference.proxy.routing import candidates, estimated_prompt_tokens, requested_profile
+from inference.proxy.snapshots import async_redis
+
+URL = "redis://127.0.0.1:6379/0"
+CHAT = "/v1/chat/completions"
+
+
+def deployment(name: str, window: int, profile: str = "throughput", limit: int | None = None, price: str = "1"):
+    return CatalogDeployment(name, "up", "http://127.0.0.1:9/v1", window, price, price, "", profile, limit)
+
+
+FAST = deployment("fast", 512)
+LONG = deployment("long", 8192, "long_context")
+
+
+def model(*deployments: CatalogDeployment) -> CatalogModel:
+    return CatalogModel("m", "up", 8192, "2", "2", 100, deployments=deployments)
+
+
+def body(chars: int) -> dict:
+    return {"model": "m", "messages": [{"role": "user", "content": "a" * chars}], "max_tokens": 10}
+
+
+@pytest.fixture
+def keys(redis_prefix):
+    return redis_prefix
+
+
+def run(keys, scenario, ttl: float = 60.0):
+    async def main():
+        client = async_redis(URL, 2)
+        try:
+            return await scenario(Admission(client, keys, ttl))
+        finally:
+            await client.aclose()
+
+    return asyncio.run(main())
+
+
+UNLIMITED = KeySnapshot(key_id="k", org_id="o", user_id="u")
+
+
+def test_it_sends_prompts_past_the_throughput_window_to_the_long_context_deployment():
+    both = model(FAST, LONG)
+    assert candidates(both, body(100)) == [FAST]
+    long_prompt = body(3000)
+    assert estimated_prompt_tokens(long_prompt) > FAST.context_window
+    assert candidates(both, long_prompt) == [LONG]
+
+
+def test_it_lets_a_header_ask_for_a_profile_and_ignores_unknown_ones():
+    both = model(FAST, LONG)
+    assert requested_profile({"x-llmaas-routing-profile": "long-context"}) == "long_context"
+    assert requested_profile({"x-llmaas-routing-profile": "fastest"}) is None
+    assert candidates(both, body(10), "long_context") == [LONG]
+    assert candidates(both, body(3000), "throughput") == [FAST]
+    only_fast = model(FAST, deployment("fast2", 512))
+    assert candidates(only_fast, body(10), "long_context") == list(only_fast.deployments)
+
+
+def test_it_takes_the_least_busy_of_equal_deployments(keys):
+    a, b = deployment("a", 512), deployment("b", 512)
+
+    async def scenario(adm: Admission):
+        m = model(a, b)
+        worst = worst_case(body(10), m, CHAT)
+        first = await adm.reserve(UNLIMITED, m, worst, [a, b])
+        second = await adm.reserve(UNLIMITED, m, worst, [a, b])
+        assert isinstance(first, Admitted) and isinstance(second, Admitted)
+        assert {first.deployment, second.deployment} == {a, b}
+        await adm.settle(second.metadata(), 1, 1)
+        third = await adm.reserve(UNLIMITED, m, worst, [a, b])
+        assert isinstance(third, Admitted) and third.deployment == second.deployment
+
+    run(keys, scenario)
+
+
+def test_it_refuses_past_max_concurrency_until_a_slot_is_settled_or_expires(keys):
+    capped = deployment("capped", 512, limit=2, price="0.5")
+
+    async def scenario(adm: Admission):
+        m = model(capped)
+        worst = worst_case(body(10), m, CHAT)
+        held = [await adm.reserve(UNLIMITED, m, worst, [capped]) for _ in range(2)]
+        assert isinstance(held[0], Admitted) and isinstance(held[1], Admitted)
+        assert held[0].deployment == held[1].deployment == capped
+        # Settled at the chosen deployment's price, reserved at the model's dearest.
+        assert held[0].price_in == 500  # nano-USD per token for $0.5 per million
+        refused = await adm.reserve(UNLIMITED, m, worst, [capped])
+        assert isinstance(refused, Saturated) and (refused.limit, refused.current) == (2, 2)
+        await adm.settle(held[0].metadata(), 1, 1)
+        assert isinstance(await adm.reserve(UNLIMITED, m, worst, [capped]), Admitted)
+        assert isinstance(await adm.reserve(UNLIMITED, m, worst, [capped]), Saturated)
+
+    run(keys, scenario)
+
+
+def test_a_crashed_workers_slots_come_back_when_their_lease_runs_out(keys):
+    capped = deployment("leased", 512, limit=2)
+
+    async def scenario(adm: Admission):
+        m = model(capped)
+        worst = worst_case(body(10), m, CHAT)
+        for _ in range(2):  # never settled: the worker holding them died
+            assert isinstance(await adm.reserve(UNLIMITED, m, worst, [capped]), Admitted)
+        assert isinstance(await adm.reserve(UNLIMITED, m, worst, [capped]), Saturated)
+        await asyncio.sleep(1.2)
+        assert isinstance(await adm.reserve(UNLIMITED, m, worst, [capped]), Admitted)
+
+    run(keys, scenario, ttl=1.0)
+
+
+def test_a_refused_scope_takes_no_deployment_slot(keys):
+    capped = deployment("capped", 512, limit=1)
+    limited = KeySnapshot(key_id="k", org_id="o", user_id="u", scopes=(ScopeLimits("key", "k", rpm=1),))
+
+    async def scenario(adm: Admission):
+        m = model(capped)
+        worst = worst_case(body(10), m, CHAT)
+        first = await adm.reserve(limited, m, worst, [capped])
+        assert isinstance(first, Admitted)
+        await adm.settle(first.metadata(), 1, 1)
+        refused = await adm.reserve(limited, m, worst, [capped])
+        assert not isinstance(refused, Admitted | Saturated)  # rpm, not capacity
+        assert isinstance(await adm.reserve(UNLIMITED, m, worst, [capped]), Admitted)
+
+    run(keys, scenario)
