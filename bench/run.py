@@ -1,6 +1,6 @@
 """The control plane's cost on the hot path, as ratios against stock LiteLLM and the backend.
 
-    .venv/bin/python -m bench.run [--quick] [--out bench/out]
+    .venv/bin/python -m bench.run [--quick] [--out bench/out] [--only B10,B11]
 
 Writes report.md, report.json and PNG plots. Every figure is a ratio against a baseline
 measured in the same run, with samples interleaved across levels (see bench/README.md).
@@ -28,6 +28,7 @@ import httpx
 import psycopg
 import redis
 
+from bench import portal
 from bench.stacks import Bench
 from inference.proxy.contract import UsageRecord
 from inference.proxy.shipper import ShipperConfig
@@ -484,8 +485,34 @@ def verdict(value: float, target: str) -> str:
 
 
 def report(out: Path, results: dict[str, Any]) -> str:
+    rows = hot_path_rows(results) if set(results) >= HOT_PATH else []
+    rows += portal.rows(results)
+    lines = [
+        "# LLMaaS hot-path benchmark",
+        "",
+        f"Run {results['started']}, {'quick' if results['quick'] else 'full'} mode, on {results['machine']}.",
+        "L0 = backend direct, L1 = stock LiteLLM (same version and workers, master key, no hooks),",
+        "L2 = LLMaaS through nginx (route gate, auth, admission, usage hook, shipper).",
+        "",
+        "| id | figure | value | detail | target | verdict |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    lines += [f"| {i} | {f} | {v} | {d} | {t} | {verdict(float(v), t)} |" for i, f, v, d, t in rows]
+    if set(results) >= HOT_PATH:
+        lines += hot_path_details(results)
+    text = "\n".join(lines)
+    (out / "report.md").write_text(text)
+    return text
+
+
+HOT_PATH = {"B1", "B2", "B3", "B4", "B5", "B6", "B7", "B9"}
+PORTAL = {"B10", "B11"}
+FIGURES = sorted(HOT_PATH | PORTAL, key=lambda f: int(f[1:]))
+
+
+def hot_path_rows(results: dict[str, Any]) -> list[tuple[str, str, Any, str, str]]:
     b1, b2, b3, b4, b5, b6, b7, b9 = (results[k] for k in ("B1", "B2", "B3", "B4", "B5", "B6", "B7", "B9"))
-    rows = [
+    return [
         ("B1", "added p50 latency (L2−L1)/(L1−L0)", b1["p50"]["ratio"], f"CI95 {b1['p50']['ci95']}", "≤ 0.10"),
         ("B1", "added p99 latency (L2−L1)/(L1−L0)", b1["p99"]["ratio"], f"CI95 {b1['p99']['ci95']}", "≤ 0.10"),
         ("B2", "throughput knee L2/L1, 1 worker", b2["workers_1"]["ratio"],
@@ -509,59 +536,78 @@ def report(out: Path, results: dict[str, Any]) -> str:
         ("B9", "API GET p50, OAuth Bearer JWT / session", b9["ratio"],
          f"CI95 {b9['ci95']}, p50 {json.dumps(b9['p50_ms'])} ms", "≤ 1.00"),
     ]  # fmt: skip
-    lines = [
-        "# LLMaaS hot-path benchmark",
-        "",
-        f"Run {results['started']}, {'quick' if results['quick'] else 'full'} mode, on {results['machine']}.",
-        "L0 = backend direct, L1 = stock LiteLLM (same version and workers, master key, no hooks),",
-        "L2 = LLMaaS through nginx (route gate, auth, admission, usage hook, shipper).",
-        "",
-        "| id | figure | value | detail | target | verdict |",
-        "| --- | --- | --- | --- | --- | --- |",
-    ]
-    lines += [f"| {i} | {f} | {v} | {d} | {t} | {verdict(float(v), t)} |" for i, f, v, d, t in rows]
-    lines += ["", "B1 percentiles (ms): " + json.dumps({k: b1[k] for k in ("p50", "p99")})]
+
+
+def hot_path_details(results: dict[str, Any]) -> list[str]:
+    b1, b2 = results["B1"], results["B2"]
+    lines = ["", "B1 percentiles (ms): " + json.dumps({k: b1[k] for k in ("p50", "p99")})]
     for name, data in b2.items():
         for level in ("L1", "L2"):
             points = (f"c={p['concurrency']}: {p['rps']} req/s p99 {p['p99']} ms" for p in data[level]["points"])
             lines.append(f"B2 {name} {level}: " + ", ".join(points))
     lines += ["", "![B1](b1_latency.png)", "![B2](b2_throughput.png)", ""]
-    text = "\n".join(lines)
-    (out / "report.md").write_text(text)
-    return text
+    return lines
+
+
+def selected(only: str | None) -> set[str]:
+    """The figures to run: all, or those named (the hot path's run together: one stack, and B7
+    soaks at B2's knee)."""
+    if not only:
+        return set(FIGURES)
+    wanted = {name.strip().upper() for name in only.split(",") if name.strip()}
+    unknown = wanted - set(FIGURES)
+    if unknown:
+        raise SystemExit(f"--only: unknown figure(s) {', '.join(sorted(unknown))}; known: {', '.join(FIGURES)}")
+    return (wanted & PORTAL) | (HOT_PATH if wanted & HOT_PATH else set())
+
+
+def hot_path(bench: Bench, results: dict[str, Any], quick: bool) -> None:
+    results["B1"] = b1_added_latency(bench, rounds=4 if quick else 10, per_round=40 if quick else 150)
+    results["B3"] = b3_ttft(bench, n=6 if quick else 60)
+    results["B4"] = b4_statements(bench, n=200 if quick else 1000)
+    results["B5"] = b5_ingest(bench, rows=4000 if quick else 20000, rounds=3 if quick else 5)
+    levels = [1, 4, 16] if quick else [1, 2, 3, 4, 6, 8, 12, 16, 32]
+    results["B2"] = b2_throughput(bench, levels, 1.5 if quick else 6, idle=(1, 60) if quick else (4, 150))
+    results["B6"] = b6_rss(bench, warm_up=200 if quick else 500)
+    results["B9"] = b9_api_auth(bench, rounds=4 if quick else 10, per_round=25 if quick else 100)
+    knee_rps = min(results["B2"]["workers_2"]["L1"]["knee_rps"], results["B2"]["workers_2"]["L2"]["knee_rps"])
+    results["B7"] = b7_soak(bench, knee_rps, 5 if quick else 600)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.run")
     parser.add_argument("--quick", action="store_true", help="a short run (under 3 minutes)")
     parser.add_argument("--out", default=str(ROOT / "bench" / "out"))
+    parser.add_argument(
+        "--only", help=f"comma-separated figures, e.g. B10,B11 (of {', '.join(FIGURES)}; B1-B9 run together)"
+    )
     args = parser.parse_args()
+    figures = selected(args.only)
     out = Path(args.out).resolve()  # nginx and the stack need absolute paths
     out.mkdir(parents=True, exist_ok=True)
     quick = args.quick
-    bench = Bench(out / "state")
     results: dict[str, Any] = {"started": time.strftime("%Y-%m-%d %H:%M:%S"), "quick": quick}
     results["machine"] = f"{subprocess.run(['nproc'], capture_output=True, text=True).stdout.strip()} cores"
-    say("starting the fast backend, SmolLM2, stock LiteLLM and the LLMaaS stack")
-    try:
-        bench.up()
-        results["B1"] = b1_added_latency(bench, rounds=4 if quick else 10, per_round=40 if quick else 150)
-        results["B3"] = b3_ttft(bench, n=6 if quick else 60)
-        results["B4"] = b4_statements(bench, n=200 if quick else 1000)
-        results["B5"] = b5_ingest(bench, rows=4000 if quick else 20000, rounds=3 if quick else 5)
-        levels = [1, 4, 16] if quick else [1, 2, 3, 4, 6, 8, 12, 16, 32]
-        results["B2"] = b2_throughput(bench, levels, 1.5 if quick else 6, idle=(1, 60) if quick else (4, 150))
-        results["B6"] = b6_rss(bench, warm_up=200 if quick else 500)
-        results["B9"] = b9_api_auth(bench, rounds=4 if quick else 10, per_round=25 if quick else 100)
-        knee_rps = min(results["B2"]["workers_2"]["L1"]["knee_rps"], results["B2"]["workers_2"]["L2"]["knee_rps"])
-        results["B7"] = b7_soak(bench, knee_rps, 5 if quick else 600)
-    finally:
-        bench.down()
-    files = plots(out, results["B1"], results["B2"])
-    results["B1"].pop("raw")
+    files: list[str] = []
+    if figures & HOT_PATH:
+        bench = Bench(out / "state")
+        say("starting the fast backend, SmolLM2, stock LiteLLM and the LLMaaS stack")
+        try:
+            bench.up()
+            hot_path(bench, results, quick)
+        finally:
+            bench.down()
+        files = plots(out, results["B1"], results["B2"])
+        results["B1"].pop("raw")
+    if "B10" in figures:
+        results["B10"] = portal.b10_initial_js()
+    if "B11" in figures:
+        state = out / "state-portal"
+        rows = 30_000 if quick else 300_000
+        results["B11"] = portal.b11_dashboard_render(state, rounds=3 if quick else 10, rows=rows)
     (out / "report.json").write_text(json.dumps(results, indent=2))
     print(report(out, results))
-    say(f"report: {out / 'report.md'}, {out / 'report.json'}, plots: {', '.join(files)}")
+    say(f"report: {out / 'report.md'}, {out / 'report.json'}" + (f", plots: {', '.join(files)}" if files else ""))
 
 
 if __name__ == "__main__":
