@@ -110,6 +110,19 @@ describe("the dashboard", () => {
     expect(screen.getByRole("option", { name: /Hour \(UTC\) — 31 days at most/ })).toBeDisabled();
   });
 
+  it("takes its view from the address (a reload or a shared link shows the same chart)", async () => {
+    const seen: URLSearchParams[] = [];
+    server.use(meHandler(), summaryHandler(seen), keysHandler([]), limitsHandler(), emptyNotifications);
+    renderPage(<DashboardRoute />, { path: "/dashboard?days=90&group=model&show=cost_usd" });
+    expect(await screen.findByRole("table", { name: "Usage by model" })).toBeInTheDocument();
+    expect(screen.getByLabelText("Range")).toHaveValue("90");
+    expect(screen.getByLabelText("Show")).toHaveValue("cost_usd");
+    expect(screen.getByTestId("usage-totals").parentElement).toHaveTextContent("cost (usd) per day by model, last 90 days");
+    const span = new Date(seen[0]!.get("end")!).getTime() - new Date(seen[0]!.get("start")!).getTime();
+    expect(span).toBeGreaterThanOrEqual(90 * 86_400_000);
+    expect(span).toBeLessThan(91 * 86_400_000);
+  });
+
   it("shows the API's refusal in words", async () => {
     server.use(
       meHandler(),

@@ -1,5 +1,6 @@
 import { useInfiniteQuery } from "@tanstack/react-query";
-import { useCallback, useId, useMemo, useState } from "react";
+import { useCallback, useId, useMemo } from "react";
+import { useSearchParams } from "react-router";
 import { keysQueryOptions } from "@/features/keys/api/get-keys";
 import { may, useCurrentMembership } from "@/features/organizations/roles";
 import { formatNumber, formatUsd } from "@/components/ui/format";
@@ -29,6 +30,29 @@ const GROUPS: { value: GroupBy | ""; label: string }[] = [
 ];
 const MAX_HOURLY_DAYS = 31; // the API answers at most 31 days per hour
 
+type View = { days: number; hourly: boolean; groupBy: GroupBy | ""; metric: Metric };
+
+function readView(search: URLSearchParams): View {
+  const days = Number(search.get("days"));
+  const group = search.get("group") ?? "";
+  const show = search.get("show") ?? "";
+  return {
+    days: RANGES.some((r) => r.days === days) ? days : 30,
+    hourly: search.get("per") === "hour",
+    groupBy: GROUPS.some((g) => g.value === group) ? (group as GroupBy | "") : "",
+    metric: METRICS.some((m) => m.value === show) ? (show as Metric) : "requests",
+  };
+}
+
+function writeView(view: View): URLSearchParams {
+  const params = new URLSearchParams();
+  if (view.days !== 30) params.set("days", String(view.days));
+  if (view.hourly) params.set("per", "hour");
+  if (view.groupBy) params.set("group", view.groupBy);
+  if (view.metric !== "requests") params.set("show", view.metric);
+  return params;
+}
+
 type GroupTotal = UsageCounts & { group: string };
 
 function sumByGroup(rows: UsageRow[]): GroupTotal[] {
@@ -57,11 +81,17 @@ function useKeyNames(enabled: boolean): (id: string) => string {
 /** Requests, tokens and cost over time, by model, key or end user, from /api/usage/summary. */
 export function UsageDashboard() {
   const ids = { range: useId(), granularity: useId(), group: useId(), metric: useId() };
-  const [days, setDays] = useState(30);
-  const [hourly, setHourly] = useState(false);
-  const [groupBy, setGroupBy] = useState<GroupBy | "">("");
-  const [metric, setMetric] = useState<Metric>("requests");
-  const granularity = hourly && days <= MAX_HOURLY_DAYS ? "hour" : "day";
+  // The view lives in the address (?days=90&per=hour&group=model&show=cost_usd): shareable, and
+  // a reload shows the same chart.
+  const [search, setSearch] = useSearchParams();
+  const view = readView(search);
+  const { days, groupBy, metric } = view;
+  const granularity = view.hourly && days <= MAX_HOURLY_DAYS ? "hour" : "day";
+  const update = (changes: Partial<View>) => setSearch(writeView({ ...view, ...changes }), { replace: true });
+  const setDays = (value: number) => update({ days: value });
+  const setHourly = (value: boolean) => update({ hourly: value });
+  const setGroupBy = (value: GroupBy | "") => update({ groupBy: value });
+  const setMetric = (value: Metric) => update({ metric: value });
   const summary = useUsageSummary({ granularity, days, groupBy: groupBy || null });
   const { membership } = useCurrentMembership();
   const keyName = useKeyNames(groupBy === "key" && may.listKeys(membership?.role));
