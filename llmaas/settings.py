@@ -19,6 +19,15 @@ CSRF_TRUSTED_ORIGINS = envlist("DJANGO_CSRF_TRUSTED_ORIGINS", "http://127.0.0.1:
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 USE_X_FORWARDED_HOST = True
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = envbool("DJANGO_SECURE_COOKIES", default=is_production())
+# HTTPS only in production: plain-HTTP requests are redirected, except the internal ones that
+# never cross the edge (probes of /api/health, the shipper's usage webhook on the internal port).
+SECURE_SSL_REDIRECT = envbool("DJANGO_SSL_REDIRECT", default=is_production())
+SECURE_REDIRECT_EXEMPT = [r"^api/health$", r"^api/webhooks/"]
+SECURE_HSTS_SECONDS = envint("DJANGO_HSTS_SECONDS", 31_536_000 if is_production() else 0)
+# Subdomains and the browsers' preload list too (check --deploy asks for both); an operator whose
+# domain still serves HTTP subdomains turns these off, knowingly.
+SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", default=is_production())
+SECURE_HSTS_PRELOAD = envbool("DJANGO_HSTS_PRELOAD", default=is_production())
 
 INSTALLED_APPS = [
     "django.contrib.admin",

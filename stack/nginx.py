@@ -35,6 +35,7 @@ class NginxSite:
     access_log: str
     error_log: str
     user_directive: str = ""
+    forwarded_proto: str = "$scheme"  # what Django is told the client's scheme was
     edge_anonymous_rps: int = 20
     edge_anonymous_burst: int = 40
     edge_address_rps: int = 1000
@@ -46,6 +47,7 @@ def render_nginx_conf(site: NginxSite, *, require_portal_build: bool = True) -> 
     template = string.Template(TEMPLATE.read_text())
     return template.substitute(
         user_directive=site.user_directive,
+        forwarded_proto=site.forwarded_proto,
         state_dir=str(site.state_dir),
         listen=site.listen,
         django_upstream=site.django_upstream,
@@ -127,6 +129,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--litellm", default=env("LLMAAS_NGINX_LITELLM", "litellm:4000"))
     parser.add_argument("--portal-dist", type=Path, default=Path("/usr/share/llmaas/portal"))
     parser.add_argument("--export-connections", type=int, default=4)
+    parser.add_argument(
+        "--own-scheme",
+        action="store_true",
+        help="tell Django this nginx's own scheme (default: the X-Forwarded-Proto of the TLS-terminating ingress)",
+    )
     args = parser.parse_args(argv)
     site = NginxSite(
         state_dir=args.state_dir,
@@ -137,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         access_log="/dev/stdout",
         error_log="/dev/stderr",
         export_connections=args.export_connections,
+        forwarded_proto="$scheme" if args.own_scheme else "$http_x_forwarded_proto",
     )
     # The image copies the portal's build in beside the rendered file: render its locations anyway.
     args.out.write_text(render_nginx_conf(site, require_portal_build=False))
