@@ -30,8 +30,8 @@ export const may = {
 };
 
 /** The caller's membership in the current organization (the switcher's choice, else the personal one). */
-export function useCurrentMembership(): { membership: Membership | null; isPending: boolean } {
-  const me = useMe();
+export function useCurrentMembership(enabled = true): { membership: Membership | null; isPending: boolean } {
+  const me = useMe(enabled);
   const active = useOrganizationStore((s) => s.activeOrganizationId);
   const organizations = me.data?.organizations ?? [];
   const membership =

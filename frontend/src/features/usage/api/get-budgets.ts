@@ -36,7 +36,7 @@ function ratioOf(limit: number, spent: number, reserved: number): number {
  */
 export function useBudgets({ enabled = true }: { enabled?: boolean } = {}) {
   const organization = useOrganizationKey();
-  const { membership } = useCurrentMembership();
+  const { membership } = useCurrentMembership(enabled); // signed out: not even /api/auth/me
   const role = membership?.role;
   const limits = useQuery({ ...organizationLimitsQueryOptions(organization), enabled: enabled && !!membership });
   const keys = useInfiniteQuery({ ...keysQueryOptions(organization), enabled: enabled && may.listKeys(role) });

@@ -1,4 +1,6 @@
-import { screen, waitFor, within } from "@testing-library/react";
+import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
+import { render, screen, waitFor, within } from "@testing-library/react";
+import { MemoryRouter } from "react-router";
 import userEvent from "@testing-library/user-event";
 import { http, HttpResponse } from "msw";
 import { describe, expect, it, vi } from "vitest";
@@ -242,5 +244,22 @@ describe("the budget banner", () => {
     await new Promise((r) => setTimeout(r, 50));
     expect(screen.queryByTestId("budget-banner")).not.toBeInTheDocument();
     expect(keys).not.toHaveBeenCalled(); // a viewer may not list keys: no 403 asked for
+  });
+
+  it("asks nothing while signed out (the landing page)", async () => {
+    const me = vi.fn(() => HttpResponse.json(aMe()));
+    const limits = vi.fn(() => HttpResponse.json({}));
+    server.use(http.get("/api/auth/me", me), http.get("/api/organization/limits", limits));
+    render(
+      <QueryClientProvider client={new QueryClient()}>
+        <MemoryRouter>
+          <BudgetBanner />
+        </MemoryRouter>
+      </QueryClientProvider>,
+    );
+    await new Promise((r) => setTimeout(r, 50));
+    expect(me).not.toHaveBeenCalled();
+    expect(limits).not.toHaveBeenCalled();
+    expect(screen.queryByTestId("budget-banner")).not.toBeInTheDocument();
   });
 });
