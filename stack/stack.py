@@ -80,6 +80,7 @@ class LlamaSpec:
     threads: int = 1
     # An embedding model: served with --embeddings (its pooling is in the GGUF), no chat template.
     embeddings: bool = False
+    chat_template: Path | None = None  # a Jinja chat template in place of the GGUF's own
 
 
 def _env_port(name: str, default: int) -> int:
@@ -136,7 +137,14 @@ class StackConfig:
             # The default stack renders the repository's config; another state dir keeps its own.
             litellm_config=ROOT / "litellm" / "config.yaml" if state_dir == ROOT / ".state" else None,
             llamas=[
-                LlamaSpec("llama-smollm2", assets.smollm2(), chat_port, "smollm2-135m-instruct", threads=2),
+                LlamaSpec(
+                    "llama-smollm2",
+                    assets.smollm2(),
+                    chat_port,
+                    "smollm2-135m-instruct",
+                    threads=2,
+                    chat_template=assets.SMOLLM2_TOOLS_TEMPLATE,
+                ),
                 embeddings_llama(embeddings_port),
             ],
             models=[
@@ -283,6 +291,8 @@ class Stack:
         # Chat models: the GGUF's Jinja chat template, so tools and tool_choice reach the model and
         # its tool calls come back parsed (OpenAI's tool_calls). Embedding models: /v1/embeddings.
         argv += ["--embeddings"] if spec.embeddings else ["--jinja"]
+        if spec.chat_template is not None:
+            argv += ["--chat-template-file", str(spec.chat_template)]
         return Proc(
             spec.name, argv, dict(os.environ), self.log(spec.name), http_ok(f"http://127.0.0.1:{spec.port}/health")
         )

@@ -182,7 +182,13 @@ def isolated_stack(state: Path) -> Iterator[E2E]:
         webhook_port=free_port(),
         litellm_port=free_port(),
         llamas=[
-            LlamaSpec("llama-smollm2", assets.smollm2(), smol_port, "smollm2-135m-instruct"),
+            LlamaSpec(
+                "llama-smollm2",
+                assets.smollm2(),
+                smol_port,
+                "smollm2-135m-instruct",
+                chat_template=assets.SMOLLM2_TOOLS_TEMPLATE,
+            ),
             LlamaSpec("llama-tiny", assets.tiny_gguf(), tiny_port, "tiny-random", context=2048, parallel=4),
             embeddings_llama(embeddings_port),
         ],

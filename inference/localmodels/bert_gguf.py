@@ -70,7 +70,7 @@ def _pooling_type(model_dir: Path) -> gguf.PoolingType | None:
     return None
 
 
-def _vocab(model_dir: Path, vocab_size: int) -> tuple[list[str], list[int]]:
+def _vocab(model_dir: Path, vocab_size: int) -> tuple[list[str], list[gguf.TokenType]]:
     """The WordPiece vocabulary in llama.cpp's "phantom space" form: a word start is prefixed with
     U+2581, a continuation (``##x``) loses its marker, special tokens stay as they are."""
     words = (model_dir / "vocab.txt").read_text(encoding="utf-8").split("\n")
@@ -80,7 +80,8 @@ def _vocab(model_dir: Path, vocab_size: int) -> tuple[list[str], list[int]]:
     tokenizer_file = model_dir / "tokenizer.json"
     if tokenizer_file.is_file():
         special = {t["content"] for t in json.loads(tokenizer_file.read_text()).get("added_tokens", []) if t["special"]}
-    tokens, types = [], []
+    tokens: list[str] = []
+    types: list[gguf.TokenType] = []
     for i in range(vocab_size):
         if i >= len(words):
             tokens.append(f"[PAD{i}]")
