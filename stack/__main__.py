@@ -17,6 +17,7 @@ BANNER = """
  LLMaaS is up.
 
  Portal / API   {url}/
+ Over TLS       {tls}
  Admin          {url}/admin/
    login        {email}
    password     {password}
@@ -78,6 +79,7 @@ def main() -> int:
     print(
         BANNER.format(
             url=config.public_url,
+            tls=f"{config.public_tls_url}/  (self-signed: {stack.tls_files[0]})" if config.public_tls_port else "off",
             email=stack.state["admin_email"],
             password=stack.state["admin_password"],
             key=stack.state["demo_key"],

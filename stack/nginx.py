@@ -41,6 +41,12 @@ class NginxSite:
     edge_address_rps: int = 1000
     edge_address_burst: int = 2000
     export_connections: int = 4
+    edge_auth_rps: int = 20
+    edge_auth_burst: int = 100
+    # TLS on a second listener (the local stack's self-signed certificate); empty: none.
+    tls_listen: str = ""
+    tls_certificate: Path | None = None
+    tls_certificate_key: Path | None = None
 
 
 def render_nginx_conf(site: NginxSite, *, require_portal_build: bool = True) -> str:
@@ -60,8 +66,45 @@ def render_nginx_conf(site: NginxSite, *, require_portal_build: bool = True) -> 
         edge_address_rps=site.edge_address_rps,
         edge_address_burst=site.edge_address_burst,
         export_connections=site.export_connections,
+        edge_auth_rps=site.edge_auth_rps,
+        edge_auth_burst=site.edge_auth_burst,
+        tls_directives=tls_directives(site),
         portal_locations=nginx_portal_locations(site.portal_dist, require_build=require_portal_build),
     )
+
+
+def tls_directives(site: NginxSite) -> str:
+    if not site.tls_listen:
+        return ""
+    return f"""        listen {site.tls_listen} ssl;
+        ssl_certificate {site.tls_certificate};
+        ssl_certificate_key {site.tls_certificate_key};
+        ssl_protocols TLSv1.2 TLSv1.3;
+        ssl_session_cache shared:tls:1m;"""
+
+
+# The portal's pages: only its own scripts, its API on this origin, never framed. (React sets
+# styles through the DOM, which style-src does not govern; 'unsafe-inline' there covers libraries
+# that write style attributes.)
+PORTAL_CSP = "; ".join(
+    (
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data:",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    )
+)
+PORTAL_SECURITY_HEADERS = f"""add_header Content-Security-Policy "{PORTAL_CSP}" always;
+            add_header X-Frame-Options DENY always;
+            add_header Referrer-Policy strict-origin-when-cross-origin always;
+            add_header X-Content-Type-Options nosniff always;
+            add_header Strict-Transport-Security $llmaas_hsts always;"""
 
 
 def nginx_route_map() -> str:
@@ -81,7 +124,8 @@ def nginx_portal_locations(dist: Path, *, require_build: bool = True) -> str:
     index = f"""root {dist};
             default_type text/html;
             try_files /index.html =404;
-            add_header Cache-Control "no-cache" always;"""
+            add_header Cache-Control "no-cache" always;
+            {PORTAL_SECURITY_HEADERS}"""
     return f"""        # The portal (frontend/dist).
         location ^~ /assets/ {{
             root {dist};
@@ -99,6 +143,8 @@ def nginx_portal_locations(dist: Path, *, require_build: bool = True) -> str:
             gzip_vary on;
             gzip_types application/javascript text/css application/json image/svg+xml;
             add_header Cache-Control "public, max-age=31536000, immutable";
+            add_header X-Content-Type-Options nosniff always;
+            add_header Strict-Transport-Security $llmaas_hsts always;
             try_files $uri =404;
         }}
         location = / {{

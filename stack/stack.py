@@ -19,6 +19,7 @@ from psycopg import sql
 from stack import assets
 from stack.nginx import TEMP_DIRS, NginxSite, nginx_binary, render_nginx_conf
 from stack.processes import Proc, Supervisor, http_ok, port_open
+from stack.tls import dev_certificate
 
 ROOT = assets.ROOT
 LITELLM_VENV = Path(os.environ.get("LLMAAS_LITELLM_VENV", ROOT / ".venv-litellm"))
@@ -96,6 +97,7 @@ class StackConfig:
     broker_url: str = "amqp://guest:guest@127.0.0.1:5672//"
     public_host: str = "127.0.0.1"
     public_port: int = 8000
+    public_tls_port: int = 0  # nginx with a self-signed certificate made at first start; 0: no TLS listener
     django_port: int = 8001
     # Django's internal workers (the usage webhook): never routed by nginx, so slow public
     # requests (export readers) cannot take the capacity that billing needs.
@@ -131,6 +133,7 @@ class StackConfig:
             redis_prefix=os.environ.get("LLMAAS_REDIS_PREFIX", cls.redis_prefix),
             broker_url=os.environ.get("LLMAAS_CELERY_BROKER_URL", cls.broker_url),
             public_port=_env_port("LLMAAS_PUBLIC_PORT", 8000),
+            public_tls_port=_env_port("LLMAAS_PUBLIC_TLS_PORT", 8443),
             django_port=_env_port("LLMAAS_DJANGO_PORT", 8001),
             webhook_port=_env_port("LLMAAS_WEBHOOK_PORT", 8002),
             litellm_port=_env_port("LLMAAS_LITELLM_PORT", 4000),
@@ -163,6 +166,10 @@ class StackConfig:
     @property
     def public_url(self) -> str:
         return f"http://{self.public_host}:{self.public_port}"
+
+    @property
+    def public_tls_url(self) -> str:
+        return f"https://{self.public_host}:{self.public_tls_port}" if self.public_tls_port else ""
 
     @property
     def state_file(self) -> Path:
@@ -208,6 +215,11 @@ class Stack:
     def django_env(self) -> dict[str, str]:
         c = self.config
         origins = f"http://{c.public_host}:{c.public_port},http://localhost:{c.public_port}"
+        portal_origins = os.environ.get("LLMAAS_PORTAL_EXTRA_ORIGINS", "")
+        if c.public_tls_port:  # the same site over the TLS listener: forms, and the portal's sign-in
+            tls_origins = f"{c.public_tls_url},https://localhost:{c.public_tls_port}"
+            origins += f",{tls_origins}"
+            portal_origins = ",".join(o for o in (portal_origins, c.public_tls_url) if o)
         return {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "llmaas.settings",
@@ -221,6 +233,7 @@ class Stack:
             "LLMAAS_CELERY_EAGER": "false",
             "LLMAAS_SNAPSHOT_RECONCILE_SECONDS": str(c.snapshot_reconcile_seconds),
             "DJANGO_CSRF_TRUSTED_ORIGINS": origins,
+            "LLMAAS_PORTAL_EXTRA_ORIGINS": portal_origins,
             "LLMAAS_PUBLIC_URL": c.public_url,
             # Every Django process of this stack signs and checks tokens with the same key.
             "LLMAAS_STATE_DIR": str(c.state_dir),
@@ -343,6 +356,11 @@ class Stack:
         ]  # fmt: skip
         return procs
 
+    @property
+    def tls_files(self) -> tuple[Path, Path]:
+        """The self-signed certificate and key of the TLS listener (made at first start)."""
+        return dev_certificate(self.config.state_dir / "tls")
+
     def render_nginx(self) -> Path:
         c = self.config
         for sub in TEMP_DIRS:
@@ -350,6 +368,9 @@ class Stack:
         site = NginxSite(
             state_dir=c.state_dir,
             listen=f"{c.public_host}:{c.public_port}",
+            tls_listen=f"{c.public_host}:{c.public_tls_port}" if c.public_tls_port else "",
+            tls_certificate=self.tls_files[0] if c.public_tls_port else None,
+            tls_certificate_key=self.tls_files[1] if c.public_tls_port else None,
             django_upstream=f"127.0.0.1:{c.django_port}",
             litellm_upstream=f"127.0.0.1:{c.litellm_port}",
             portal_dist=c.portal_dist,

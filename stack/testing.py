@@ -178,6 +178,7 @@ def isolated_stack(state: Path) -> Iterator[E2E]:
         redis_prefix=f"llmaas-e2e-{run}",
         broker_url=f"amqp://guest:guest@127.0.0.1:5672/{vhost}",
         public_port=free_port(),
+        public_tls_port=free_port(),
         django_port=free_port(),
         webhook_port=free_port(),
         litellm_port=free_port(),

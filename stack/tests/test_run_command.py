@@ -20,7 +20,8 @@ def test_the_run_command_prints_a_snippet_that_works_and_ctrl_c_stops_everything
     run = uuid.uuid4().hex[:8]
     vhost, db_url = f"llmaas_smoke_{run}", f"postgres://postgres@127.0.0.1:5432/llmaas_smoke_{run}"
     ensure_vhost(vhost)
-    ports = {name: free_port() for name in ("PUBLIC", "DJANGO", "LITELLM", "CHAT")}
+    names = ("PUBLIC", "PUBLIC_TLS", "DJANGO", "WEBHOOK", "LITELLM", "CHAT", "EMBEDDINGS")
+    ports = {name: free_port() for name in names}
     env = {
         **os.environ,
         "LLMAAS_DATABASE_URL": db_url,
