@@ -7,8 +7,12 @@ import { ChatFilters } from "./chat-filters";
 import { ChatItem } from "./chat-item";
 import { ExportButtons } from "./export-buttons";
 
-/** Calls `onVisible` whenever the element scrolls into view (where IntersectionObserver exists). */
-function useOnVisible(onVisible: () => void, active: boolean) {
+/**
+ * Calls `onVisible` whenever the element scrolls into view (where IntersectionObserver exists).
+ * A new `version` (one more page) observes afresh: a sentinel still in view after a short page
+ * asks for the next one too.
+ */
+function useOnVisible(onVisible: () => void, active: boolean, version: number) {
   const ref = useRef<HTMLDivElement>(null);
   const callback = useRef(onVisible);
   useEffect(() => {
@@ -20,7 +24,7 @@ function useOnVisible(onVisible: () => void, active: boolean) {
     const observer = new IntersectionObserver((entries) => entries.some((e) => e.isIntersecting) && callback.current(), { rootMargin: "400px 0px" });
     observer.observe(node);
     return () => observer.disconnect();
-  }, [active]);
+  }, [active, version]);
   return ref;
 }
 
@@ -36,7 +40,7 @@ export function ChatHistory() {
   const { hasNextPage, isFetchingNextPage, fetchNextPage } = chats;
   const sentinel = useOnVisible(() => {
     if (hasNextPage && !isFetchingNextPage) void fetchNextPage();
-  }, !!hasNextPage);
+  }, !!hasNextPage && !isFetchingNextPage, chats.data?.pages.length ?? 0);
   const all = chats.data?.pages.flatMap((p) => p.results) ?? [];
   const filtered = !!(values.key || values.from || values.to);
 
