@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from django.db.models import QuerySet
 
-from inference.models import ModelAlias, ModelDeployment
+from inference.models import BackendHealthCheck, ModelAlias, ModelDeployment
 
 
 def deployments_enabled() -> QuerySet[ModelDeployment]:
@@ -88,3 +89,47 @@ def deployment_prices(*, names: Iterable[str]) -> dict[str, tuple[Decimal, Decim
         "name", "input_price_per_mtok", "output_price_per_mtok"
     )
     return {name: (price_in, price_out) for name, price_in, price_out in rows}
+
+
+HEALTH_HISTORY_SHOWN = 5
+
+
+def model_catalog_for(*, allowed: Iterable[str] | None) -> list[dict[str, Any]]:
+    """The public models a caller may use (``allowed``: an allow-list of names, None for all), as
+    GET /api/models/ shows them: no backend address, key name or host."""
+    models = public_models(names=allowed)
+    backends = {d.backend_id for m in models for d in m.deployments}
+    history: dict[int, list[dict[str, Any]]] = {}
+    for backend_id in backends:
+        checks = BackendHealthCheck.objects.filter(backend_id=backend_id).order_by("-checked_at")
+        history[backend_id] = [{"checked_at": c.checked_at, "ok": c.ok} for c in checks[:HEALTH_HISTORY_SHOWN]]
+    result = []
+    for m in models:
+        up = [d.backend.routable for d in m.deployments]
+        health = "healthy" if all(up) else "degraded" if any(up) else "unavailable"
+        result.append(
+            {
+                "name": m.name,
+                "aliases": list(m.aliases),
+                "mode": m.mode,
+                "context_window": m.context_window,
+                "max_output_tokens": m.max_output_tokens,
+                "input_price_per_mtok": m.input_price_per_mtok,
+                "output_price_per_mtok": m.output_price_per_mtok,
+                "available": m.available,
+                "health": health,
+                "deployments": [
+                    {
+                        "name": d.name,
+                        "routing_profile": d.routing_profile,
+                        "context_window": d.context_window,
+                        "max_concurrency": d.max_concurrency,
+                        "health": d.backend.health,
+                        "health_checked_at": d.backend.health_checked_at,
+                        "health_history": history.get(d.backend_id, []),
+                    }
+                    for d in m.deployments
+                ],
+            }
+        )
+    return result

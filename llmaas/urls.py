@@ -71,6 +71,7 @@ urlpatterns = [
     path("api/organization/", include(app_urlpatterns)),
     path("api/invitations/", include(invitations_urlpatterns)),
     path("api/keys/", include("keys.urls")),
+    path("api/models/", include("inference.urls")),
     path("api/audit/", include("audit.urls")),
     path("api/webhooks/", include("webhooks.urls")),
     path("api/usage/", include(usage_urls)),

@@ -101,6 +101,8 @@ SPEC: dict[str, dict[str, Case]] = {
         "POST": Case(Action.KEY_MANAGE_OWN, 201, {"rotation_id": "r1"}, expect={"dave": 403}),
     },
     "api/keys/<str:key_id>/effective": {"GET": Case(Action.KEY_LIST, 200, expect={"dave": 403})},
+    # the model catalog (what the organization's keys may use)
+    "api/models/": {"GET": Case(Action.MODEL_LIST, 200)},
     # the current organization
     "api/organization": {
         "GET": Case(Action.ORG_VIEW, 200),

@@ -37,6 +37,8 @@ CALL_ID_HEADER = b"x-litellm-call-id"
 CLIENT_REQUEST_ID_HEADER = b"x-llmaas-client-request-id"
 CLIENT_REQUEST_ID_MAX = 100
 RESERVED_HEADER_PREFIXES = (b"x-litellm-", b"litellm", b"x-llmaas-")
+# Ours, but the client's to send: it only chooses among deployments the catalog allows (routing.py).
+CLIENT_HEADERS = frozenset({b"x-llmaas-routing-profile"})
 
 
 def _bearer(scope: Scope) -> bytes:
@@ -65,7 +67,7 @@ def _with_own_headers(scope: Scope) -> Scope:
     for name, value in scope.get("headers") or ():
         if name == CALL_ID_HEADER:
             client_id = client_id or _client_request_id(value)
-        elif not name.startswith(RESERVED_HEADER_PREFIXES):
+        elif not name.startswith(RESERVED_HEADER_PREFIXES) or name in CLIENT_HEADERS:
             headers.append((name, value))
     headers.append((CALL_ID_HEADER, str(uuid.uuid4()).encode()))
     if client_id:
