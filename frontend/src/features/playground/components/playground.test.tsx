@@ -59,7 +59,7 @@ const usageChunk = {
   usage: { prompt_tokens: 1000, completion_tokens: 2000, total_tokens: 3000 },
 };
 
-function handlers({ keys = [aKey()], models = ["tiny", "smollm2"] } = {}) {
+function handlers({ keys = [aKey()], models = ["tiny", "all-minilm-l6-v2", "smollm2"] } = {}) {
   const issued: PlaygroundKey[] = [...keys];
   const calls = { keys: 0, modelAuth: [] as string[] };
   server.use(
@@ -93,6 +93,7 @@ describe("the playground", () => {
     renderPage(<PlaygroundRoute />, { path: "/playground" });
     expect(await screen.findByText(/Playground key sk-play123… \(kept in this page only\)/)).toBeInTheDocument();
     const select = await screen.findByLabelText("Model");
+    // The key's chat models only: /v1/models also lists the embedding model.
     expect(within(select).getAllByRole("option").map((o) => o.textContent)).toEqual(["smollm2", "tiny"]);
     expect(calls.modelAuth).toEqual(["Bearer sk-play123-secret-one"]);
 

@@ -38,8 +38,10 @@ function PlaygroundForm({ keyId, secret, prices }: { keyId: string; secret: stri
   const [temperature, setTemperature] = useState(0.7);
   if (models.isPending) return <Loading label="Loading models…" />;
   if (models.isError) return <ErrorMessage error={new Error(describeModelsError(models.error))} onRetry={() => void models.refetch()} />;
-  if (models.data.length === 0) return <Empty title="No model is available to this organization">Ask an administrator to allow one.</Empty>;
-  const chosen = models.data.includes(model) ? model : models.data[0]!;
+  // What /v1/models lists and the key's chat models (priced) both name: no embedding models here.
+  const names = models.data.filter((name) => prices.some((p) => p.name === name));
+  if (names.length === 0) return <Empty title="No model is available to this organization">Ask an administrator to allow one.</Empty>;
+  const chosen = names.includes(model) ? model : names[0]!;
   const tooLong = prompt.length > MAX_PROMPT;
   const submit = (event: FormEvent) => {
     event.preventDefault();
@@ -53,7 +55,7 @@ function PlaygroundForm({ keyId, secret, prices }: { keyId: string; secret: stri
           <div>
             <label htmlFor={`${id}-model`}>Model</label>
             <select id={`${id}-model`} value={chosen} onChange={(e) => setModel(e.target.value)}>
-              {models.data.map((name) => (
+              {names.map((name) => (
                 <option key={name} value={name}>
                   {name}
                 </option>
