@@ -157,6 +157,12 @@ class ModelDeployment(models.Model):
     def clean(self) -> None:
         if self.public_name and ModelAlias.objects.filter(name=self.public_name).exists():
             raise ValidationError({"public_name": "An alias already has this name."})
+        # One public model has one mode: a chat and an embedding model never share a name.
+        other = (
+            ModelDeployment.objects.filter(public_name=self.public_name).exclude(pk=self.pk).exclude(mode=self.mode)
+        ).first()
+        if other is not None:
+            raise ValidationError({"mode": f"{self.public_name!r} is served in mode {other.mode!r} by {other.name!r}."})
 
 
 class ModelAlias(models.Model):

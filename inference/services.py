@@ -120,25 +120,9 @@ def deployment_set(
     for field, value in fields.items():
         setattr(deployment, field, value)
     _validated(deployment)
-    _check_mode(deployment)
     deployment.save()
     catalog_publish_on_commit()
     return deployment
-
-
-def _check_mode(deployment: ModelDeployment) -> None:
-    """One public model has one mode: a chat model and an embedding model never share a name."""
-    other = (
-        ModelDeployment.objects.filter(public_name=deployment.public_name)
-        .exclude(pk=deployment.pk)
-        .exclude(mode=deployment.mode)
-        .first()
-    )
-    if other is not None:
-        raise ApplicationError(
-            f"The model {deployment.public_name!r} is served in mode {other.mode!r} by {other.name!r}.",
-            code="mode_conflict",
-        )
 
 
 @transaction.atomic

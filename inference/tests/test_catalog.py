@@ -98,7 +98,7 @@ def test_it_refuses_a_chat_and_an_embedding_deployment_under_one_name_and_an_ali
     with pytest.raises(ApplicationError) as mixed:
         deployment_set(name="e-chat", public_name="e", backend_url="http://gpu-1:8000/v1", upstream_model="c",
                        context_window=512)  # fmt: skip
-    assert mixed.value.code == "mode_conflict"
+    assert mixed.value.code == "invalid_catalog_entry" and "mode" in mixed.value.message
     with pytest.raises(ApplicationError) as shadow:
         alias_set(name="e", public_name="other")
     assert shadow.value.code == "invalid_catalog_entry"
