@@ -413,7 +413,9 @@ def embeddings_llama(port: int) -> LlamaSpec:
 
 def embeddings_model(port: int) -> ModelSpec:
     """Its catalog entry: billed by input tokens (an embedding has no output tokens)."""
-    return ModelSpec(EMBEDDINGS_MODEL, f"http://127.0.0.1:{port}/v1", EMBEDDINGS_MODEL, 512, Decimal("0.02"))
+    return ModelSpec(
+        EMBEDDINGS_MODEL, f"http://127.0.0.1:{port}/v1", EMBEDDINGS_MODEL, 512, Decimal("0.02"), mode="embedding"
+    )
 
 
 def build_portal() -> None:

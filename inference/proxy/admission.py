@@ -19,6 +19,7 @@ import redis.asyncio as aioredis
 
 from inference.proxy.admission_lua import ADMIT, SETTLE
 from inference.proxy.contract import (
+    MODE_EMBEDDING,
     NANO_PER_USD,
     CatalogDeployment,
     CatalogModel,
@@ -200,6 +201,20 @@ def check_prompt(body: dict[str, Any], path: str) -> None:
         "input": "a non-empty string, or a non-empty list of strings, token ids or input items",
     }
     raise InvalidValue(f"Invalid '{name}': expected {shapes[name]}.", param=name, code="invalid_prompt")
+
+
+def check_mode(model: CatalogModel, path: str) -> None:
+    """A 400 unless the route fits the model's mode: /v1/embeddings needs an embedding model, and an
+    embedding model serves nothing else (its backend runs ``llama-server --embeddings``, which has
+    no chat template and generates nothing; a chat backend answers /v1/embeddings with a 501)."""
+    embedding = model.mode == MODE_EMBEDDING
+    if path.endswith("/embeddings") == embedding:
+        return
+    if embedding:
+        message = f"The model {model.name!r} is an embedding model: it serves /v1/embeddings only."
+    else:
+        message = f"The model {model.name!r} does not create embeddings: /v1/embeddings needs an embedding model."
+    raise InvalidValue(message, param="model", code="model_not_supported")
 
 
 @dataclass(frozen=True)

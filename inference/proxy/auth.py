@@ -25,7 +25,7 @@ from litellm.proxy._types import LitellmUserRoles, ProxyException, UserAPIKeyAut
 from litellm.proxy.common_utils.http_parsing_utils import _read_request_body
 from redis.exceptions import RedisError
 
-from inference.proxy.admission import Admission, InvalidValue, Refusal, Saturated, worst_case
+from inference.proxy.admission import Admission, InvalidValue, Refusal, Saturated, check_mode, worst_case
 from inference.proxy.contract import (
     SECRET_MAX_LENGTH,
     SECRET_MIN_LENGTH,
@@ -149,6 +149,7 @@ async def _admit(
         raise _model_unavailable(model.name)
     choices = candidates(model, body, profile)
     try:
+        check_mode(model, path)
         worst = worst_case(body, model, path, settings.max_completions)
         balanced = needs_admission(choices)
         if not _limited(snapshot) and not balanced:

@@ -92,3 +92,12 @@ def test_it_reserves_only_the_input_and_refuses_what_the_budget_cannot_cover(e2e
     with pytest.raises(openai.RateLimitError) as refused:
         client.embeddings.create(model=EMBEDDINGS_MODEL, input="word " * 200)
     assert refused.value.code == "insufficient_quota"
+
+
+def test_it_refuses_a_route_the_model_does_not_serve(e2e, client):
+    with pytest.raises(openai.BadRequestError) as chat_model:
+        client.embeddings.create(model="smollm2", input="hello")
+    assert chat_model.value.code == "model_not_supported"
+    with pytest.raises(openai.BadRequestError) as embedding_model:
+        client.chat.completions.create(model=EMBEDDINGS_MODEL, messages=[{"role": "user", "content": "hi"}])
+    assert embedding_model.value.code == "model_not_supported"
