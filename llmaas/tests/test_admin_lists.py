@@ -62,9 +62,9 @@ def many_keys(operator):
     bulk(
         """
         INSERT INTO keys_apikey (id, organization_id, created_by_id, name, prefix, secret_hash, allowed_models,
-            store_chats, created_at, revoked_at, rotation_id, budget_period)
+            store_chats, playground, created_at, revoked_at, rotation_id, budget_period)
         SELECT gen_random_uuid(), %s, %s, 'bulk ' || i, 'sk-' || substr(md5(i::text), 1, 7),
-            md5(i::text) || md5((i + 1)::text), '{}', false, now() - i * interval '1 second',
+            md5(i::text) || md5((i + 1)::text), '{}', false, false, now() - i * interval '1 second',
             CASE WHEN i %% 100 = 0 THEN now() END, '', 'monthly'
         FROM generate_series(1, %s) AS i
         """,
