@@ -3,6 +3,8 @@ import os
 from celery import Celery
 from django.conf import settings  # lazy: read only when beat's schedule is built, after Django set up
 
+from llmaas import metrics  # noqa: F401  (connects the task-outcome counters to Celery's signals)
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "llmaas.settings")
 
 app = Celery("llmaas")

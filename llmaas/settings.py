@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django_prometheus",  # /metrics (internal): requests, latencies, statuses by view
     "django.contrib.postgres",  # ArrayField, pattern-ops expression indexes
     "rest_framework",
     "drf_spectacular",
@@ -51,6 +52,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",  # first: times the whole request
     "django.middleware.security.SecurityMiddleware",
     "llmaas.request_meta.RequestMetaMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -60,6 +62,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",  # last: sees the view and status
 ]
 
 ROOT_URLCONF = "llmaas.urls"

@@ -8,6 +8,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from accounts.organization_urls import invitations_urlpatterns, organization_urlpatterns, organizations_urlpatterns
 from keys.urls import organization_limits_urlpatterns
+from llmaas.metrics import metrics_view
 from llmaas.redis_client import redis_client
 from oauth.api_urls import app_urlpatterns, grant_urlpatterns
 from oauth.urls import well_known_urlpatterns
@@ -57,6 +58,8 @@ admin.site.site_title = "LLMaaS admin"
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/health", health, name="health"),
+    # Internal: Prometheus scrapes Django's port; nginx never routes /metrics publicly.
+    path("metrics", metrics_view, name="metrics"),
     path("o/", include("oauth.urls", namespace="oauth2_provider")),
     path(".well-known/", include(well_known_urlpatterns)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -238,6 +238,8 @@ class Stack:
             # Every Django process of this stack signs and checks tokens with the same key.
             "LLMAAS_STATE_DIR": str(c.state_dir),
             "DJANGO_STATIC_ROOT": str(c.state_dir / "static"),
+            # Gunicorn and Celery processes write their metrics here; any /metrics sums them all.
+            "PROMETHEUS_MULTIPROC_DIR": str(self.metrics_dir),
             "LLMAAS_WEBHOOK_SECRET": self.secret("LLMAAS_WEBHOOK_SECRET"),
             **c.extra_env,
         }
@@ -280,6 +282,9 @@ class Stack:
         (c.state_dir / "logs").mkdir(parents=True, exist_ok=True)
         os.chmod(c.state_dir, 0o700)
         ensure_database(c.database_url)
+        # Counters of earlier runs' processes must not add to this run's (prometheus_client).
+        shutil.rmtree(self.metrics_dir, ignore_errors=True)
+        self.metrics_dir.mkdir(parents=True)
         self.manage("migrate", "--noinput")
         self.manage("collectstatic", "--noinput")
         for m in c.models:
@@ -355,6 +360,10 @@ class Stack:
             ),
         ]  # fmt: skip
         return procs
+
+    @property
+    def metrics_dir(self) -> Path:
+        return self.config.state_dir / "metrics" / "django"
 
     @property
     def tls_files(self) -> tuple[Path, Path]:

@@ -40,7 +40,12 @@ export function useBudgets({ enabled = true }: { enabled?: boolean } = {}) {
   const role = membership?.role;
   const limits = useQuery({ ...organizationLimitsQueryOptions(organization), enabled: enabled && !!membership });
   const keys = useInfiniteQuery({ ...keysQueryOptions(organization), enabled: enabled && may.listKeys(role) });
-  const live = (keys.data?.pages[0]?.results ?? []).filter((k) => !k.revoked);
+  const now = keys.dataUpdatedAt; // expired as of the list's fetch (render stays pure)
+  // Live keys of people's own: not revoked, not expired, not the playground's short-lived key
+  // (its small lifetime budget is renewed with each new key: no warning for it).
+  const live = (keys.data?.pages[0]?.results ?? []).filter(
+    (k) => !k.revoked && !(k as { playground?: boolean }).playground && !(k.expires_at && new Date(k.expires_at).getTime() <= now),
+  );
   const orgBudget = limits.data?.budget_usd != null;
   const targets = live.filter((k) => k.budget_usd !== null).slice(0, MAX_KEYS);
   if (orgBudget && targets.length === 0 && live[0]) targets.push(live[0]); // one key reads the organization's spend

@@ -237,6 +237,36 @@ describe("the budget banner", () => {
     expect(within(banner).getByRole("link", { name: "See budgets" })).toHaveAttribute("href", "/dashboard#budgets");
   });
 
+  it("leaves out revoked and expired keys and the playground's key", async () => {
+    const asked: string[] = [];
+    server.use(
+      meHandler(),
+      keysHandler([
+        aKey({ id: "revoked", budget_usd: "1.000000", revoked: true }),
+        aKey({ id: "expired", budget_usd: "1.000000", expires_at: "2020-01-01T00:00:00Z" }),
+        { ...aKey({ id: "playground", name: "playground", budget_usd: "0.500000" }), playground: true } as ReturnType<typeof aKey>,
+        aKey({ id: "live", name: "live", budget_usd: "1.000000" }),
+      ]),
+      limitsHandler(),
+      http.get("/api/keys/:id/effective", ({ params }) => {
+        asked.push(String(params.id));
+        return HttpResponse.json({
+          models: { value: null, set_by: null },
+          budgets: [budget("key", "1.000000", "0.990000")],
+          budget_binding_scope: "key",
+          rpm: { value: null, set_by: null },
+          tpm: { value: null, set_by: null },
+          max_parallel: { value: null, set_by: null },
+          expires_at: null,
+          timezone: "UTC",
+        });
+      }),
+    );
+    renderPage(<BudgetBanner />);
+    expect(await screen.findByTestId("budget-banner")).toHaveTextContent("API key “live”: 99 %");
+    expect(asked).toEqual(["live"]);
+  });
+
   it("stays away below 90 % and for roles that see no keys", async () => {
     const keys = vi.fn(() => HttpResponse.json({ next: null, previous: null, results: [] }));
     server.use(meHandler(aMe("viewer")), http.get("/api/keys/", keys), limitsHandler({ budget_usd: "10.000000" }));
