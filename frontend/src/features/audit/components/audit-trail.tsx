@@ -1,5 +1,7 @@
+import { useId, useState } from "react";
 import { formatDate } from "@/components/ui/format";
 import { Empty, ErrorMessage, Loading } from "@/components/ui/states";
+import { AUDIT_CATEGORIES, type AuditCategory } from "../actions";
 import { useAudit, type AuditEvent } from "../api/get-audit";
 
 function detailsOf(event: AuditEvent): string {
@@ -9,7 +11,30 @@ function detailsOf(event: AuditEvent): string {
 
 /** Who did what, when, from where: the organization's audit trail, newest first, paginated. */
 export function AuditTrail() {
-  const audit = useAudit();
+  const filterId = useId();
+  const [category, setCategory] = useState<AuditCategory | "">("");
+  return (
+    <div className="stack">
+      <div className="controls">
+        <div className="control">
+          <label htmlFor={filterId}>Show</label>
+          <select id={filterId} value={category} onChange={(e) => setCategory(e.target.value as AuditCategory | "")}>
+            <option value="">Every action</option>
+            {(Object.keys(AUDIT_CATEGORIES) as AuditCategory[]).map((c) => (
+              <option key={c} value={c}>
+                {AUDIT_CATEGORIES[c].label}
+              </option>
+            ))}
+          </select>
+        </div>
+      </div>
+      <AuditEntries category={category || null} />
+    </div>
+  );
+}
+
+function AuditEntries({ category }: { category: AuditCategory | null }) {
+  const audit = useAudit(category);
   if (audit.isPending) return <Loading label="Loading the audit trail…" />;
   if (audit.isError) return <ErrorMessage error={audit.error} onRetry={() => void audit.refetch()} />;
   const all = audit.data.pages.flatMap((p) => p.results);

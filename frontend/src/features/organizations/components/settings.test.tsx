@@ -150,8 +150,9 @@ describe("the settings page", () => {
     expect(body).toEqual({ log_retention_days: 7, chat_retention_days: 30 });
   });
 
-  it("pages through the audit trail", async () => {
+  it("pages through the audit trail, and filters it", async () => {
     const user = userEvent.setup();
+    const seen: URLSearchParams[] = [];
     const event = (id: number, action: string) => ({
       id,
       created_at: "2026-03-01T10:00:00Z",
@@ -165,6 +166,7 @@ describe("the settings page", () => {
     ownerApi([
       http.get("/api/audit/", ({ request }) => {
         const url = new URL(request.url);
+        seen.push(url.searchParams);
         return url.searchParams.get("cursor")
           ? HttpResponse.json(page([event(1, "key.revoked")]))
           : HttpResponse.json({ next: `${url.origin}/api/audit/?cursor=abc`, previous: null, results: [event(2, "key.created")] });
@@ -175,6 +177,11 @@ describe("the settings page", () => {
     await user.click(screen.getByRole("button", { name: "Show older entries" }));
     expect(await screen.findByText("key.revoked")).toBeInTheDocument();
     expect(screen.queryByRole("button", { name: "Show older entries" })).not.toBeInTheDocument();
+
+    // A filter by area: the API's repeatable `action` parameter.
+    const audit = within(screen.getByRole("region", { name: "Audit trail" }));
+    await user.selectOptions(audit.getByLabelText("Show"), "keys");
+    await waitFor(() => expect(seen.at(-1)!.getAll("action")).toEqual(["key.created", "key.changed", "key.rotated", "key.revoked"]));
   });
 
   it("revokes an authorized app with the login session and CSRF, never the Bearer token", async () => {
