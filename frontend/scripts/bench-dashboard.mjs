@@ -60,18 +60,28 @@ try {
   await login.waitForSelector(BARS, { timeout: 60_000 }); // warm-up: caches, connections, the first build of each query
   await login.close();
 
-  const result = { first_render_ms: [], with_sign_in_ms: [], range_90_days_ms: [], bars_90_days: 0 };
+  const result = { first_render_ms: [], with_sign_in_ms: [], range_90_days_ms: [], bars_90_days: 0, steps: {} };
   for (let i = 0; i < rounds; i++) {
     const page = await context.newPage();
     const opened = Date.now();
     await page.goto(`${base}/dashboard?days=90`);
     await page.waitForSelector(BARS, { timeout: 60_000 });
     await page.waitForURL(/\/dashboard\?days=90$/, { timeout: 30_000 });
-    const { chartAt, origin, caption } = await page.evaluate(() => ({
-      chartAt: window.__chartAt,
-      origin: performance.timeOrigin,
-      caption: document.querySelector('[data-testid="usage-chart"]').textContent,
-    }));
+    const { chartAt, origin, caption, steps } = await page.evaluate(() => {
+      // Where the time went: when the document was parsed, the tokens and the summary arrived.
+      const ended = (path) => Math.max(0, ...performance.getEntriesByType("resource").filter((e) => new URL(e.name).pathname === path).map((e) => e.responseEnd));
+      return {
+        chartAt: window.__chartAt,
+        origin: performance.timeOrigin,
+        caption: document.querySelector('[data-testid="usage-chart"]').textContent,
+        steps: {
+          parsed: performance.getEntriesByType("navigation")[0].domContentLoadedEventEnd,
+          tokens: ended("/o/token/"),
+          summary: ended("/api/usage/summary"),
+        },
+      };
+    });
+    for (const [name, ms] of Object.entries(steps)) (result.steps[name] ??= []).push(Math.round(ms));
     if (!/90 days/i.test(caption)) throw new Error(`the first render is not the 90-day chart: ${caption}`);
     result.first_render_ms.push(Math.round(chartAt));
     result.with_sign_in_ms.push(Math.round(origin + chartAt - opened));
