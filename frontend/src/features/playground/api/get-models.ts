@@ -7,10 +7,10 @@ export async function listModels(secret: string): Promise<string[]> {
   return page.data.map((model) => model.id).sort();
 }
 
-export const useModels = (keyId: string | undefined, secret: string | undefined) =>
+/** Keyed by organization, not by key: a renewed key keeps the list (and the form on screen). */
+export const useModels = (organization: string, secret: string) =>
   useQuery({
-    queryKey: ["playground-models", keyId],
-    queryFn: () => listModels(secret!),
-    enabled: Boolean(secret),
+    queryKey: ["playground-models", organization],
+    queryFn: () => listModels(secret),
     staleTime: 60_000,
   });

@@ -13,28 +13,32 @@ function usable(key: PlaygroundKey | null, organization: string | null, wanted: 
   return key !== null && organization === wanted && new Date(key.expires_at).getTime() - now > RENEW_BEFORE_MS;
 }
 
-let pending: Promise<PlaygroundKey> | null = null;
+let pending: { organization: string; key: Promise<PlaygroundKey> } | null = null;
 
 /** The playground key of this organization: the one in memory while it lasts, else a new one
- * (one request at a time; the server revokes the previous playground key). */
+ * (one request at a time per organization; the server revokes the previous playground key). */
 export async function ensurePlaygroundKey(organization: string, { renew = false } = {}): Promise<PlaygroundKey> {
   const { key, organization: owner, setKey } = usePlaygroundKeyStore.getState();
   if (!renew && usable(key, owner, organization)) return key;
-  pending ??= issuePlaygroundKey()
+  if (pending?.organization === organization) return pending.key;
+  const request = issuePlaygroundKey()
     .then((fresh) => {
       setKey(fresh, organization);
       return fresh;
     })
     .finally(() => {
-      pending = null;
+      if (pending?.key === request) pending = null;
     });
-  return pending;
+  pending = { organization, key: request };
+  return request;
 }
 
-/** The key for the current organization, renewed shortly before it expires. */
+/** The key for the current organization, renewed shortly before it expires. `current` is the
+ * newest one in memory (a 401 during a chat may have replaced it since the query last ran). */
 export function usePlaygroundKey() {
   const organization = useOrganizationKey();
-  return useQuery({
+  const stored = usePlaygroundKeyStore((s) => (s.organization === organization ? s.key : null));
+  const query = useQuery({
     queryKey: ["playground-key", organization],
     queryFn: () => ensurePlaygroundKey(organization),
     staleTime: Infinity,
@@ -45,4 +49,5 @@ export function usePlaygroundKey() {
       return key ? Math.max(1_000, new Date(key.expires_at).getTime() - Date.now() - RENEW_BEFORE_MS + 1_000) : false;
     },
   });
+  return { ...query, current: stored ?? query.data };
 }

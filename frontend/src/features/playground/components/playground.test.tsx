@@ -194,6 +194,21 @@ describe("the playground", () => {
     expect(calls.keys).toBe(1);
   });
 
+  it("renews the key a minute before it expires and keeps the form as it is", async () => {
+    const user = userEvent.setup();
+    // In memory: a key with 62 s left, so the renewal is due about 3 s from now.
+    usePlaygroundKeyStore.getState().setKey(aKey({ prefix: "sk-old0000", expires_at: new Date(Date.now() + 62_000).toISOString() }), "personal");
+    const calls = handlers({ keys: [aKey({ prefix: "sk-new0000", secret: "sk-new0000-secret" })] });
+    renderPage(<PlaygroundRoute />, { path: "/playground" });
+    expect(await screen.findByText(/Playground key sk-old0000…/)).toBeInTheDocument();
+    expect(calls.keys).toBe(0);
+    await user.type(await screen.findByLabelText("Message"), "Half-written");
+    expect(await screen.findByText(/Playground key sk-new0000…/, {}, { timeout: 6_000 })).toBeInTheDocument();
+    expect(calls.keys).toBe(1);
+    expect(screen.getByLabelText("Message")).toHaveValue("Half-written");
+    expect(calls.modelAuth).toHaveLength(1); // the model list is kept too
+  }, 10_000);
+
   it("limits the message's size before sending (VITE_PLAYGROUND_MAX_PROMPT_CHARS)", async () => {
     const user = userEvent.setup();
     handlers();

@@ -2,6 +2,7 @@ import { useId, useState, type FormEvent } from "react";
 import { formatDate } from "@/components/ui/format";
 import { Empty, ErrorMessage, Loading } from "@/components/ui/states";
 import { env } from "@/config/env";
+import { useOrganizationKey } from "@/lib/use-organization";
 import { useModels } from "../api/get-models";
 import { usePlaygroundKey } from "../api/playground-key";
 import { usePlaygroundChat, type ChatState } from "../hooks/use-playground-chat";
@@ -14,22 +15,23 @@ const seconds = (ms: number) => (ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1
 
 export function Playground() {
   const key = usePlaygroundKey();
-  if (key.isPending) return <Loading label="Getting a playground key…" />;
-  if (key.isError) return <ErrorMessage error={key.error} onRetry={() => void key.refetch()} />;
+  const current = key.current;
+  if (key.isPending && !current) return <Loading label="Getting a playground key…" />;
+  if (!current) return <ErrorMessage error={key.error} onRetry={() => void key.refetch()} />;
   return (
     <div className="stack">
       <p className="muted" data-testid="playground-key">
-        Playground key {key.data.prefix}… (kept in this page only) expires {formatDate(key.data.expires_at)} and may spend ${Number(key.data.budget_usd).toFixed(2)};
-        {key.data.store_chats ? " its chats appear in History." : ""}
+        Playground key {current.prefix}… (kept in this page only) expires {formatDate(current.expires_at)} and may spend ${Number(current.budget_usd).toFixed(2)};
+        {current.store_chats ? " its chats appear in History." : ""}
       </p>
-      <PlaygroundForm keyId={key.data.id} secret={key.data.secret} prices={key.data.models} />
+      <PlaygroundForm secret={current.secret} prices={current.models} />
     </div>
   );
 }
 
-function PlaygroundForm({ keyId, secret, prices }: { keyId: string; secret: string; prices: PlaygroundModelPrice[] }) {
+function PlaygroundForm({ secret, prices }: { secret: string; prices: PlaygroundModelPrice[] }) {
   const id = useId();
-  const models = useModels(keyId, secret);
+  const models = useModels(useOrganizationKey(), secret);
   const chat = usePlaygroundChat();
   const [model, setModel] = useState("");
   const [system, setSystem] = useState("");
