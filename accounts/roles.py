@@ -48,6 +48,9 @@ class Action(StrEnum):
     AUDIT_VIEW = "audit.view"
     # Third-party OAuth apps ("Sign in with LLMaaS"): register, change, rotate secrets, delete
     APP_MANAGE = "app.manage"
+    # Billing: balance, ledger, plan, invoices (view); top-ups, plan changes, codes (manage)
+    BILLING_VIEW = "billing.view"
+    BILLING_MANAGE = "billing.manage"
 
 
 _EVERYONE = frozenset(
@@ -71,7 +74,7 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
         Action.CHAT_VIEW_OWN,
     },
     Role.VIEWER: _EVERYONE | {Action.USAGE_VIEW_ALL},
-    Role.BILLING: _EVERYONE | {Action.USAGE_VIEW_ALL},
+    Role.BILLING: _EVERYONE | {Action.USAGE_VIEW_ALL, Action.BILLING_VIEW, Action.BILLING_MANAGE},
 }
 
 

@@ -49,6 +49,11 @@ class AuditAction(models.TextChoices):
     ADMIN_ADDED = "admin.added"  # an operator's add/change/delete in the admin site
     ADMIN_CHANGED = "admin.changed"
     ADMIN_DELETED = "admin.deleted"
+    BILLING_PLAN_CHANGED = "billing.plan_changed"
+    BILLING_TOPUP_STARTED = "billing.topup_started"  # a Checkout session was opened
+    BILLING_CREDITED = "billing.credited"  # a top-up, refund or adjustment reached the ledger
+    BILLING_CODE_REDEEMED = "billing.code_redeemed"
+    BILLING_SUBSCRIPTION_CHANGED = "billing.subscription_changed"
 
 
 class AuditEvent(models.Model):

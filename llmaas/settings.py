@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "webhooks",
     "inference",
     "oauth",
+    "billing",
 ]
 
 MIDDLEWARE = [
@@ -328,3 +329,20 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": envstr("LLMAAS_LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# Billing (billing/): Stripe through its library; without STRIPE_API_KEY nothing reaches Stripe
+# (Checkout and meter export answer 503 / skip). STRIPE_API_BASE points the library elsewhere
+# (tests: a local server speaking Stripe's API). Production refuses to start without the
+# webhook signing secret: an unsigned /api/webhooks/stripe could credit anyone.
+STRIPE_API_KEY = envstr("STRIPE_API_KEY")
+STRIPE_API_BASE = envstr("STRIPE_API_BASE")
+STRIPE_WEBHOOK_SECRET = envsecret("STRIPE_WEBHOOK_SECRET", "whsec_dev_insecure_stripe_webhook_secret")
+STRIPE_WEBHOOK_TOLERANCE_SECONDS = envint("STRIPE_WEBHOOK_TOLERANCE_SECONDS", 300)
+STRIPE_METER_EVENT_NAME = envstr("STRIPE_METER_EVENT_NAME", "llmaas_usage")
+STRIPE_METERED_PRICE_ID = envstr("STRIPE_METERED_PRICE_ID")
+BILLING_FREE_BUDGET_USD = envstr("LLMAAS_BILLING_FREE_BUDGET_USD", "5")
+BILLING_TOPUP_MIN_USD = envstr("LLMAAS_BILLING_TOPUP_MIN_USD", "5")
+BILLING_TOPUP_MAX_USD = envstr("LLMAAS_BILLING_TOPUP_MAX_USD", "10000")
+BILLING_RETURN_URL = envstr("LLMAAS_BILLING_RETURN_URL", f"{PUBLIC_URL}/settings/billing")
+LEDGER_POST_SECONDS = envint("LLMAAS_LEDGER_POST_SECONDS", 60)
+STRIPE_EXPORT_SECONDS = envint("LLMAAS_STRIPE_EXPORT_SECONDS", 3600)

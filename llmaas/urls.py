@@ -7,6 +7,7 @@ from django.views.defaults import server_error as default_server_error
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from accounts.organization_urls import invitations_urlpatterns, organization_urlpatterns, organizations_urlpatterns
+from billing.urls import stripe_webhook_urlpatterns
 from keys.urls import organization_limits_urlpatterns
 from llmaas.metrics import metrics_view
 from llmaas.redis_client import redis_client
@@ -77,6 +78,8 @@ urlpatterns = [
     path("api/models/", include("inference.urls")),
     path("api/audit/", include("audit.urls")),
     path("api/webhooks/", include("webhooks.urls")),
+    path("api/webhooks/", include(stripe_webhook_urlpatterns)),
+    path("api/billing/", include("billing.urls")),
     path("api/usage/", include(usage_urls)),
     path("api/chats/", include(chat_urls)),
     path("api/notifications/", include(notification_urls)),

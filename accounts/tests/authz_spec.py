@@ -35,6 +35,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 from django.utils import timezone
@@ -45,6 +46,8 @@ from accounts.roles import Action
 from accounts.services import membership_set, organization_create
 from audit.models import AuditAction, AuditEvent
 from audit.services import audit_record
+from billing.ledger import entry_append
+from billing.models import EntryKind, RedemptionCode
 from inference.proxy.contract import UsageRecord
 from keys.models import ApiKey
 from keys.services import key_issue
@@ -160,6 +163,19 @@ SPEC: dict[str, dict[str, Case]] = {
     "api/notifications/<int:notification_id>/read": {
         "POST": Case(Action.NOTIFICATION_VIEW, 200, expect={"bob": 404, "dave": 404})
     },
+    # billing: owners, admins and the billing role (Stripe is not configured in the matrix: a
+    # top-up is 503 billing_unavailable, pay-as-you-go 400 plan_unavailable, for whoever may)
+    "api/billing/balance": {"GET": Case(Action.BILLING_VIEW, 200)},
+    "api/billing/ledger": {"GET": Case(Action.BILLING_VIEW, 200, lists="ledger")},
+    "api/billing/ledger/export": {"GET": Case(Action.BILLING_VIEW, 200)},
+    "api/billing/plan": {
+        "GET": Case(Action.BILLING_VIEW, 200),
+        "PUT": Case(Action.BILLING_MANAGE, 200, {"plan": "prepaid"}),
+    },
+    "api/billing/invoices": {"GET": Case(Action.BILLING_VIEW, 200)},
+    "api/billing/topup": {"POST": Case(Action.BILLING_MANAGE, 503, {"amount_usd": "10.00"})},
+    "api/billing/subscription": {"POST": Case(Action.BILLING_MANAGE, 400)},
+    "api/billing/redeem": {"POST": Case(Action.BILLING_MANAGE, 200, {"code": "AUTHZ-CODE"})},
     # the caller's own organizations (no header): everyone sees only their own
     "api/organizations/": {
         "GET": Case(None, 200, lists="organization", scoped=False),
@@ -185,7 +201,7 @@ EXCLUDED: dict[str, str] = {
     "api/schema/": "the OpenAPI document",
     "api/docs/": "the API docs page",
     "api/redoc/": "the API docs page",
-    "api/webhooks/": "the usage shipper's HMAC-signed webhook, no session (webhooks/tests)",
+    "api/webhooks/": "signed webhooks, no session: the usage shipper's (webhooks/tests), Stripe's (billing/tests)",
     "o/": "the OAuth2 / OpenID Connect provider: the user's own consent and tokens (oauth/tests)",
     ".well-known/": "OAuth / OpenID discovery documents, public",
 }
@@ -217,6 +233,10 @@ def build_world() -> World:
              for org, user in ((org_a, users["alice"]), (org_b, users["charlie"]))}  # fmt: skip
 
     apps = {org: _app(org, owner) for org, owner in ((org_a, users["alice"]), (org_b, users["charlie"]))}
+    RedemptionCode.objects.create(code="AUTHZ-CODE", amount=Decimal("1.00"), max_uses=10)
+    ledger = {org: str(entry_append(organization=org, kind=EntryKind.ADJUSTMENT, amount=Decimal(1),
+                                    reference=f"authz-{org.pk}", memo="authz")[0].pk)
+              for org in (org_a, org_b)}  # fmt: skip
     world = World(users, org_a, org_b, alice_key, invitation_a, notes[org_a], apps[org_a])
     world.ids = {
         "key": {"A": {str(alice_key.pk), str(dave_key.pk)}, "B": {str(charlie_key.pk)}},
@@ -228,6 +248,7 @@ def build_world() -> World:
         "chat": {"A": calls[org_a], "B": calls[org_b]},
         "notification": {"A": {str(notes[org_a].pk)}, "B": {str(notes[org_b].pk)}},
         "app": {"A": {apps[org_a]}, "B": {apps[org_b]}},
+        "ledger": {"A": {ledger[org_a]}, "B": {ledger[org_b]}},
     }
     return world
 

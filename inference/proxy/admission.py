@@ -340,6 +340,25 @@ class Saturated:
 
 
 @dataclass(frozen=True)
+class InsufficientBalance:
+    """The organization's prepaid wallet cannot cover the request's worst case (a 402)."""
+
+    org_id: str
+    available: int  # nano-USD
+    needed: int
+
+    def message(self) -> str:
+        return (
+            f"Insufficient balance for organization {self.org_id}: this request could cost up to "
+            f"${self.needed / NANO_PER_USD:.6f} and the prepaid balance available is "
+            f"${max(0, self.available) / NANO_PER_USD:.6f}. Top up your credit to continue."
+        )
+
+    def details(self) -> dict[str, Any]:
+        return {"available": self.available / NANO_PER_USD, "needed": self.needed / NANO_PER_USD}
+
+
+@dataclass(frozen=True)
 class Admitted:
     reservation_id: str
     budget_keys: list[str]
@@ -347,6 +366,7 @@ class Admitted:
     price_out: int
     headers: dict[str, str] = field(default_factory=dict)
     deployment: CatalogDeployment | None = None  # the one chosen among the candidates given
+    wallet_mult_ppm: int = 0  # the prepaid wallet's price multiplier (millionths); 0: no wallet
 
     def metadata(self) -> dict[str, Any]:
         return {
@@ -355,6 +375,7 @@ class Admitted:
             "llmaas_price_in": self.price_in,
             "llmaas_price_out": self.price_out,
             "llmaas_ratelimit_headers": self.headers,
+            "llmaas_wallet_mult": self.wallet_mult_ppm,
         }
 
 
@@ -388,7 +409,7 @@ class Admission:
 
     async def admit(
         self, snapshot: KeySnapshot, model: CatalogModel, body: dict[str, Any], path: str
-    ) -> Admitted | Refusal | Saturated:
+    ) -> Admitted | Refusal | Saturated | InsufficientBalance:
         """Reserve the request's worst case (InvalidValue for an absurd one), or refuse it."""
         return await self.reserve(snapshot, model, worst_case(body, model, path))
 
@@ -398,7 +419,7 @@ class Admission:
         model: CatalogModel,
         worst: WorstCase,
         candidates: Sequence[CatalogDeployment] = (),
-    ) -> Admitted | Refusal | Saturated:
+    ) -> Admitted | Refusal | Saturated | InsufficientBalance:
         """Reserve against the key's scopes and, given candidate deployments, take a slot on the
         least busy one that has a free slot (all in one script, one round trip). The reservation
         is priced at the model's (dearest) prices; it settles at the chosen deployment's."""
@@ -426,6 +447,7 @@ class Admission:
         for candidate in candidates:
             keys.append(self.keys.in_flight("dep", candidate.id))
             args.append(_or_minus(candidate.max_concurrency))
+        keys.append(self.keys.wallet(snapshot.org_id))
         raw = await self._admit(keys, args)
         if int(raw[0]) == 1:
             chosen = candidates[int(raw[7]) - 1] if candidates and int(raw[7]) > 0 else None
@@ -433,10 +455,13 @@ class Admission:
                 price_in = nano_per_token(chosen.input_price_per_mtok)
                 price_out = nano_per_token(chosen.output_price_per_mtok)
             headers = _headers([int(v) for v in raw[:7]])
-            return Admitted(reservation_id, budget_keys, price_in, price_out, headers, chosen)
+            mult = int(raw[8]) if len(raw) > 8 else 0
+            return Admitted(reservation_id, budget_keys, price_in, price_out, headers, chosen, mult)
         index, kind = int(raw[1]) - 1, raw[2].decode() if isinstance(raw[2], bytes) else str(raw[2])
         if kind == "saturated":
             return Saturated(model.name, int(raw[3]), int(raw[4]))
+        if kind == "balance":
+            return InsufficientBalance(snapshot.org_id, int(raw[3]), int(raw[4]))
         refused: ScopeLimits = snapshot.scopes[index]
         reset_at = resets[index] if kind == "budget" else time.time() + max(1, int(raw[5]))
         return Refusal(refused.scope, refused.id, kind, int(raw[3]), int(raw[4]), reset_at)
@@ -452,7 +477,14 @@ class Admission:
         keys = [self.keys.reservations, self.keys.reservation_data, self.keys.settled(reservation_id)]
         keys += list(metadata.get("llmaas_budget_keys") or [])
         now_ms = int(time.time() * 1000)
-        await self._settle(keys, [reservation_id, cost, prompt_tokens + completion_tokens, now_ms])
+        wallet_cost = wallet_charge(cost, int(metadata.get("llmaas_wallet_mult") or 0))
+        await self._settle(keys, [reservation_id, cost, prompt_tokens + completion_tokens, now_ms, wallet_cost])
+
+
+def wallet_charge(cost_nano: int, mult_ppm: int) -> int:
+    """What a prepaid wallet is charged for a call of ``cost_nano`` at list prices: exact integer
+    arithmetic, rounded up (the ledger posts the same figure in Decimal, billing/ledger.py)."""
+    return -(-cost_nano * mult_ppm // 1_000_000)
 
 
 def _or_minus(value: int | None) -> int:

@@ -10,6 +10,10 @@ per candidate deployment of the model (routing.py) its requests in flight (a P k
 "dep"), and globally Z (reservation id → expiry, ms) and D (reservation id → what it holds), so
 an expired reservation (a crashed proxy, a lost callback) gives back its budget and its slots.
 A deployment's slot is held like a scope's P, with no budget: its B and T are ''.
+The organization's prepaid wallet W (billing/wallet.py) is a hash {credit, spent, reserved,
+mult_ppm}: present only for an organization on the prepaid plan, it must cover the reservation
+(at the organization's price multiplier) beside the budgets, in the same script; it is held like
+a budget with no slot, marked 'w' so that settle charges it the wallet's own (multiplied) cost.
 """
 
 # Shared by both scripts: give back reservations whose time is up (bounded per call).
@@ -45,7 +49,8 @@ local function window(key, now_s)
 end
 """
 
-# KEYS: Z, D, then per scope B, R, T, P, then per candidate deployment its P.
+# KEYS: Z, D, then per scope B, R, T, P, then per candidate deployment its P, then W (the
+#       organization's wallet; absent from Redis: no prepaid wallet to check).
 # ARGV: now_ms, reservation id, ttl_ms, cost (nano), tokens (both below 10^14, see
 #       admission.MAX_RESERVATION: exact through Lua's %.14g number formatting), the number of
 #       scopes, then per scope budget, rpm, tpm, parallel (-1 = unlimited), B's ttl in seconds
@@ -53,7 +58,9 @@ end
 # Returns {1, rpm_limit, rpm_left, rpm_reset_s, tpm_limit, tpm_left, tpm_reset_s, deployment}
 # (the tightest scope for each; -1 if unlimited; the chosen candidate, 1-based, 0 if none given:
 # the least busy one with a free slot) or {0, scope index (1-based), kind, limit, current,
-# reset_s}; every candidate saturated: {0, 0, 'saturated', limit, in flight, 1}.
+# reset_s}; every candidate saturated: {0, 0, 'saturated', limit, in flight, 1}; a prepaid wallet
+# that cannot cover the reservation: {0, 0, 'balance', available, needed, -1} (nano-USD). Admitted,
+# the reply's 9th item is the wallet's multiplier in millionths (0: no wallet).
 ADMIT = (
     _PURGE
     + """
@@ -63,7 +70,8 @@ local id, ttl_ms = ARGV[2], tonumber(ARGV[3])
 local cost, tokens = tonumber(ARGV[4]), tonumber(ARGV[5])
 purge(KEYS[1], KEYS[2], now_ms, 100)
 local n = tonumber(ARGV[6])
-local m = #KEYS - 2 - 4 * n
+local m = #KEYS - 3 - 4 * n
+local W = KEYS[#KEYS]
 local best = {-1, -1, 0, -1, -1, 0}
 local state = {}
 for i = 1, n do
@@ -98,6 +106,16 @@ for j = 1, m do
   end
 end
 if m > 0 and chosen == 0 then return {0, 0, 'saturated', full_limit, full_load, 1} end
+-- The prepaid wallet: what is left (credit - spent - reserved) must cover the reservation at the
+-- organization's multiplier (rounded up, plus one: never under the exact product).
+local w = redis.call('HMGET', W, 'credit', 'spent', 'reserved', 'mult_ppm')
+local wmult, wcost = 0, 0
+if w[1] then
+  wmult = tonumber(w[4] or '1000000')
+  wcost = math.ceil(cost / 1000000 * wmult) + (cost > 0 and 1 or 0)
+  local available = tonumber(w[1]) - tonumber(w[2] or '0') - tonumber(w[3] or '0')
+  if wcost > available then return {0, 0, 'balance', available, wcost, -1} end
+end
 local held = {}
 for i = 1, n do
   local s = state[i]
@@ -123,14 +141,19 @@ if chosen > 0 then
   redis.call('EXPIRE', P, math.ceil(ttl_ms / 1000) + 60)
   held[#held + 1] = {'', P, '', 0, now_s, 0}
 end
+if wmult > 0 then
+  redis.call('HINCRBY', W, 'reserved', string.format('%d', wcost))
+  held[#held + 1] = {W, '', '', wcost, now_s, 0, 'w'}
+end
 redis.call('ZADD', KEYS[1], now_ms + ttl_ms, id)
 redis.call('HSET', KEYS[2], id, cjson.encode(held))
-return {1, best[1], best[2], best[3], best[4], best[5], best[6], chosen}
+return {1, best[1], best[2], best[3], best[4], best[5], best[6], chosen, wmult}
 """
 )
 
 # KEYS: Z, D, the settled marker for this id, then the B key of every scope (used when the
-# reservation already expired). ARGV: reservation id, actual cost (nano), actual tokens, now_ms.
+# reservation already expired). ARGV: reservation id, actual cost (nano), actual tokens, now_ms,
+# and the wallet's actual cost (nano, at the organization's multiplier; 0 without a wallet).
 # Idempotent: a second settle of the same id does nothing.
 SETTLE = (
     _PURGE
@@ -142,7 +165,8 @@ if raw then
   for _, s in ipairs(cjson.decode(raw)) do
     if s[1] ~= '' then
       redis.call('HINCRBY', s[1], 'reserved', -s[4])
-      redis.call('HINCRBY', s[1], 'spent', ARGV[2])  -- the integer as sent: no %.14g rounding
+      -- the integer as sent (no %.14g rounding); a wallet's at its multiplier
+      redis.call('HINCRBY', s[1], 'spent', s[7] == 'w' and (ARGV[5] or '0') or ARGV[2])
     end
     if tonumber(redis.call('GET', s[2]) or '0') > 0 then redis.call('DECR', s[2]) end
     if s[3] ~= '' and redis.call('HEXISTS', s[3], s[5]) == 1 then

@@ -25,7 +25,15 @@ from litellm.proxy._types import LitellmUserRoles, ProxyException, UserAPIKeyAut
 from litellm.proxy.common_utils.http_parsing_utils import _read_request_body
 from redis.exceptions import RedisError
 
-from inference.proxy.admission import Admission, InvalidValue, Refusal, Saturated, check_mode, worst_case
+from inference.proxy.admission import (
+    Admission,
+    InsufficientBalance,
+    InvalidValue,
+    Refusal,
+    Saturated,
+    check_mode,
+    worst_case,
+)
 from inference.proxy.contract import (
     SECRET_MAX_LENGTH,
     SECRET_MIN_LENGTH,
@@ -103,13 +111,6 @@ def _unavailable(exc: Exception) -> OpenAIError:
     )
 
 
-def _limited(snapshot: KeySnapshot) -> bool:
-    return any(
-        s.budget_nano is not None or s.rpm is not None or s.tpm is not None or s.max_parallel is not None
-        for s in snapshot.scopes
-    )
-
-
 def _routed(deployment: CatalogDeployment) -> dict[str, Any]:
     # The pre-call hook hands LiteLLM this id as the model: its router serves that one deployment.
     return {"llmaas_deployment": router_id(deployment.id)}
@@ -141,10 +142,10 @@ async def _admit(
 ) -> dict[str, Any]:
     """Bound the request's output (always: the pre-call hook writes the cap into the request, so
     that no backend outgrows the catalog's max_output_tokens or what was billed), choose the
-    deployment (routing.py) and, when the key or its organization has limits or the choice needs
-    the deployments' load, reserve its worst case against all of them and a slot on the least
-    busy candidate (one Redis script), or refuse it (429; 503 when every candidate is at its max
-    concurrency). An absurd cap or n is a 400, before anything reaches Redis."""
+    deployment (routing.py), reserve its worst case against the key's and organization's limits
+    and prepaid wallet and, when the choice needs the deployments' load, a slot on the least busy
+    candidate (one Redis script), or refuse it (429; 402 insufficient_balance; 503 when every
+    candidate is at its max concurrency). An absurd cap or n is a 400, before anything reaches Redis."""
     if not model.deployments:
         raise _model_unavailable(model.name)
     choices = candidates(model, body, profile)
@@ -152,8 +153,8 @@ async def _admit(
         check_mode(model, path)
         worst = worst_case(body, model, path, settings.max_completions)
         balanced = needs_admission(choices)
-        if not _limited(snapshot) and not balanced:
-            return worst.metadata() | _routed(choices[0])
+        # Every call is admitted in Redis, limits or not: the organization may be on the prepaid
+        # plan, whose wallet the same script checks (a snapshot cannot know its balance).
         outcome = await admission.reserve(snapshot, model, worst, choices if balanced else ())
     except InvalidValue as exc:
         raise OpenAIError(400, str(exc), type="invalid_request_error", code=exc.code, param=exc.param) from None
@@ -161,6 +162,10 @@ async def _admit(
         raise _unavailable(exc) from None
     if isinstance(outcome, Saturated):
         raise _at_capacity(outcome)
+    if isinstance(outcome, InsufficientBalance):
+        raise OpenAIError(
+            402, outcome.message(), type="insufficient_balance", code="insufficient_balance", details=outcome.details()
+        )
     if isinstance(outcome, Refusal):
         retry_after = 3600 if outcome.reset_at is None else max(1, math.ceil(outcome.reset_at - time.time()))
         budget = outcome.kind == "budget"

@@ -109,6 +109,10 @@ class RedisKeys:
     def in_flight(self, scope: str, scope_id: str) -> str:
         return f"{self.prefix}:p:{scope}:{scope_id}"
 
+    def wallet(self, org_id: str) -> str:
+        """An organization's prepaid wallet (admission_lua.py): present only on the prepaid plan."""
+        return f"{self.prefix}:w:{org_id}"
+
 
 def _check_version(data: dict[str, Any], what: str) -> None:
     version = data.get("v")
@@ -211,6 +215,7 @@ class CatalogDeployment:
     upstream_key_env: str = ""
     profile: str = PROFILE_THROUGHPUT
     max_concurrency: int | None = None  # None: unlimited
+    queue_timeout_s: float = 0.0  # at capacity: wait this long for a slot (0: refuse at once)
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,7 @@ LATE_IMPORTS_ALLOWED = {
     ("keys.apps", "keys.receivers"),
     ("usage.apps", "usage.receivers"),
     ("oauth.apps", "oauth.receivers"),
+    ("billing.apps", "billing.receivers"),
 }
 
 

@@ -19,11 +19,12 @@ GOOD = {
     "DJANGO_SECRET_KEY": "a-real-secret-key-for-this-test-0123456789-qwertyuiopasdfghjkl",
     "LLMAAS_WEBHOOK_SECRET": "a-real-webhook-secret-0123456789",
     "LLMAAS_CELERY_BROKER_URL": "amqp://llmaas:s3cret@rabbit.internal:5672/llmaas",
+    "STRIPE_WEBHOOK_SECRET": "whsec_a_real_stripe_signing_secret_0123456789",
 }
 
 
 def _run(code: list[str], **overrides: str | None) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("LLMAAS_", "DJANGO_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LLMAAS_", "DJANGO_", "STRIPE_"))}
     env.update(GOOD)
     for name, value in overrides.items():
         if value is None:
@@ -55,6 +56,8 @@ def test_it_starts_in_production_with_real_secrets():
     [
         ({"LLMAAS_WEBHOOK_SECRET": "dev-insecure-webhook-secret"}, "LLMAAS_WEBHOOK_SECRET"),
         ({"LLMAAS_WEBHOOK_SECRET": None}, "LLMAAS_WEBHOOK_SECRET"),
+        ({"STRIPE_WEBHOOK_SECRET": None}, "STRIPE_WEBHOOK_SECRET"),
+        ({"STRIPE_WEBHOOK_SECRET": "whsec_dev_insecure_stripe_webhook_secret"}, "STRIPE_WEBHOOK_SECRET"),
         ({"DJANGO_SECRET_KEY": "dev-insecure-secret-key-do-not-use-in-production"}, "DJANGO_SECRET_KEY"),
         ({"LLMAAS_CELERY_BROKER_URL": None}, "LLMAAS_CELERY_BROKER_URL"),
         ({"LLMAAS_CELERY_BROKER_URL": "amqp://guest:guest@rabbit.internal:5672//"}, "LLMAAS_CELERY_BROKER_URL"),
