@@ -131,6 +131,11 @@ class ModelDeployment(models.Model):
         validators=[MinValueValidator(1)],
         help_text="Requests in flight at most, across every proxy worker (empty: unlimited).",
     )
+    queue_timeout_seconds = models.PositiveIntegerField(
+        default=0,
+        help_text="When every deployment of the model is at its max concurrency, a call waits this long for a slot "
+        "before its 503 (0: at once).",
+    )
     routing_profile = models.CharField(max_length=20, choices=Profile.choices, default=Profile.THROUGHPUT)
     input_price_per_mtok = models.DecimalField(
         max_digits=12, decimal_places=6, default=Decimal("0"), validators=PRICE_VALIDATORS

@@ -32,6 +32,7 @@ def catalog_deployment(d: ModelDeployment) -> CatalogDeployment:
         upstream_key_env=d.backend.upstream_key_env,
         profile=d.routing_profile,
         max_concurrency=d.max_concurrency,
+        queue_timeout_s=float(d.queue_timeout_seconds),
     )
 
 

@@ -42,6 +42,7 @@ class ModelSpec:
     deployment: str = ""
     profile: str = "throughput"  # or "long_context"
     max_concurrency: int | None = None
+    queue_timeout_seconds: int = 0
     backend_kind: str = "openai-compatible"
     probe: bool = True  # False: beat never probes its backend (always routable)
 
@@ -63,6 +64,8 @@ class ModelSpec:
             args += ["--deployment", self.deployment]
         if self.max_concurrency is not None:
             args += ["--max-concurrency", str(self.max_concurrency)]
+        if self.queue_timeout_seconds:
+            args += ["--queue-timeout", str(self.queue_timeout_seconds)]
         if not self.probe:
             args.append("--no-probe")
         return args

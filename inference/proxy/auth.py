@@ -54,7 +54,7 @@ from inference.proxy.routes import (
     model_of_route,
     refused_field,
 )
-from inference.proxy.routing import candidates, needs_admission, requested_profile
+from inference.proxy.routing import admit_waiting, candidates, needs_admission, queue_timeout, requested_profile
 from inference.proxy.settings import SETTINGS as settings
 from inference.proxy.snapshots import SnapshotStore, SnapshotUnavailable
 
@@ -155,7 +155,9 @@ async def _admit(
         balanced = needs_admission(choices)
         # Every call is admitted in Redis, limits or not: the organization may be on the prepaid
         # plan, whose wallet the same script checks (a snapshot cannot know its balance).
-        outcome = await admission.reserve(snapshot, model, worst, choices if balanced else ())
+        outcome = await admit_waiting(
+            lambda: admission.reserve(snapshot, model, worst, choices if balanced else ()), queue_timeout(choices)
+        )
     except InvalidValue as exc:
         raise OpenAIError(400, str(exc), type="invalid_request_error", code=exc.code, param=exc.param) from None
     except (SnapshotUnavailable, RedisError, OSError) as exc:

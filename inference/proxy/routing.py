@@ -7,7 +7,9 @@ Rules, in order:
   goes to the ``long_context`` ones; other prompts go to the ``throughput`` ones (a model with
   deployments of one profile only uses them all);
 - among the candidates left, admission's script (admission_lua.py) takes the least busy one
-  that has a free slot under its max concurrency, counting in-flight calls across every worker.
+  that has a free slot under its max concurrency, counting in-flight calls across every worker;
+  when all are taken the call waits up to the candidates' queue timeout for a slot (retrying the
+  script with a short backoff; at most MAX_WAITING calls per worker wait), else it is refused.
 
 The chosen deployment's LiteLLM id (deployments.router_id) becomes the request's model in the
 pre-call hook, so LiteLLM's router serves exactly that deployment; the usage record carries it
@@ -16,11 +18,13 @@ as ``deployment_id``.
 
 from __future__ import annotations
 
+import asyncio
 import math
-from collections.abc import Mapping
-from typing import Any
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar
 
-from inference.proxy.admission import prompt_upper_bound
+from inference.proxy.admission import Saturated, prompt_upper_bound
 from inference.proxy.contract import PROFILE_LONG_CONTEXT, PROFILE_THROUGHPUT, PROFILES, CatalogDeployment, CatalogModel
 
 ROUTING_PROFILE_HEADER = "x-llmaas-routing-profile"
@@ -58,3 +62,35 @@ def candidates(model: CatalogModel, body: dict[str, Any], profile: str | None = 
 def needs_admission(model_candidates: list[CatalogDeployment]) -> bool:
     """Whether choosing among the candidates needs Redis (load, or a concurrency limit)."""
     return len(model_candidates) > 1 or any(d.max_concurrency is not None for d in model_candidates)
+
+
+# Calls one worker lets wait for a slot at once; past it a saturated call is refused at once, so a
+# burst can never pile up connections without bound.
+MAX_WAITING = 256
+RETRY_FIRST, RETRY_MOST = 0.02, 0.25  # seconds between tries, doubling
+_waiting = 0
+Outcome = TypeVar("Outcome")
+
+
+def queue_timeout(model_candidates: list[CatalogDeployment]) -> float:
+    return max((d.queue_timeout_s for d in model_candidates), default=0.0)
+
+
+async def admit_waiting(reserve: Callable[[], Awaitable[Outcome]], timeout: float) -> Outcome:
+    """``reserve()``'s outcome; while it is Saturated, try again until ``timeout`` seconds passed
+    (the bounded queue). Each try is one admission script: nothing is held while waiting."""
+    global _waiting
+    outcome = await reserve()
+    if not isinstance(outcome, Saturated) or timeout <= 0 or _waiting >= MAX_WAITING:
+        return outcome
+    deadline = time.monotonic() + timeout
+    pause = RETRY_FIRST
+    _waiting += 1
+    try:
+        while isinstance(outcome, Saturated) and time.monotonic() + pause < deadline:
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, RETRY_MOST)
+            outcome = await reserve()
+    finally:
+        _waiting -= 1
+    return outcome

@@ -146,7 +146,7 @@ def test_a_model_added_live_answers_while_a_stream_completes_and_leaves_when_rem
     assert "cold" not in {m.id for m in client.models.list()}
 
 
-def test_max_concurrency_admits_two_of_six_across_both_workers_and_refuses_the_rest_with_retry_after(e2e, key):
+def test_max_concurrency_admits_two_of_six_across_both_workers_and_refuses_or_queues_the_rest(e2e, key):
     port = llama(e2e, "llama-fleet-capped", context=4096, parallel=2)
     catalog_set(e2e, "capped", "capped", port, 2048, "--max-concurrency", "2")
     assert poll(lambda: answers(e2e, key, "capped"), timeout=25)
@@ -161,6 +161,14 @@ def test_max_concurrency_admits_two_of_six_across_both_workers_and_refuses_the_r
         assert error_code(refused) == "model_at_capacity" and int(refused.headers["Retry-After"]) >= 1
     # The slots come back once the calls finish (settled, success or not).
     assert poll(lambda: answers(e2e, key, "capped"), timeout=25)
+
+    # With a queue configured, the four past the limit wait for a slot instead (bounded: 60 s).
+    catalog_set(e2e, "queued", "queued", port, 2048, "--max-concurrency", "2", "--queue-timeout", "60")
+    assert poll(lambda: answers(e2e, key, "queued"), timeout=25)
+    with concurrent.futures.ThreadPoolExecutor(6) as pool:
+        waited = list(pool.map(lambda _: chat(e2e, key, "queued", slow), range(6)))
+    assert [r.status_code for r in waited] == [200] * 6, [r.text[:200] for r in waited]
+    assert len({r.headers.get("x-llmaas-worker") for r in waited}) == 2
 
 
 def test_a_killed_backend_leaves_routing_and_returns_after_restart(e2e, key, admin):

@@ -7,7 +7,7 @@ import pytest
 
 from inference.proxy.admission import Admission, Admitted, Saturated, worst_case
 from inference.proxy.contract import CatalogDeployment, CatalogModel, KeySnapshot, ScopeLimits
-from inference.proxy.routing import candidates, estimated_prompt_tokens, requested_profile
+from inference.proxy.routing import admit_waiting, candidates, estimated_prompt_tokens, requested_profile
 from inference.proxy.snapshots import async_redis
 
 URL = "redis://127.0.0.1:6379/0"
@@ -132,5 +132,28 @@ def test_a_refused_scope_takes_no_deployment_slot(keys):
         refused = await adm.reserve(limited, m, worst, [capped])
         assert not isinstance(refused, Admitted | Saturated)  # rpm, not capacity
         assert isinstance(await adm.reserve(UNLIMITED, m, worst, [capped]), Admitted)
+
+    run(keys, scenario)
+
+
+def test_a_queued_call_waits_for_a_slot_and_a_timed_out_one_is_refused(keys):
+    capped = deployment("queued", 512, limit=1)
+
+    async def scenario(adm: Admission):
+        m = model(capped)
+        worst = worst_case(body(10), m, CHAT)
+        held = await adm.reserve(UNLIMITED, m, worst, [capped])
+        assert isinstance(held, Admitted)
+
+        async def release_soon() -> None:
+            await asyncio.sleep(0.3)
+            await adm.settle(held.metadata(), 1, 1)
+
+        releaser = asyncio.create_task(release_soon())
+        waited = await admit_waiting(lambda: adm.reserve(UNLIMITED, m, worst, [capped]), timeout=10)
+        await releaser
+        assert isinstance(waited, Admitted) and waited.deployment == capped
+        timed_out = await admit_waiting(lambda: adm.reserve(UNLIMITED, m, worst, [capped]), timeout=0.3)
+        assert isinstance(timed_out, Saturated)  # the slot is still held: refused once the wait is over
 
     run(keys, scenario)

@@ -33,6 +33,9 @@ class Command(BaseCommand):
         parser.add_argument("--max-output-tokens", type=int, default=1024)
         parser.add_argument("--max-concurrency", type=int, default=None, help="requests in flight at most")
         parser.add_argument(
+            "--queue-timeout", type=int, default=0, help="seconds a call waits for a slot when all are taken (0: 503)"
+        )
+        parser.add_argument(
             "--profile", default=ModelDeployment.Profile.THROUGHPUT, choices=ModelDeployment.Profile.values
         )
         parser.add_argument("--mode", default=ModelDeployment.Mode.CHAT, choices=ModelDeployment.Mode.values)
@@ -56,6 +59,7 @@ class Command(BaseCommand):
                 output_price_per_mtok=_price(o["output_price"]),
                 max_output_tokens=o["max_output_tokens"],
                 max_concurrency=o["max_concurrency"],
+                queue_timeout_seconds=o["queue_timeout"],
                 routing_profile=o["profile"],
                 mode=o["mode"],
                 digest=o["digest"],
