@@ -216,7 +216,6 @@ class CatalogDeployment:
     profile: str = PROFILE_THROUGHPUT
     max_concurrency: int | None = None  # None: unlimited
     queue_timeout_s: float = 0.0  # at capacity: wait this long for a slot (0: refuse at once)
-    queue_timeout_s: float = 0.0  # at capacity: wait this long for a slot (0: refuse at once)
 
 
 @dataclass(frozen=True)
