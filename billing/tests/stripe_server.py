@@ -75,7 +75,7 @@ class FakeStripe:
     invoices: list[dict[str, Any]] = field(default_factory=list)
     idempotent: dict[str, dict[str, Any]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
-    counter: itertools.count = field(default_factory=lambda: itertools.count(1))  # type: ignore[type-arg]
+    counter: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     server: ThreadingHTTPServer | None = None
 
     @property
@@ -135,6 +135,7 @@ class FakeStripe:
                 }
             event = {"object": "billing.meter_event", "created": now, "livemode": False, **params}
             event["identifier"] = identifier
+            event["timestamp"] = int(params.get("timestamp") or now)  # an integer in Stripe's answers
             self.meter_events[identifier] = event
             return 200, event
         if (method, path) == ("GET", "/v1/invoices"):

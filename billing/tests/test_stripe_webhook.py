@@ -21,8 +21,8 @@ URL = "/api/webhooks/stripe"
 
 
 def post(body: str, header: str | None) -> Any:
-    headers = {"HTTP_STRIPE_SIGNATURE": header} if header is not None else {}
-    return Client().post(URL, data=body, content_type="application/json", **headers)
+    headers = {"Stripe-Signature": header} if header is not None else {}
+    return Client().post(URL, data=body, content_type="application/json", headers=headers)
 
 
 def nothing_changed() -> None:
