@@ -75,6 +75,7 @@ class ModelDeploymentAdmin(PublishingAdmin):
     list_filter = ("enabled", "mode", "routing_profile", "backend")
     list_select_related = ("backend",)
     search_fields = ("name", "public_name", "upstream_model")
+    readonly_fields = ("created_at", "updated_at")
     actions = ("enable", "disable")
 
     @admin.action(description="Enable the selected deployments")
@@ -92,3 +93,4 @@ class ModelDeploymentAdmin(PublishingAdmin):
 class ModelAliasAdmin(PublishingAdmin):
     list_display = ("name", "public_name", "created_at")
     search_fields = ("name", "public_name")
+    readonly_fields = ("created_at",)

@@ -2,6 +2,7 @@
 PostgreSQL and Redis; the probed backend is a real HTTP server on a free port)."""
 
 import http.server
+import re
 import threading
 from collections.abc import Iterator
 from decimal import Decimal
@@ -172,3 +173,49 @@ def test_it_lists_the_models_an_organization_may_use_with_prices_windows_and_hea
     org.save(update_fields=["allowed_models"])
     assert [m["name"] for m in api(alice, org).get("/api/models/").json()["results"]] == ["e"]
     assert ModelDeployment.objects.count() == 4
+
+
+def inline_management(prefix: str) -> dict[str, str]:
+    return {f"{prefix}-{k}": v for k, v in (("TOTAL_FORMS", "0"), ("INITIAL_FORMS", "0"), ("MIN_NUM_FORMS", "0"),
+                                            ("MAX_NUM_FORMS", "1000"))}  # fmt: skip
+
+
+def test_an_operator_adds_backends_and_deployments_in_the_admin_and_the_catalog_follows(
+    db, redis_client, rkeys, django_capture_on_commit_callbacks
+):
+    from django.test import Client
+
+    from accounts.models import User
+
+    operator = User.objects.create_superuser(email="ops@ops.test", password=None)
+    client = Client()
+    client.force_login(operator)
+    with django_capture_on_commit_callbacks(execute=True):
+        added = client.post(
+            "/admin/inference/backend/add/",
+            {"name": "gpu-9", "kind": "vllm", "base_url": "http://gpu-9:8000/v1", "host": "gpu-9", "gpu_ids": "0,1",
+             "upstream_key_env": "VLLM_KEY", "probe": "on",
+             **inline_management("deployments"), **inline_management("health_checks")},
+        )  # fmt: skip
+        assert added.status_code == 302, re.findall(r"errorlist[^>]*>(.*?)</ul>", added.content.decode(), re.S)
+        backend = Backend.objects.get(name="gpu-9")
+        added = client.post(
+            "/admin/inference/modeldeployment/add/",
+            {"name": "big-1", "public_name": "big", "backend": backend.pk, "upstream_model": "meta/llama",
+             "context_window": 32768, "max_concurrency": 8, "queue_timeout_seconds": 0,
+             "routing_profile": "long_context", "input_price_per_mtok": "1.5", "output_price_per_mtok": "2",
+             "max_output_tokens": 1024, "mode": "chat", "enabled": "on"},
+        )  # fmt: skip
+        assert added.status_code == 302, re.findall(r"errorlist[^>]*>(.*?)</ul>", added.content.decode(), re.S)
+    (big,) = published(redis_client, rkeys).models
+    assert big.name == "big" and big.deployments[0].upstream_key_env == "VLLM_KEY"
+    assert big.deployments[0].max_concurrency == 8
+    for page in ("/admin/inference/backend/", f"/admin/inference/backend/{backend.pk}/change/",
+                 "/admin/inference/modeldeployment/", "/admin/inference/modelalias/"):  # fmt: skip
+        assert client.get(page).status_code == 200, page
+    with django_capture_on_commit_callbacks(execute=True):
+        deleted = client.post(
+            f"/admin/inference/modeldeployment/{ModelDeployment.objects.get().pk}/delete/", {"post": "yes"}
+        )
+        assert deleted.status_code == 302
+    assert published(redis_client, rkeys).models == ()
