@@ -488,15 +488,16 @@ def report(out: Path, results: dict[str, Any]) -> str:
     rows = hot_path_rows(results) if set(results) >= HOT_PATH else []
     rows += portal.rows(results)
     lines = [
-        "# LLMaaS hot-path benchmark",
+        "# LLMaaS benchmark" if set(results).isdisjoint(HOT_PATH) else "# LLMaaS hot-path benchmark",
         "",
         f"Run {results['started']}, {'quick' if results['quick'] else 'full'} mode, on {results['machine']}.",
-        "L0 = backend direct, L1 = stock LiteLLM (same version and workers, master key, no hooks),",
-        "L2 = LLMaaS through nginx (route gate, auth, admission, usage hook, shipper).",
-        "",
-        "| id | figure | value | detail | target | verdict |",
-        "| --- | --- | --- | --- | --- | --- |",
     ]
+    if not set(results).isdisjoint(HOT_PATH):
+        lines += [
+            "L0 = backend direct, L1 = stock LiteLLM (same version and workers, master key, no hooks),",
+            "L2 = LLMaaS through nginx (route gate, auth, admission, usage hook, shipper).",
+        ]
+    lines += ["", "| id | figure | value | detail | target | verdict |", "| --- | --- | --- | --- | --- | --- |"]
     lines += [f"| {i} | {f} | {v} | {d} | {t} | {verdict(float(v), t)} |" for i, f, v, d, t in rows]
     if set(results) >= HOT_PATH:
         lines += hot_path_details(results)
