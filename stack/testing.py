@@ -122,6 +122,9 @@ class ThrowawayPostgres:
         subprocess.run(["pg_dropcluster", "--stop", PG_VERSION, self.name], check=False, capture_output=True)
 
 
+E2E_STRIPE_WEBHOOK_SECRET = "whsec_e2e_local_stripe_0123456789"  # noqa: S105 - a test value
+
+
 @dataclass
 class E2E:
     stack: Stack
@@ -133,6 +136,7 @@ class E2E:
     hooks: Path
     issued: list[str] = field(default_factory=list)  # every secret handed out, for the log audit
     embeddings_port: int = 0  # llama-server --embeddings (all-MiniLM-L6-v2)
+    stripe_port: int = 0  # where Django reaches "Stripe": a test starts billing/tests/stripe_server.py there
 
     @property
     def public(self) -> str:
@@ -168,6 +172,7 @@ def isolated_stack(state: Path) -> Iterator[E2E]:
     postgres = ThrowawayPostgres(f"llmaas_e2e_{run}", free_port())
     redis_port, recorder_port, smol_port, tiny_port, dead_port = (free_port() for _ in range(5))
     embeddings_port = free_port()
+    stripe_port = free_port()
     recorder_key = "upstream-secret-" + uuid.uuid4().hex
     hooks = state / "hooks"
     hooks.mkdir(parents=True, exist_ok=True)
@@ -225,6 +230,10 @@ def isolated_stack(state: Path) -> Iterator[E2E]:
             "LLMAAS_BUDGET_CHECK_SECONDS": "1",
             "LLMAAS_HEALTH_PROBE_SECONDS": "1",
             "LLMAAS_TEST_HOOKS_DIR": str(hooks),  # pause points (llmaas/testhooks.py) for kill tests
+            "STRIPE_API_KEY": "sk_test_e2e",
+            "STRIPE_API_BASE": f"http://127.0.0.1:{stripe_port}",
+            "STRIPE_WEBHOOK_SECRET": E2E_STRIPE_WEBHOOK_SECRET,
+            "LLMAAS_LEDGER_POST_SECONDS": "1",
         },
         snapshot_reconcile_seconds=1,
         shipper_claim_idle_ms=2000,
@@ -261,6 +270,7 @@ def isolated_stack(state: Path) -> Iterator[E2E]:
             dead_port,
             hooks,
             embeddings_port=embeddings_port,
+            stripe_port=stripe_port,
         )
     finally:
         stack.down()
