@@ -19,7 +19,7 @@ from accounts.models import Organization, User
 from audit.models import AuditAction
 from audit.services import audit_record
 from billing.ledger import entry_append, wallet_sync_on_commit
-from billing.models import BillingAccount, EntryKind, Plan, Redemption, RedemptionCode, StripeEvent
+from billing.models import BillingAccount, EntryKind, LedgerEntry, Plan, Redemption, RedemptionCode, StripeEvent
 from billing.stripe_client import stripe_client, stripe_failed
 from keys.services import organization_limits_set
 from llmaas.errors import ApplicationError, Conflict, NotFound
@@ -225,14 +225,22 @@ def _checkout_completed(event: Any, obj: Any) -> None:
 
 
 def _charge_refunded(event: Any, obj: Any) -> None:
+    """A refund of a top-up's charge: the ledger follows the charge's cumulative
+    ``amount_refunded`` (one entry per new figure), so partial refunds add up and a redelivered or
+    older event posts nothing."""
     account = _account_of(obj)
     if account is None:
         return
-    for refund in (obj.get("refunds") or {}).get("data") or []:
-        amount = Decimal(int(refund.get("amount") or 0)) / 100
+    refunded = Decimal(int(obj.get("amount_refunded") or 0)) / 100
+    prefix = f"charge:{obj['id']}:"
+    posted = -sum(
+        (e.amount for e in LedgerEntry.objects.filter(kind=EntryKind.REFUND, reference__startswith=prefix)),
+        Decimal(0),
+    )
+    if refunded > posted:
         entry_append(
-            organization=account.organization, kind=EntryKind.REFUND, amount=-amount, reference=str(refund["id"]),
-            memo="Stripe refund",
+            organization=account.organization, kind=EntryKind.REFUND, amount=posted - refunded,
+            reference=f"{prefix}{int(refunded * 100)}", memo="Stripe refund",
         )  # fmt: skip
 
 

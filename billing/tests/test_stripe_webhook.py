@@ -120,3 +120,19 @@ def test_a_topup_raises_the_prepaid_wallet_in_redis_on_commit(
     with django_capture_on_commit_callbacks(execute=True):
         plan_set(organization=team.org, plan=Plan.FREE)
     assert wallet_state(team.org.id) is None
+
+
+def test_refunds_follow_the_charges_refunded_amount(db, team, stripe_fake, django_capture_on_commit_callbacks):
+    from billing.services import stripe_customer_ensure
+
+    customer = stripe_customer_ensure(organization=team.org)
+    charge = {"id": "ch_1", "object": "charge", "customer": customer, "amount": 2500}
+    partial = stripe_fake.event("charge.refunded", {**charge, "amount_refunded": 1000})
+    full = stripe_fake.event("charge.refunded", {**charge, "amount_refunded": 2500})
+    stale = stripe_fake.event("charge.refunded", {**charge, "amount_refunded": 1000})  # a new id, an older figure
+    for event in (partial, full, partial, stale):
+        body = json.dumps(event)
+        with django_capture_on_commit_callbacks(execute=True):
+            assert post(body, sign(body, stripe_fake.webhook_secret)).status_code == 200
+    refunds = LedgerEntry.objects.filter(organization=team.org, kind="refund").order_by("id")
+    assert [e.amount for e in refunds] == [Decimal("-10.00"), Decimal("-15.00")]
