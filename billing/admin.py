@@ -9,7 +9,7 @@ from django.db import transaction
 from django.http import HttpRequest
 
 from billing.ledger import wallet_sync_on_commit
-from billing.models import BillingAccount, LedgerEntry, MeterEventSent, RedemptionCode, StripeEvent
+from billing.models import BillingAccount, EntryKind, LedgerEntry, MeterEventSent, RedemptionCode, StripeEvent
 from llmaas.adminsite import AuditedAdmin
 
 
@@ -27,6 +27,9 @@ class BillingAccountAdmin(AuditedAdmin):
 
 
 class LedgerEntryForm(forms.ModelForm):
+    # Usage, top-ups and codes have their own writers; an operator corrects or refunds.
+    kind = forms.ChoiceField(choices=[(k.value, k.label) for k in (EntryKind.ADJUSTMENT, EntryKind.REFUND)])
+
     class Meta:
         model = LedgerEntry
         fields = ["organization", "kind", "amount", "reference", "memo"]
