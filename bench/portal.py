@@ -2,7 +2,8 @@
 
 B10 reads the production build's manifest (``frontend/dist/.vite/manifest.json``, Vite's
 ``build.manifest``): the entry chunk of ``index.html`` plus every chunk it imports statically
-(``imports``, followed transitively; lazy routes are ``dynamicImports`` and load later), each
+(``imports``, followed transitively; lazy routes are ``dynamicImports`` and load later) and any
+other script ``index.html`` loads (the theme script), each
 gzipped (level 9, as a CDN or ``gzip_static`` would serve it) and summed, in kB of 1,000 bytes.
 
 B11 starts an LLMaaS stack of its own (fresh database, no model backend: the dashboard reads
@@ -21,6 +22,7 @@ import contextlib
 import gzip
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -78,6 +80,9 @@ def b10_initial_js(dist: Path = PORTAL_DIST) -> dict[str, Any]:
     build_portal()
     manifest = json.loads((dist / ".vite" / "manifest.json").read_text())
     files = initial_chunks(manifest)
+    # Classic scripts index.html loads besides the entry (the theme script the build moves out).
+    page = (dist / "index.html").read_text()
+    files += [f for f in re.findall(r'<script[^>]* src="/(assets/[^"]+\.js)"', page) if f not in files]
     sizes = {}
     for name in files:
         raw = (dist / name).read_bytes()
