@@ -143,3 +143,15 @@ def test_the_wallet_is_rebuilt_from_postgresql_after_redis_lost_it(
     state = wallet_state(team.org.id)
     assert state is not None
     assert (state["credit"], state["spent"]) == (10_000_000, int(spent * NANO_PER_USD))
+
+
+def test_a_full_republish_rebuilds_the_wallets_before_the_epoch(db, prepaid, redis_client):
+    from keys.publishing import snapshot_publish_all
+
+    for name in redis_client.scan_iter(match=f"{settings.REDIS_PREFIX}:*"):  # Redis restarted empty
+        redis_client.delete(name)
+    assert wallet_state(prepaid.org.id) is None
+    snapshot_publish_all()
+    state = wallet_state(prepaid.org.id)
+    assert state is not None and state["credit"] == 10_000_000
+    assert redis_client.exists(RedisKeys(settings.REDIS_PREFIX).epoch)
