@@ -155,3 +155,27 @@ def test_a_full_republish_rebuilds_the_wallets_before_the_epoch(db, prepaid, red
     state = wallet_state(prepaid.org.id)
     assert state is not None and state["credit"] == 10_000_000
     assert redis_client.exists(RedisKeys(settings.REDIS_PREFIX).epoch)
+
+
+def test_a_call_settled_after_its_reservation_expired_is_charged_to_the_wallet(db, prepaid):
+    from usage.budgets import reservations_purge
+
+    snapshot = key_snapshot(prepaid.key)
+    worst = worst_case({**BODY, "max_tokens": 100}, BETA, PATH)
+
+    async def reserve_briefly() -> Any:
+        client = aioredis.from_url(settings.REDIS_URL)
+        try:
+            return await Admission(client, RedisKeys(settings.REDIS_PREFIX), reservation_ttl=0.01).reserve(
+                snapshot, BETA, worst
+            )
+        finally:
+            await client.aclose()
+
+    admitted = asyncio.run(reserve_briefly())
+    assert isinstance(admitted, Admitted)
+    asyncio.run(asyncio.sleep(0.05))
+    assert reservations_purge() == 1  # the proxy's worker is gone: its hold is given back
+    assert wallet_state(prepaid.org.id)["reserved"] == 0
+    asyncio.run(_settle(admitted, 10, 50))  # the late settle still charges the call
+    assert wallet_state(prepaid.org.id)["spent"] == 10 * 1500 + 50 * 2500

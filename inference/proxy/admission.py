@@ -367,6 +367,7 @@ class Admitted:
     headers: dict[str, str] = field(default_factory=dict)
     deployment: CatalogDeployment | None = None  # the one chosen among the candidates given
     wallet_mult_ppm: int = 0  # the prepaid wallet's price multiplier (millionths); 0: no wallet
+    wallet_key: str = ""
 
     def metadata(self) -> dict[str, Any]:
         return {
@@ -376,6 +377,7 @@ class Admitted:
             "llmaas_price_out": self.price_out,
             "llmaas_ratelimit_headers": self.headers,
             "llmaas_wallet_mult": self.wallet_mult_ppm,
+            "llmaas_wallet": self.wallet_key,
         }
 
 
@@ -456,7 +458,8 @@ class Admission:
                 price_out = nano_per_token(chosen.output_price_per_mtok)
             headers = _headers([int(v) for v in raw[:7]])
             mult = int(raw[8]) if len(raw) > 8 else 0
-            return Admitted(reservation_id, budget_keys, price_in, price_out, headers, chosen, mult)
+            wallet = self.keys.wallet(snapshot.org_id) if mult else ""
+            return Admitted(reservation_id, budget_keys, price_in, price_out, headers, chosen, mult, wallet)
         index, kind = int(raw[1]) - 1, raw[2].decode() if isinstance(raw[2], bytes) else str(raw[2])
         if kind == "saturated":
             return Saturated(model.name, int(raw[3]), int(raw[4]))
@@ -478,7 +481,11 @@ class Admission:
         keys += list(metadata.get("llmaas_budget_keys") or [])
         now_ms = int(time.time() * 1000)
         wallet_cost = wallet_charge(cost, int(metadata.get("llmaas_wallet_mult") or 0))
-        await self._settle(keys, [reservation_id, cost, prompt_tokens + completion_tokens, now_ms, wallet_cost])
+        wallet = str(metadata.get("llmaas_wallet") or "")
+        if wallet:
+            keys.append(wallet)
+        args = [reservation_id, cost, prompt_tokens + completion_tokens, now_ms, wallet_cost, "w" if wallet else ""]
+        await self._settle(keys, args)
 
 
 def wallet_charge(cost_nano: int, mult_ppm: int) -> int:

@@ -151,9 +151,10 @@ return {1, best[1], best[2], best[3], best[4], best[5], best[6], chosen, wmult}
 """
 )
 
-# KEYS: Z, D, the settled marker for this id, then the B key of every scope (used when the
-# reservation already expired). ARGV: reservation id, actual cost (nano), actual tokens, now_ms,
-# and the wallet's actual cost (nano, at the organization's multiplier; 0 without a wallet).
+# KEYS: Z, D, the settled marker for this id, then the B key of every scope and the wallet W if
+# the call reserved on one (used when the reservation already expired). ARGV: reservation id,
+# actual cost (nano), actual tokens, now_ms, the wallet's actual cost (nano, at the
+# organization's multiplier; 0 without a wallet), and 'w' when the last key is the wallet.
 # Idempotent: a second settle of the same id does nothing.
 SETTLE = (
     _PURGE
@@ -177,7 +178,10 @@ if raw then
   redis.call('HDEL', KEYS[2], id)
   return 1
 end
-for i = 4, #KEYS do redis.call('HINCRBY', KEYS[i], 'spent', ARGV[2]) end
+-- Expired before its settle: the spend is charged all the same (the wallet, last, at its own cost).
+local last = #KEYS
+if ARGV[6] == 'w' then redis.call('HINCRBY', KEYS[#KEYS], 'spent', ARGV[5]); last = #KEYS - 1 end
+for i = 4, last do redis.call('HINCRBY', KEYS[i], 'spent', ARGV[2]) end
 return 2
 """
 )
