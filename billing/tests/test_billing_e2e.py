@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+import redis
 
 from billing.tests.stripe_server import FakeStripe, start
 from inference.proxy.admission import prompt_upper_bound
@@ -108,6 +109,10 @@ def test_one_cent_admits_at_most_one_of_20_concurrent_calls(e2e, prepaid):
     assert posted == logged, (posted, logged)
     assert balance == Decimal("0.01") - MULTIPLIER * logged
     assert balance >= -Decimal(held) / 10**9
+    # The wallet in Redis charged at settle what the ledger posted (tiny's prices are whole nano-USD).
+    config = e2e.stack.config
+    wallet = redis.Redis.from_url(config.redis_url).hgetall(f"{config.redis_prefix}:w:{prepaid['org_id']}")
+    assert int(wallet[b"spent"]) == MULTIPLIER * logged * 10**9 and int(wallet[b"reserved"]) == 0, wallet
 
 
 def test_a_checkout_topup_credits_once_and_the_402_turns_into_200(e2e, prepaid, stripe_local: FakeStripe):
@@ -122,6 +127,12 @@ def test_a_checkout_topup_credits_once_and_the_402_turns_into_200(e2e, prepaid, 
     delivered = stripe_local.deliver(f"{e2e.public}/api/webhooks/stripe", event)  # through nginx
     at = time.monotonic()
     assert delivered.status_code == 200, delivered.text
+    config = e2e.stack.config
+    wallet = f"{config.redis_prefix}:w:{prepaid['org_id']}"
+    store = redis.Redis.from_url(config.redis_url)
+    while int(store.hget(wallet, "credit") or 0) < 5 * 10**9 and time.monotonic() - at < 10:
+        time.sleep(0.01)
+    credited = time.monotonic() - at
     while True:
         answer = call(e2e, prepaid["secret"], large)
         if answer.status_code == 200 or time.monotonic() - at > 10:
@@ -129,7 +140,7 @@ def test_a_checkout_topup_credits_once_and_the_402_turns_into_200(e2e, prepaid, 
         time.sleep(0.05)
     took = time.monotonic() - at
     assert answer.status_code == 200, answer.text
-    print(f"402 → 200 {took:.3f} s after the webhook's answer")
+    print(f"wallet credited {credited:.3f} s, 402 → 200 (the call done) {took:.3f} s after the webhook's answer")
     for _ in range(2):  # Stripe delivers again: acknowledged, credited once
         again = stripe_local.deliver(f"{e2e.public}/api/webhooks/stripe", event)
         assert again.status_code == 200 and again.json()["duplicate"] is True
