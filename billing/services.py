@@ -30,18 +30,21 @@ CENT = Decimal("0.01")
 
 
 def billing_account_get(*, organization: Organization) -> BillingAccount:
-    """The organization's account, created on first use on the free plan (which gives an
-    organization without a budget the small default one)."""
+    """The organization's account, created on first use on the free plan. (Reading it never
+    changes limits: an organization an operator left without a budget keeps none.)"""
     account = BillingAccount.objects.filter(organization=organization).first()
     if account is not None:
         return account
-    with transaction.atomic():
-        account, created = BillingAccount.objects.get_or_create(organization=organization)
-        if created and organization.budget_usd is None:
-            organization_limits_set(
-                organization=organization, changes={"budget_usd": Decimal(settings.BILLING_FREE_BUDGET_USD)}
-            )
-    return account
+    return BillingAccount.objects.get_or_create(organization=organization)[0]
+
+
+def _free_budget_ensure(organization_id: Any, by: User | None) -> None:
+    """An organization moved (back) to the free plan without a budget gets the small default one:
+    free calls are never unbounded."""
+    organization = Organization.objects.get(pk=organization_id)
+    if organization.budget_usd is None:
+        changes = {"budget_usd": Decimal(settings.BILLING_FREE_BUDGET_USD)}
+        organization_limits_set(organization=organization, changes=changes, by=by)
 
 
 def plan_set(*, organization: Organization, plan: str, by: User | None = None) -> BillingAccount:
@@ -60,6 +63,8 @@ def plan_set(*, organization: Organization, plan: str, by: User | None = None) -
         before = account.plan
         account.plan = plan
         account.save(update_fields=["plan", "updated_at"])
+        if plan == Plan.FREE:
+            _free_budget_ensure(organization.id, by)
         audit_record(
             action=AuditAction.BILLING_PLAN_CHANGED, actor=by, org_id=organization.id, target=organization,
             details={"from": before, "to": plan},
@@ -268,6 +273,8 @@ def _subscription_changed(event: Any, obj: Any) -> None:
         locked.plan = plan
         fields.append("plan")
     locked.save(update_fields=fields)
+    if before == Plan.PAYG and locked.plan == Plan.FREE:
+        _free_budget_ensure(locked.organization_id, None)
     audit_record(
         action=AuditAction.BILLING_SUBSCRIPTION_CHANGED, org_id=locked.organization_id,
         details={"status": status, "from": before, "to": locked.plan, "event": event.id},

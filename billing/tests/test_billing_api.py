@@ -27,9 +27,14 @@ def test_billing_is_for_owners_admins_and_the_billing_role(db, team, api):
     assert api(team.people["charlie"], team.org).get("/api/billing/ledger").status_code == 404
 
 
-def test_a_new_account_is_free_with_the_default_budget(db, team, api):
-    body = api(team.people["erin"], team.org).get("/api/billing/plan").json()
+def test_the_free_plan_comes_with_the_default_budget(db, team, api):
+    client = api(team.people["erin"], team.org)
+    body = client.get("/api/billing/plan").json()
     assert body["plan"] == "free" and body["price_multiplier"] == "1.0000"
+    team.org.refresh_from_db()
+    assert team.org.budget_usd is None  # reading billing changes no limit
+    client.put("/api/billing/plan", {"plan": "prepaid"}, format="json")
+    assert client.put("/api/billing/plan", {"plan": "free"}, format="json").json()["plan"] == "free"
     team.org.refresh_from_db()
     assert team.org.budget_usd == Decimal("5")
 
