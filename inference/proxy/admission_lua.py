@@ -24,7 +24,8 @@ local function purge(zkey, dkey, now_ms, limit)
     local raw = redis.call('HGET', dkey, id)
     if raw then
       for _, s in ipairs(cjson.decode(raw)) do
-        if s[1] ~= '' then redis.call('HINCRBY', s[1], 'reserved', -s[4]) end
+        -- 0 - x, not -x: -0 (a zero cost) reaches Redis 7.0 as "-0", which HINCRBY refuses.
+        if s[1] ~= '' then redis.call('HINCRBY', s[1], 'reserved', 0 - s[4]) end
         if tonumber(redis.call('GET', s[2]) or '0') > 0 then redis.call('DECR', s[2]) end
       end
     end
@@ -165,7 +166,7 @@ local raw = redis.call('HGET', KEYS[2], id)
 if raw then
   for _, s in ipairs(cjson.decode(raw)) do
     if s[1] ~= '' then
-      redis.call('HINCRBY', s[1], 'reserved', -s[4])
+      redis.call('HINCRBY', s[1], 'reserved', 0 - s[4])  -- 0 - x: never -0 (see purge)
       -- the integer as sent (no %.14g rounding); a wallet's at its multiplier
       redis.call('HINCRBY', s[1], 'spent', s[7] == 'w' and (ARGV[5] or '0') or ARGV[2])
     end

@@ -157,3 +157,21 @@ def test_a_queued_call_waits_for_a_slot_and_a_timed_out_one_is_refused(keys):
         assert isinstance(timed_out, Saturated)  # the slot is still held: refused once the wait is over
 
     run(keys, scenario)
+
+
+def test_a_free_models_reservation_settles_and_expires_without_poisoning_admission(keys):
+    """A zero cost held in a reservation: negating it in Lua gives -0, which Redis 7.0 refuses as an
+    integer; one such reservation left to expire would then fail every later admission."""
+    free = CatalogModel("free", "up", 4096, "0", "0", 100)
+    scoped = KeySnapshot(key_id="k", org_id="o", user_id="u", scopes=(ScopeLimits("key", "k", rpm=100),))
+
+    async def scenario(adm: Admission):
+        worst = worst_case(body(10), free, CHAT)
+        settled = await adm.reserve(scoped, free, worst)
+        assert isinstance(settled, Admitted)
+        await adm.settle(settled.metadata(), 3, 4)
+        assert isinstance(await adm.reserve(scoped, free, worst), Admitted)  # left to expire
+        await asyncio.sleep(1.2)
+        assert isinstance(await adm.reserve(scoped, free, worst), Admitted)
+
+    run(keys, scenario, ttl=1.0)
