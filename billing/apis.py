@@ -9,6 +9,7 @@ POST /api/billing/redeem.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from drf_spectacular.utils import extend_schema, extend_schema_view, inline_serializer
@@ -29,6 +30,7 @@ from billing.services import (
     topup_session_create,
 )
 from billing.wallet import wallet_state
+from inference.proxy.contract import NANO_PER_USD
 from llmaas.openapi import cursor_page, cursor_parameters, error_responses
 from llmaas.pagination import NewestFirstPagination, paginated
 from llmaas.scopes import BILLING
@@ -67,14 +69,14 @@ class BalanceApi(APIView):
         ctx = _context(request, Action.BILLING_VIEW)
         account = billing_account_get(organization=ctx.organization)
         wallet = wallet_state(ctx.organization.id) if account.plan == Plan.PREPAID else None
-        nano = 10**9
+        nano = Decimal(NANO_PER_USD)  # Redis holds integers: money stays Decimal
         body = {
             "balance_usd": balance_get(organization=ctx.organization),
             "plan": account.plan,
             "available_usd": None
             if wallet is None
-            else (wallet.get("credit", 0) - wallet.get("spent", 0) - wallet.get("reserved", 0)) / nano,
-            "reserved_usd": None if wallet is None else wallet.get("reserved", 0) / nano,
+            else Decimal(wallet.get("credit", 0) - wallet.get("spent", 0) - wallet.get("reserved", 0)) / nano,
+            "reserved_usd": None if wallet is None else Decimal(wallet.get("reserved", 0)) / nano,
         }
         return Response(self.OutputSerializer(body).data)
 

@@ -138,3 +138,18 @@ def test_the_plan_moves_between_free_and_prepaid_and_paygo_needs_a_subscription(
     assert session.status_code == 201
     sent = [r for r in stripe_fake.received if r.path == "/v1/checkout/sessions"][-1]
     assert sent.params["mode"] == "subscription" and sent.params["line_items"][0]["price"] == "price_metered_test"
+
+
+def test_a_prepaid_balance_shows_what_admission_sees(db, team, api, django_capture_on_commit_callbacks):
+    from billing.services import plan_set
+
+    with django_capture_on_commit_callbacks(execute=True):
+        plan_set(organization=team.org, plan=Plan.PREPAID)
+        entry_append(organization=team.org, kind=EntryKind.ADJUSTMENT, amount=Decimal("2.5"), reference="gift")
+    body = api(team.people["erin"], team.org).get("/api/billing/balance").json()
+    assert body == {
+        "balance_usd": "2.5000000000",
+        "plan": "prepaid",
+        "available_usd": "2.5000000000",
+        "reserved_usd": "0.0000000000",
+    }
