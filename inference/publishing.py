@@ -1,10 +1,12 @@
 """Django → Redis: the model catalog for the proxy (see inference/proxy/contract.py).
 
 Only what may be routed is published: enabled deployments on backends not known to be down
-(health.py takes a failing backend out, and puts it back when it recovers). A public model
-whose every deployment is down stays in the catalog with no deployment (the proxy answers 503,
-not 404). Key snapshots are the keys app's (keys/publishing.py), which also puts this catalog
-back when Redis lost its state.
+(health.py takes a failing backend out, and puts it back when it recovers). When every
+deployment of a public model is down, all of them are published ("panic" routing, as load
+balancers do): a backend that has just come back serves before its next probe, and one still
+down answers its own error, as it would without probes; refusing them all would only add an
+outage of up to one probe interval after every recovery. Key snapshots are the keys app's
+(keys/publishing.py), which also puts this catalog back when Redis lost its state.
 """
 
 from __future__ import annotations
@@ -38,8 +40,9 @@ def catalog_deployment(d: ModelDeployment) -> CatalogDeployment:
 
 def catalog_model(name: str, deployments: list[ModelDeployment]) -> CatalogModel:
     """The public model ``name`` served by ``deployments`` (all enabled; the routable ones are
-    published as its deployments)."""
-    routable = [catalog_deployment(d) for d in deployments if d.backend.routable]
+    published as its deployments, or all of them when none is)."""
+    up = [d for d in deployments if d.backend.routable]
+    routable = [catalog_deployment(d) for d in (up or deployments)]
     first = deployments[0]
     return CatalogModel(
         name=name,

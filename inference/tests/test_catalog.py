@@ -122,7 +122,8 @@ def test_it_takes_a_failing_backend_out_of_routing_and_puts_it_back_when_it_answ
     with django_capture_on_commit_callbacks(execute=True):
         assert backends_probe() == {"gpu-fast": False, "gpu-long": False}
     model = published(redis_client, rkeys).models[0]
-    assert model.deployments == ()  # known, but nothing can serve it: the proxy answers 503
+    # Every deployment down: all are routed ("panic"), so the first to come back serves at once.
+    assert {d.id for d in model.deployments} == {"m-fast", "m-long"}
 
     revived = http.server.HTTPServer(("127.0.0.1", dead), _Health)
     threading.Thread(target=revived.serve_forever, daemon=True).start()
