@@ -21,6 +21,7 @@ from django.views.decorators.http import require_POST
 
 from inference.proxy.contract import ContractError, UsageRecord
 from inference.proxy.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
+from llmaas.metrics import WEBHOOK_BATCH, WEBHOOK_RECORDS
 from usage.services import REASON_CONTRACT, check_ids, request_logs_ingest_isolating
 
 log = logging.getLogger(__name__)
@@ -92,6 +93,10 @@ def litellm_usage_webhook(request: HttpRequest) -> JsonResponse:
     if rejected:
         rejected.sort(key=lambda r: int(r["index"]))
         log.error("usage webhook rejected %d records: %s", len(rejected), rejected[:5])
+    WEBHOOK_BATCH.observe(len(raw_records))
+    WEBHOOK_RECORDS.labels("inserted").inc(result.inserted)
+    WEBHOOK_RECORDS.labels("duplicate").inc(result.duplicates)
+    WEBHOOK_RECORDS.labels("rejected").inc(len(rejected))
     return JsonResponse(
         {
             "received": len(raw_records),

@@ -198,6 +198,7 @@ EXCLUDED: dict[str, str] = {
     "api/auth/": "the caller's own account and session (accounts/tests/test_signup.py, test_login.py)",
     "api/invitations/accept": "not scoped: the token names the organization (accounts/tests/test_organizations.py)",
     "api/health": "liveness probe, no data",
+    "metrics": "Prometheus scrapes, internal: never routed by nginx (stack/tests/test_metrics.py)",
     "api/schema/": "the OpenAPI document",
     "api/docs/": "the API docs page",
     "api/redoc/": "the API docs page",
