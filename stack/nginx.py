@@ -19,7 +19,18 @@ from inference.proxy.routes import MODEL_ID_CHARS, MODEL_ROUTE_PREFIX, PUBLIC_RO
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "deploy" / "nginx.conf.template"
 # The portal's client-side routes: nginx answers them with index.html (the SPA routes itself).
-PORTAL_ROUTES = ("login", "signup", "auth/callback", "dashboard", "keys", "playground", "history", "settings")
+PORTAL_ROUTES = (
+    "login",
+    "signup",
+    "auth/callback",
+    "verify-email",  # the links of the accounts' mails (accounts/emails.py)
+    "reset-password",
+    "dashboard",
+    "keys",
+    "playground",
+    "history",
+    "settings",
+)
 TEMP_DIRS = ("body", "proxy", "fastcgi", "uwsgi", "scgi")
 
 

@@ -5,6 +5,8 @@ import { LandingRoute } from "./routes/landing";
 import { CallbackRoute } from "./routes/auth-callback";
 import { LoginRoute, SignupRoute } from "./routes/login";
 import { NotFoundRoute } from "./routes/not-found";
+import { ResetPasswordRoute } from "./routes/reset-password";
+import { VerifyEmailRoute } from "./routes/verify-email";
 
 // Pages behind sign-in load on demand: the landing page's first load stays small.
 const DashboardRoute = lazy(() => import("./routes/dashboard"));
@@ -23,6 +25,9 @@ export const routes = [
     element: <AppShell />,
     children: [
       { path: "/", element: <LandingRoute /> },
+      // The links of the accounts' mails (accounts/emails.py); no sign-in needed.
+      { path: "/verify-email", element: <VerifyEmailRoute /> },
+      { path: "/reset-password", element: <ResetPasswordRoute /> },
       { path: "/dashboard/*", element: guarded(<DashboardRoute />) },
       { path: "/keys/*", element: guarded(<KeysRoute />) },
       { path: "/playground/*", element: guarded(<PlaygroundRoute />) },

@@ -43,6 +43,7 @@ export function aKey(overrides: Partial<ApiKey> = {}): ApiKey {
     revoked: false,
     revoked_at: null,
     app: null,
+    playground: false,
     ...overrides,
   };
 }

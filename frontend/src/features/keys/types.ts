@@ -19,6 +19,8 @@ export type ApiKey = {
   revoked: boolean;
   revoked_at: string | null;
   app: { client_id: string; name: string } | null;
+  /** A short-lived key the playground issued (each visit revokes the previous one). */
+  playground: boolean;
 };
 
 export type IssuedKey = ApiKey & { secret: string };

@@ -85,9 +85,11 @@ function AppsList({
                 {a.created_by ? <span className="muted"> by {a.created_by}</span> : null}
               </td>
               <td className="actions">
-                <button type="button" className="button button-small button-danger" onClick={() => onDelete(a)} aria-label={`Delete ${a.name}`}>
-                  Delete
-                </button>
+                <div className="row-actions">
+                  <button type="button" className="button button-small button-danger" onClick={() => onDelete(a)} aria-label={`Delete ${a.name}`}>
+                    Delete
+                  </button>
+                </div>
               </td>
             </tr>
           ))}

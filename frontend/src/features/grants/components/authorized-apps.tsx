@@ -67,9 +67,11 @@ export function AuthorizedApps() {
               <td data-label="Keys">{g.keys}</td>
               <td data-label="Last authorized">{formatDate(g.last_authorized_at)}</td>
               <td className="actions">
-                <button type="button" className="button button-small button-danger" onClick={() => setRevoking(g)} aria-label={`Revoke ${g.name}`}>
-                  Revoke
-                </button>
+                <div className="row-actions">
+                  <button type="button" className="button button-small button-danger" onClick={() => setRevoking(g)} aria-label={`Revoke ${g.name}`}>
+                    Revoke
+                  </button>
+                </div>
               </td>
             </tr>
           ))}

@@ -27,6 +27,7 @@ function aKey(overrides: Partial<ApiKey> = {}): ApiKey {
     revoked: false,
     revoked_at: null,
     app: null,
+    playground: false,
     ...overrides,
   };
 }
@@ -43,6 +44,48 @@ describe("the keys page", () => {
     expect(within(row).getByText("sk-abc123…")).toBeInTheDocument();
     expect(within(row).getByText("never")).toBeInTheDocument(); // last used
     expect(within(row).getByText(/\$5\.00 monthly · 60 rpm/)).toBeInTheDocument();
+  });
+
+  it("badges the playground's keys and hides revoked keys until asked", async () => {
+    const user = userEvent.setup();
+    server.use(
+      listing([
+        aKey(),
+        aKey({ id: "p2", name: "playground", prefix: "sk-play02", playground: true }),
+        aKey({ id: "p1", name: "playground", prefix: "sk-play01", playground: true, revoked: true, revoked_at: "2026-01-03T10:00:00Z" }),
+        aKey({ id: "old", name: "old-service", prefix: "sk-old000", revoked: true, revoked_at: "2026-01-03T10:00:00Z" }),
+      ]),
+    );
+    renderPage(<KeysRoute />);
+    const live = (await screen.findByText("sk-play02…")).closest("tr")!;
+    expect(within(live).getByText("Playground")).toBeInTheDocument();
+    expect(within(screen.getByText("sk-abc123…").closest("tr")!).queryByText("Playground")).not.toBeInTheDocument();
+    expect(screen.queryByText("sk-play01…")).not.toBeInTheDocument();
+    expect(screen.queryByText("old-service")).not.toBeInTheDocument();
+
+    const toggle = screen.getByRole("checkbox", { name: "Show revoked (2)" });
+    await user.click(toggle);
+    expect(screen.getByText("sk-play01…").closest("tr")).toHaveClass("revoked");
+    expect(within(screen.getByText("old-service").closest("tr")!).getByText("revoked")).toBeInTheDocument();
+    expect(screen.queryByRole("button", { name: "Revoke old-service" })).not.toBeInTheDocument();
+    await user.click(toggle);
+    expect(screen.queryByText("old-service")).not.toBeInTheDocument();
+  });
+
+  it("says so when every key is revoked", async () => {
+    server.use(listing([aKey({ revoked: true })]));
+    renderPage(<KeysRoute />);
+    expect(await screen.findByText(/Every key here is revoked/)).toBeInTheDocument();
+    expect(screen.queryByRole("table")).not.toBeInTheDocument();
+  });
+
+  it("keeps the actions column a table cell, with a header, its buttons in a group", async () => {
+    server.use(listing([aKey()]));
+    renderPage(<KeysRoute />);
+    const cell = (await screen.findByRole("button", { name: "Revoke billing-service" })).closest("td")!;
+    expect(cell).toHaveClass("actions");
+    expect(cell.firstElementChild).toHaveClass("row-actions");
+    expect(screen.getByRole("columnheader", { name: "Actions" })).toBeInTheDocument();
   });
 
   it("shows an empty state with a way to create the first key", async () => {

@@ -93,17 +93,19 @@ export function InvitationsSection({ myRole, personal }: { myRole: string | unde
                 <td data-label="Status">{inv.status}</td>
                 <td data-label="Expires">{formatDate(inv.expires_at)}</td>
                 <td className="actions">
-                  {inv.status === "pending" || inv.status === "expired" ? (
-                    <button
-                      type="button"
-                      className="button button-small button-danger"
-                      disabled={revoke.isPending && revoke.variables === inv.id}
-                      onClick={() => revoke.mutate(inv.id)}
-                      aria-label={`Revoke the invitation of ${inv.email}`}
-                    >
-                      Revoke
-                    </button>
-                  ) : null}
+                  <div className="row-actions">
+                    {inv.status === "pending" || inv.status === "expired" ? (
+                      <button
+                        type="button"
+                        className="button button-small button-danger"
+                        disabled={revoke.isPending && revoke.variables === inv.id}
+                        onClick={() => revoke.mutate(inv.id)}
+                        aria-label={`Revoke the invitation of ${inv.email}`}
+                      >
+                        Revoke
+                      </button>
+                    ) : null}
+                  </div>
                 </td>
               </tr>
             ))}

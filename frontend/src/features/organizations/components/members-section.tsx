@@ -100,11 +100,13 @@ export function MembersSection({ myRole }: { myRole: string | undefined }) {
                 <td data-label="Joined">{formatDate(m.joined_at)}</td>
                 {manage ? (
                   <td className="actions">
-                    {removable ? (
-                      <button type="button" className="button button-small button-danger" onClick={() => setRemoving(m)} aria-label={`Remove ${m.name || m.email}`}>
-                        Remove
-                      </button>
-                    ) : null}
+                    <div className="row-actions">
+                      {removable ? (
+                        <button type="button" className="button button-small button-danger" onClick={() => setRemoving(m)} aria-label={`Remove ${m.name || m.email}`}>
+                          Remove
+                        </button>
+                      ) : null}
+                    </div>
                   </td>
                 ) : null}
               </tr>

@@ -65,6 +65,16 @@ describe("the settings page", () => {
     await waitFor(() => expect(body).toEqual({ id: members[1]!.user_id, role: "admin" }));
   });
 
+  it("gives the members' actions column a header, its cells a button group", async () => {
+    ownerApi();
+    renderPage(<SettingsRoute />);
+    const members = await screen.findByRole("table", { name: "Members" });
+    expect(within(members).getAllByRole("columnheader").map((h) => h.textContent)).toEqual(["Member", "Role", "Joined", "Actions"]);
+    const cell = within(members).getByRole("button", { name: "Remove bob@example.com" }).closest("td")!;
+    expect(cell).toHaveClass("actions");
+    expect(cell.firstElementChild).toHaveClass("row-actions");
+  });
+
   it("removes a member only after confirmation, and shows a refusal in words", async () => {
     const user = userEvent.setup();
     const remove = vi.fn(() => envelope(409, "last_owner", "The last owner cannot be removed."));

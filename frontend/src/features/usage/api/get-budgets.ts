@@ -44,7 +44,7 @@ export function useBudgets({ enabled = true }: { enabled?: boolean } = {}) {
   // Live keys of people's own: not revoked, not expired, not the playground's short-lived key
   // (its small lifetime budget is renewed with each new key: no warning for it).
   const live = (keys.data?.pages[0]?.results ?? []).filter(
-    (k) => !k.revoked && !(k as { playground?: boolean }).playground && !(k.expires_at && new Date(k.expires_at).getTime() <= now),
+    (k) => !k.revoked && !k.playground && !(k.expires_at && new Date(k.expires_at).getTime() <= now),
   );
   const orgBudget = limits.data?.budget_usd != null;
   const targets = live.filter((k) => k.budget_usd !== null).slice(0, MAX_KEYS);

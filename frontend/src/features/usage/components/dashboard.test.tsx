@@ -244,7 +244,7 @@ describe("the budget banner", () => {
       keysHandler([
         aKey({ id: "revoked", budget_usd: "1.000000", revoked: true }),
         aKey({ id: "expired", budget_usd: "1.000000", expires_at: "2020-01-01T00:00:00Z" }),
-        { ...aKey({ id: "playground", name: "playground", budget_usd: "0.500000" }), playground: true } as ReturnType<typeof aKey>,
+        aKey({ id: "playground", name: "playground", budget_usd: "0.500000", playground: true }),
         aKey({ id: "live", name: "live", budget_usd: "1.000000" }),
       ]),
       limitsHandler(),
