@@ -1,6 +1,8 @@
+import logging.config
 import os
 
 from celery import Celery
+from celery.signals import setup_logging
 from django.conf import settings  # lazy: read only when beat's schedule is built, after Django set up
 
 from llmaas import metrics  # noqa: F401  (connects the task-outcome counters to Celery's signals)
@@ -34,3 +36,9 @@ PERIODIC = (
 def _schedule(sender: Celery, **_: object) -> None:
     for setting, task in PERIODIC:
         sender.add_periodic_task(float(getattr(settings, setting)), sender.signature(task), name=task)
+
+
+@setup_logging.connect
+def _logging(**_: object) -> None:
+    """The worker and beat log as Django does (JSON lines by default, settings.LOGGING), not Celery's way."""
+    logging.config.dictConfig(settings.LOGGING)

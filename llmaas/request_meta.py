@@ -1,4 +1,4 @@
-"""Who is calling, from where: the client IP and user agent of the current request.
+"""Who is calling, from where: the client IP, user agent and request id of the current request.
 
 A small middleware puts them in a context variable, so that services (the audit log, login
 throttling) read them without ``request`` being threaded through every call. Outside a
@@ -9,6 +9,11 @@ nginx is the one public origin: it sets ``X-Real-IP`` (the peer it saw) and appe
 ``settings.TRUSTED_PROXIES``; anyone else could write them. An IPv4 client seen through a
 dual-stack socket (``::ffff:a.b.c.d``) is its IPv4 address. No usable address: ``None``, which
 the sign-in throttle counts as one address of its own ("unknown") and logs.
+
+The request id is nginx's ``X-Request-ID`` (the client's, when well-formed, else nginx's own;
+inference/proxy/logs.py), or a fresh one for a request that did not come through nginx. Every log
+line written while the request runs carries it (``logging_json.RequestIdFilter``), and the
+response returns it.
 """
 
 from __future__ import annotations
@@ -22,13 +27,17 @@ from functools import lru_cache
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
+from inference.proxy.logs import request_id_or_new
+
 USER_AGENT_MAX = 256
+REQUEST_ID_RESPONSE_HEADER = "X-Request-ID"
 
 
 @dataclass(frozen=True)
 class RequestMeta:
     ip: str | None = None
     user_agent: str = ""
+    request_id: str = ""
 
 
 _NONE = RequestMeta()
@@ -84,9 +93,15 @@ class RequestMetaMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        meta = RequestMeta(client_ip(request), request.META.get("HTTP_USER_AGENT", "")[:USER_AGENT_MAX])
+        meta = RequestMeta(
+            client_ip(request),
+            request.META.get("HTTP_USER_AGENT", "")[:USER_AGENT_MAX],
+            request_id_or_new(request.META.get("HTTP_X_REQUEST_ID")),
+        )
         token = _current.set(meta)
         try:
-            return self.get_response(request)
+            response = self.get_response(request)
+            response[REQUEST_ID_RESPONSE_HEADER] = meta.request_id
+            return response
         finally:
             _current.reset(token)

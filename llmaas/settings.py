@@ -321,11 +321,26 @@ if SSO_ISSUER and "openid" not in SSO_SCOPES.split():
 # Where upstream backends are reached for the default local model (bootstrap only).
 LOCAL_MODEL_URL = envstr("LLMAAS_LOCAL_MODEL_URL", "http://127.0.0.1:8081/v1")
 
+# Logs: JSON lines (LLMAAS_LOG_FORMAT=json, the default) or text, each with the request id
+# (llmaas/logging_json.py; README "Logs and request ids").
+LOG_FORMAT = envstr("LLMAAS_LOG_FORMAT", "json").lower()
+if LOG_FORMAT not in ("json", "text"):
+    raise ImproperlyConfigured("LLMAAS_LOG_FORMAT must be json or text")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"request_id": {"()": "llmaas.logging_json.RequestIdFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {"()": "inference.proxy.logs.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if LOG_FORMAT == "json" else "plain",
+            "filters": ["request_id"],
+        }
+    },
     "root": {"handlers": ["console"], "level": envstr("LLMAAS_LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }

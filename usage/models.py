@@ -39,6 +39,9 @@ class RequestLog(models.Model):
     stream = models.BooleanField()
     end_user = models.CharField(max_length=255, null=True)
     tokens_estimated = models.BooleanField(default=False)
+    # The call's x-request-id (inference/proxy/logs.py): the same id as in nginx's, Django's and
+    # LiteLLM's log lines. Calls stored before it was recorded have none.
+    request_id = models.CharField(max_length=64, null=True)
     created_at = models.DateTimeField(help_text="When the call started")
     ingested_at = models.DateTimeField(default=timezone.now)
 

@@ -36,7 +36,7 @@ BILLED = (STATUS_SUCCESS, STATUS_CANCELLED)  # failures, rejections and 429s are
 
 COLUMNS = (
     "call_id, org_id, key_id, user_id, model, deployment_id, prompt_tokens, completion_tokens, cost, "
-    "latency_ms, ttft_ms, status, error_type, stream, end_user, tokens_estimated, created_at"
+    "latency_ms, ttft_ms, status, error_type, stream, end_user, tokens_estimated, created_at, request_id"
 )
 # The rows are COPYed straight into request_logs (COPY inserts in bulk: 2000-row batches went from
 # 35k to 49k rows/s in-process against a staged INSERT … ON CONFLICT, bench B5), in a savepoint: a call
@@ -54,7 +54,7 @@ CREATE TEMP TABLE IF NOT EXISTS request_logs_stage (
     call_id text, org_id uuid, key_id uuid, user_id uuid, model text, deployment_id text,
     prompt_tokens int, completion_tokens int, cost numeric, latency_ms float8, ttft_ms float8,
     status text, error_type text, stream bool, end_user text, tokens_estimated bool,
-    created_at timestamptz
+    created_at timestamptz, request_id text
 ) ON COMMIT DELETE ROWS
 """
 _COPY_STAGE = f"COPY request_logs_stage ({COLUMNS}) FROM STDIN"
@@ -244,6 +244,7 @@ def request_logs_ingest(*, records: list[UsageRecord]) -> IngestResult:
             r.end_user,
             r.tokens_estimated,
             created_at,
+            r.request_id,
         )
     chat_calls = {key for key, _ in chats.values()}
     with transaction.atomic(), connection.cursor() as cursor:

@@ -312,6 +312,7 @@ USAGE_FIELD = "r"  # the stream entry's one field, holding the record's JSON
 # The columns' bounds (request_logs): a record outside them is refused, so the proxy bounds
 # what it writes (see ``clean_text``) and no client value can make a call's record invalid.
 CALL_ID_MAX = 100
+REQUEST_ID_MAX = 64  # logs.py's bound (and nginx's)
 TEXT_MAX = 255
 TOKENS_LIMIT = 2**31
 MS_MAX = 1e12  # about 30 years: finite, and within float8
@@ -337,6 +338,8 @@ class UsageRecord:
     created_at: float  # unix seconds, when the call started
     tokens_estimated: bool = False  # LiteLLM counted the tokens itself (no usage from the backend)
     chat: dict[str, Any] | None = None  # {"messages": …, "response": …} for keys that opted in
+    # The request id (x-request-id, logs.py) the call came with; records written before it had none.
+    request_id: str | None = None
     v: int = SNAPSHOT_VERSION
 
     def to_json(self) -> str:
@@ -393,6 +396,7 @@ class UsageRecord:
             and type(self.created_at) in (int, float)
             and 0 < self.created_at < CREATED_AT_LIMIT
             and (chat is None or type(chat) is dict)
+            and _request_id_ok(self.request_id)
         )
 
     def _name_the_invalid_field(self) -> None:
@@ -414,7 +418,14 @@ class UsageRecord:
         need(isinstance(self.stream, bool) and isinstance(self.tokens_estimated, bool), "flags")
         need(isinstance(self.created_at, int | float) and 0 < self.created_at < CREATED_AT_LIMIT, "created_at")
         need(self.chat is None or isinstance(self.chat, dict), "chat")
+        need(_request_id_ok(self.request_id), "request_id")
         raise ContractError("the record is invalid")  # pragma: no cover - the checks above name it
+
+
+def _request_id_ok(value: object) -> bool:
+    if value is None:
+        return True
+    return type(value) is str and 0 < len(value) <= REQUEST_ID_MAX and value.isascii() and _clean(value)
 
 
 def _clean(text: str) -> bool:

@@ -29,6 +29,7 @@ from inference.proxy.contract import (
     token_count,
 )
 from inference.proxy.deployments import deployment_of_router_id
+from inference.proxy.logs import REQUEST_ID_HEADER, current_request_id, valid_request_id
 
 CLIENT_DISCONNECTED = "Client disconnected the request"
 MAX_CHAT_CHARS = 200_000  # per call: larger histories are cut (and marked) to bound the stream
@@ -84,6 +85,16 @@ def _call_id(value: Any) -> str:
     return str(uuid.uuid5(_CALL_ID_NAMESPACE, text.encode("utf-8", "surrogatepass").hex()))
 
 
+def _request_id(kwargs: dict[str, Any]) -> str | None:
+    """The request id the route gate put in the headers (logs.py), or the one bound to this context."""
+    request = _dict(_dict(kwargs.get("litellm_params")).get("proxy_server_request")) or _dict(
+        kwargs.get("proxy_server_request")
+    )
+    headers = _dict(request.get("headers"))
+    value = headers.get(REQUEST_ID_HEADER) or headers.get(REQUEST_ID_HEADER.title())
+    return valid_request_id(value if isinstance(value, str) else None) or valid_request_id(current_request_id())
+
+
 def _id(value: Any) -> str | None:
     """Our own ids (from the auth hook's metadata): text, or None."""
     return value if isinstance(value, str) and value else None
@@ -128,6 +139,7 @@ def usage_record(kwargs: dict[str, Any], *, ok: bool, exception: BaseException |
         # A cut stream never receives the backend's usage chunk: LiteLLM counted what it relayed.
         tokens_estimated=status == STATUS_CANCELLED,
         chat=_chat(slo) if identity.get("llmaas_store_chats") and ok else None,
+        request_id=_request_id(kwargs),
     )
 
 
@@ -145,6 +157,8 @@ def record_normalised(data: dict[str, Any]) -> dict[str, Any]:
         out["model"] = optional_text(out["model"]) or ""
     if "call_id" in out:
         out["call_id"] = _call_id(out["call_id"])
+    if "request_id" in out:
+        out["request_id"] = valid_request_id(out["request_id"] if isinstance(out["request_id"], str) else None)
     for name in ("prompt_tokens", "completion_tokens"):
         if name in out:
             out[name] = token_count(out[name])

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from inference.proxy.contract import UsageRecord
+from inference.proxy.contract import ContractError, UsageRecord
 from inference.proxy.usage_records import UnidentifiedRejections, usage_record
 from usage.models import ChatHistory, RequestLog
 from usage.services import check_ids, request_logs_ingest
@@ -164,3 +164,32 @@ def test_rejections_of_identified_callers_and_other_calls_are_all_recorded():
     assert all(sampler.keep(rejected(identified=True), now=5.0) for _ in range(500))
     assert all(sampler.keep(ok, now=5.0) for _ in range(500))
     assert sampler.skipped_total == 0
+
+
+def with_request_id(value: object) -> dict[str, object]:
+    """LiteLLM's callback kwargs, with the headers the route gate handed it."""
+    headers = {"x-request-id": value, "content-type": "application/json"}
+    return {"standard_logging_object": slo(), "litellm_params": {"proxy_server_request": {"headers": headers}}}
+
+
+def test_it_stores_the_calls_request_id_in_its_request_log(db):
+    record = usage_record(with_request_id("req-0f3a.7:b"), ok=True)
+    assert record is not None and record.request_id == "req-0f3a.7:b"
+    request_logs_ingest(records=[roundtrip(record)])
+    assert RequestLog.objects.get().request_id == "req-0f3a.7:b"
+
+
+@pytest.mark.parametrize("bad", ["r" * 65, "a b", "x\x00", 42, None, "é"])
+def test_it_records_no_request_id_rather_than_a_malformed_one(bad):
+    record = usage_record(with_request_id(bad), ok=True)
+    assert record is not None and record.request_id is None
+    assert roundtrip(record).request_id is None
+
+
+def test_a_record_without_a_request_id_is_still_read_and_a_bad_one_refused():
+    record = usage_record({"standard_logging_object": slo()}, ok=True)
+    data = json.loads(record.to_json())
+    del data["request_id"]  # written by a proxy from before the field
+    assert UsageRecord.from_dict(data).request_id is None
+    with pytest.raises(ContractError, match="request_id"):
+        UsageRecord.from_dict({**data, "request_id": "r" * 65})
