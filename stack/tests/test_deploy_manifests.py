@@ -10,6 +10,7 @@ import re
 import shlex
 import shutil
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -239,7 +240,7 @@ def test_it_reports_a_broken_workflow(tmp_path: Path) -> None:
 PROMQL_WORDS = {
     "sum", "avg", "min", "max", "count", "rate", "irate", "increase", "by", "without", "on", "ignoring",
     "histogram_quantile", "le", "instance", "job", "and", "or", "unless", "offset", "view", "status", "task",
-    "outcome",
+    "outcome", "model_id", "status_code", "scope", "limit", "backend", "kind",
 }  # fmt: skip
 SYNTHETIC = {"up"}  # Prometheus's own series for every scrape target
 
@@ -256,9 +257,9 @@ def dashboard_metrics() -> dict[str, set[str]]:
     return found
 
 
-def exposed_series(url: str) -> set[str]:
+def exposed_series(url: str, headers: dict[str, str] | None = None) -> set[str]:
     """The sample names a /metrics page exposes (counters' _total, histograms' _bucket/_sum/_count)."""
-    page = httpx.get(url, timeout=30)
+    page = httpx.get(url, headers=headers, timeout=30)
     assert page.status_code == 200, url
     return {re.split(r"[{ ]", line, maxsplit=1)[0] for line in page.text.splitlines() if line and line[0] != "#"}
 
@@ -267,11 +268,24 @@ def test_it_provisions_dashboards_that_read_only_metrics_our_services_expose(e2e
     exposed = exposed_series(f"http://127.0.0.1:{e2e.stack.config.django_port}/metrics")
     for port in e2e.backend_ports:
         exposed |= exposed_series(f"http://127.0.0.1:{port}/metrics")
-    # Labelled series appear once something was counted: make sure the panels' series exist.
-    httpx.get(f"{e2e.public}/api/auth/csrf", timeout=30)
+    # Labelled series appear once something was counted: make sure the panels' series exist (a
+    # proxied call served and one failed, its backend down).
+    httpx.get(f"{e2e.public}/api/health", timeout=30)
+    key = {"Authorization": f"Bearer {e2e.create_key(e2e.login(), name='dashboards')['secret']}"}
+    for model, status in (("tiny", 200), ("offline", 503)):
+        body = {"model": model, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 1}
+        called = httpx.post(f"{e2e.public}/v1/chat/completions", json=body, headers=key, timeout=60)
+        assert called.status_code // 100 == status // 100, called.text
     exposed |= exposed_series(f"http://127.0.0.1:{e2e.stack.config.django_port}/metrics")
+    master = {"Authorization": f"Bearer {e2e.stack.master_key()}"}
+    deadline = time.monotonic() + 10  # LiteLLM counts in its callbacks, just after the response
+    while not {"litellm_spend_metric_total", "litellm_proxy_failed_requests_metric_total"} <= exposed:
+        exposed |= exposed_series(f"{e2e.litellm}/metrics/", master)
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
     dashboards = dashboard_metrics()
-    assert {"backends.json", "control-plane.json"} <= set(dashboards)
+    assert {"backends.json", "control-plane.json", "proxy.json"} <= set(dashboards)
     for name, metrics in dashboards.items():
         assert metrics, f"{name} reads no metric"
         assert metrics <= exposed, f"{name} reads metrics nothing exposes: {sorted(metrics - exposed)}"
