@@ -4,7 +4,7 @@
 // kept across steps, so the provider's session cookie is too; the portal's tokens live in
 // memory only, so every step signs in again, silently, through that session.
 // Env: PORTAL_URL, PORTAL_EMAIL, PORTAL_PASSWORD, PROFILE, STEP, SCREENSHOT_DIR, CHROMIUM,
-// MARKER (the playground's message), KEY_NAME. Prints one JSON line: the step's result and
+// MARKER (the playground's message), KEY_NAME, LINK (the verification mail's link). Prints one JSON line: the step's result and
 // `problems` (page errors, failed requests, console errors).
 import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -71,6 +71,17 @@ const steps = {
     await page.waitForLoadState("networkidle");
     await page.screenshot({ path: join(shots, "journey-signup-done.png"), fullPage: true });
     return { url: page.url(), text: (await page.locator("body").innerText()).slice(0, 2000) };
+  },
+
+  // Open the verification mail's link: the portal's /verify-email posts its token to the API.
+  async verify(page) {
+    const link = process.env.LINK;
+    await page.goto(link);
+    await page.getByRole("heading", { name: "Confirm your email address", level: 1 }).waitFor({ timeout: 30_000 });
+    const outcome = page.getByText("Your email address is confirmed.").or(page.getByRole("alert"));
+    await outcome.first().waitFor({ timeout: 30_000 });
+    await page.screenshot({ path: join(shots, "journey-verify-email.png"), fullPage: true });
+    return { url: page.url(), text: (await page.locator("main").innerText()).slice(0, 2000) };
   },
 
   // Log in through PKCE, create a key that keeps chats, copy its secret with the copy button.
@@ -162,9 +173,12 @@ const steps = {
     const dialog = page.getByRole("dialog", { name: new RegExp(`Revoke .${keyName}.`) });
     await dialog.getByRole("button", { name: "Revoke key" }).click();
     await dialog.waitFor({ state: "detached", timeout: 15_000 });
+    // Revoked keys are hidden until asked for.
+    const hidden = await page.getByRole("rowheader", { name: new RegExp(keyName) }).count();
+    await page.getByRole("checkbox", { name: /Show revoked/ }).check();
     const row = page.getByRole("row").filter({ has: page.getByRole("rowheader", { name: new RegExp(keyName) }) });
     await row.getByText(/revoked/i).first().waitFor({ timeout: 15_000 });
-    return { row: await row.innerText() };
+    return { hidden, row: await row.innerText(), playgroundBadges: await page.getByText("Playground", { exact: true }).count() };
   },
 
   // Every route at 1280 and 320 px, dark and light; /login and /signup in a signed-out tab
@@ -180,7 +194,7 @@ const steps = {
     await open(page, "/dashboard", "Dashboard");
     const files = [];
     const name = (route, width, theme) => `${route === "/" ? "landing" : route.slice(1)}-${width}-${theme}.png`;
-    const routes = ["/", "/dashboard", "/keys", "/playground", "/history", "/settings"];
+    const routes = ["/", "/dashboard", "/keys", "/playground", "/history", "/settings", "/verify-email", "/reset-password"];
     const overflow = async (route, width, theme) => {
       const px = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
       if (px > 1) problems.push(`${route} at ${width}px ${theme}: ${px}px horizontal overflow`);

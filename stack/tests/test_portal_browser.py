@@ -26,7 +26,18 @@ pytestmark = pytest.mark.stack
 
 SCREENSHOTS = ROOT / "test-artifacts" / "portal"  # git-ignored; every route, 1280/320 px, dark/light
 SCRIPT = ROOT / "frontend" / "scripts" / "portal-journey.mjs"
-ROUTES = ("landing", "login", "signup", "dashboard", "keys", "playground", "history", "settings")
+ROUTES = (
+    "landing",
+    "login",
+    "signup",
+    "dashboard",
+    "keys",
+    "playground",
+    "history",
+    "settings",
+    "verify-email",
+    "reset-password",
+)
 
 
 def test_it_serves_the_built_portal_beside_the_api(e2e: E2E) -> None:
@@ -106,12 +117,14 @@ def test_a_developer_signs_up_uses_a_key_and_the_playground_then_revokes_the_key
     signup = browser.step("signup")
     assert "/o/signup" in signup["url"] or "mail" in signup["text"].lower(), signup
 
-    # Verify: the mail's link carries a one-time token, which the portal posts to the API.
+    # Verify: the browser opens the mail's link; the portal's page posts its one-time token.
     link = verification_link(e2e, email)
     assert link.startswith(e2e.public + "/verify-email?token=")
+    verify = browser.step("verify", LINK=link)
+    assert "Your email address is confirmed." in verify["text"], verify
     token = parse_qs(urlsplit(link).query)["token"][0]
-    verified = httpx.post(e2e.public + "/api/auth/verify-email", json={"token": token})
-    assert verified.status_code == 200 and verified.json() == {"email_verified": True}, verified.text
+    again = httpx.post(e2e.public + "/api/auth/verify-email", json={"token": token})
+    assert again.status_code == 400 and again.json()["error"]["code"] == "token_used", again.text
     # An address outside LLMAAS_ALLOWED_DOMAINS waits for an operator, who approves it (the
     # admin's action, through the same service).
     e2e.stack.manage(
@@ -154,7 +167,9 @@ def test_a_developer_signs_up_uses_a_key_and_the_playground_then_revokes_the_key
     assert dashboard["requests"] >= 2 and dashboard["bars"] > 0, dashboard
 
     # Revoke the key: the SDK call is now refused with 401.
-    browser.step("revoke")
+    revoked = browser.step("revoke")
+    assert revoked["hidden"] == 0 and "revoked" in revoked["row"].lower(), revoked  # behind "Show revoked"
+    assert revoked["playgroundBadges"] >= 1, revoked  # the playground's own key, badged
 
     def refused() -> bool:
         try:
