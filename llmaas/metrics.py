@@ -4,7 +4,12 @@
 - Django's requests, responses and latencies: django-prometheus's middleware.
 - Celery task outcomes: counted in the worker (``task_prerun``/``postrun`` signals).
 - The usage pipeline, read from Redis at scrape time (nothing on the request path): backlog and
-  age of the oldest unshipped record, dead letters, open budget reservations.
+  age of the oldest unshipped record, dead letters, open budget reservations, the shippers'
+  deliveries and retries and the budget reconcile's last drift (the ``{p}:metrics`` hash).
+- Backend health as beat's probes last recorded it (PostgreSQL, at scrape time).
+
+The proxy's own metrics (LiteLLM's and our admission counters) are on LiteLLM's ``/metrics``
+(inference/proxy/metrics.py).
 
 Gunicorn and Celery run several processes: with ``PROMETHEUS_MULTIPROC_DIR`` set (the stack sets
 it, and wipes it at start) each process writes its counters there and any process's ``/metrics``
@@ -22,11 +27,12 @@ from typing import Any
 from celery.signals import task_failure, task_postrun, task_prerun
 from django.http import HttpRequest, HttpResponse
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from redis.exceptions import RedisError
 
+from inference.proxy.shipper import DELIVERIES, RETRIES, metrics_hash
 from llmaas.redis_client import redis_client, redis_keys
 
 log = logging.getLogger(__name__)
@@ -69,7 +75,7 @@ def _task_finished(sender: Any = None, task_id: str | None = None, state: str | 
 class PipelineCollector(Collector):
     """The usage pipeline and admission state as they are in Redis now."""
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         keys, client = redis_keys(), redis_client()
         up = GaugeMetricFamily("llmaas_redis_up", "Whether the scrape could read Redis.")
         try:
@@ -78,7 +84,8 @@ class PipelineCollector(Collector):
             pipe.xrange(keys.usage_stream, count=1)
             pipe.xlen(keys.usage_dead)
             pipe.zcard(keys.reservations)
-            backlog, oldest, dead, reservations = pipe.execute()
+            pipe.hgetall(metrics_hash(keys))
+            backlog, oldest, dead, reservations, counters = pipe.execute()
         except RedisError:
             log.warning("metrics: Redis unreachable during a scrape")
             up.add_metric([], 0)
@@ -94,6 +101,36 @@ class PipelineCollector(Collector):
         yield _gauge("llmaas_usage_stream_lag_seconds", "Age of the oldest usage record not yet stored.", lag)
         yield _gauge("llmaas_usage_dead_letters", "Usage records in the dead-letter stream.", dead)
         yield _gauge("llmaas_reservations_open", "Budget reservations not yet settled or expired.", reservations)
+        counters = {_text(k): int(v) for k, v in counters.items()}
+        for name, field, documentation in (
+            ("llmaas_shipper_deliveries", DELIVERIES, "Usage batches the shippers delivered (acknowledged)."),
+            ("llmaas_shipper_retries", RETRIES, "Webhook deliveries tried again (non-2xx, unreachable)."),
+        ):
+            counter = CounterMetricFamily(name, documentation)
+            counter.add_metric([], counters.get(field, 0))
+            yield counter
+        yield _gauge(
+            "llmaas_budget_drift_usd",
+            "Redis's budget spend against request_logs at the last reconcile (absolute, summed over scopes).",
+            counters.get("spend_drift_nano", 0) / 1e9,
+        )
+
+
+class BackendCollector(Collector):
+    """Each backend's health as beat's last probe recorded it: 1 routable, 0 unhealthy."""
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        from inference.models import Backend  # here: this module loads before the app registry
+
+        up = GaugeMetricFamily("llmaas_backend_up", "Backend routable (1) or unhealthy (0) by its last probe.",
+                               labels=["backend", "kind", "health"])  # fmt: skip
+        for name, kind, health in Backend.objects.values_list("name", "kind", "health"):
+            up.add_metric([name, kind, health], 0 if health == Backend.Health.UNHEALTHY else 1)
+        yield up
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:
@@ -110,5 +147,6 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
         processes = REGISTRY  # one process: its own metrics
     pipeline = CollectorRegistry()
     pipeline.register(PipelineCollector())
+    pipeline.register(BackendCollector())
     body = generate_latest(processes) + generate_latest(pipeline)
     return HttpResponse(body, content_type=CONTENT_TYPE_LATEST)

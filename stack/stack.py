@@ -261,6 +261,8 @@ class Stack:
             "DISABLE_ADMIN_UI": "True",
             "NO_DOCS": "True",
             "NO_REDOC": "True",
+            # LiteLLM's workers write their metrics here; /metrics (master key only) sums them all.
+            "PROMETHEUS_MULTIPROC_DIR": str(self.proxy_metrics_dir),
             **c.extra_env,
         }
 
@@ -286,8 +288,9 @@ class Stack:
         os.chmod(c.state_dir, 0o700)
         ensure_database(c.database_url)
         # Counters of earlier runs' processes must not add to this run's (prometheus_client).
-        shutil.rmtree(self.metrics_dir, ignore_errors=True)
-        self.metrics_dir.mkdir(parents=True)
+        for directory in (self.metrics_dir, self.proxy_metrics_dir):
+            shutil.rmtree(directory, ignore_errors=True)
+            directory.mkdir(parents=True)
         self.manage("migrate", "--noinput")
         self.manage("collectstatic", "--noinput")
         for m in c.models:
@@ -367,6 +370,10 @@ class Stack:
     @property
     def metrics_dir(self) -> Path:
         return self.config.state_dir / "metrics" / "django"
+
+    @property
+    def proxy_metrics_dir(self) -> Path:
+        return self.config.state_dir / "metrics" / "litellm"
 
     @property
     def tls_files(self) -> tuple[Path, Path]:

@@ -45,6 +45,7 @@ from inference.proxy.contract import (
     hash_secret,
 )
 from inference.proxy.deployments import router_id
+from inference.proxy.metrics import count_admission
 from inference.proxy.router_sync import router_sync
 from inference.proxy.routes import (
     MODEL_MAX_LENGTH,
@@ -159,9 +160,12 @@ async def _admit(
             lambda: admission.reserve(snapshot, model, worst, choices if balanced else ()), queue_timeout(choices)
         )
     except InvalidValue as exc:
+        count_admission("invalid")
         raise OpenAIError(400, str(exc), type="invalid_request_error", code=exc.code, param=exc.param) from None
     except (SnapshotUnavailable, RedisError, OSError) as exc:
+        count_admission("unavailable")
         raise _unavailable(exc) from None
+    count_admission(outcome)  # in-process (metrics.py): no Redis round trip
     if isinstance(outcome, Saturated):
         raise _at_capacity(outcome)
     if isinstance(outcome, InsufficientBalance):

@@ -11,6 +11,8 @@
 - A batch short of ``LLMAAS_SHIPPER_BATCH`` waits ``LLMAAS_SHIPPER_LINGER_MS`` (250) for more
   entries before it is sent: under load that turns a POST per few calls into one per quarter
   second, which is most of the ingest's cost (bench B2); usage shows up at most that much later.
+- Deliveries and retries are counted in the Redis hash ``{p}:metrics`` (``shipper_deliveries``,
+  ``shipper_retries``), which Django's ``/metrics`` reports: shippers run anywhere, Redis sums them.
 - Records the webhook rejects (it stores the rest of the batch) go to ``{p}:usage:dead`` with
   the reason, the error and the time, and are counted by reason in ``{p}:usage:dead:counts``;
   ``manage.py usage_dead_letters`` lists and replays them.
@@ -18,6 +20,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -33,10 +36,14 @@ import redis
 from redis.exceptions import RedisError, ResponseError
 
 from inference.proxy.contract import USAGE_FIELD, RedisKeys
+from inference.proxy.logs import configure
 from inference.proxy.signing import signed_headers
 
 log = logging.getLogger("llmaas.shipper")
 GROUP = "shippers"
+# Fields of the ``{p}:metrics`` hash (counters, never lowered).
+DELIVERIES = "shipper_deliveries"
+RETRIES = "shipper_retries"
 
 Entry = tuple[bytes, dict[bytes, bytes]]
 
@@ -72,6 +79,7 @@ class Shipper:
         self.config = config
         keys = RedisKeys(config.prefix)
         self.stream, self.dead, self.dead_counts = keys.usage_stream, keys.usage_dead, keys.usage_dead_counts
+        self.counters = metrics_hash(keys)
         self.consumer = f"{socket.gethostname()}-{os.getpid()}"
         self.redis = redis.Redis.from_url(config.redis_url, socket_timeout=5, socket_connect_timeout=2)
         self.http = httpx.Client(timeout=30)
@@ -154,6 +162,7 @@ class Shipper:
                 log.error("%d records dead-lettered: %s", len(rejected), [(r, e) for _, r, e in rejected[:5]])
             pipe.xack(self.stream, GROUP, *ids)
             pipe.xdel(self.stream, *ids)
+            pipe.hincrby(self.counters, DELIVERIES, 1)
             pipe.execute()
 
     def deliver(self, body: bytes, count: int) -> list[tuple[int, str, str]]:
@@ -171,8 +180,19 @@ class Shipper:
                 log.warning("webhook unreachable (%s); retrying in %.1fs", type(exc).__name__, backoff)
             if self.stopping:
                 raise SystemExit(0)  # unacknowledged: the next shipper delivers it
+            self._count_retry()
             time.sleep(backoff)
             backoff = min(backoff * 2, self.config.backoff_max)
+
+    def _count_retry(self) -> None:
+        # A metric never stops a delivery; Redis being down is reported by its own gauge.
+        with contextlib.suppress(RedisError):
+            self.redis.hincrby(self.counters, RETRIES, 1)
+
+
+def metrics_hash(keys: RedisKeys) -> str:
+    """The Redis hash of counters no single process holds (the budget reconcile's drift is there too)."""
+    return f"{keys.prefix}:metrics"
 
 
 def _rejections(answer: Any, count: int) -> list[tuple[int, str, str]]:
@@ -192,9 +212,7 @@ def _rejections(answer: Any, count: int) -> list[tuple[int, str, str]]:
 
 
 def main() -> None:
-    logging.basicConfig(
-        level=os.environ.get("LLMAAS_LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(message)s"
-    )
+    configure(loggers=("",))  # every logger (httpx's too): JSON lines or text, LLMAAS_LOG_FORMAT
     shipper = Shipper(ShipperConfig.from_env())
 
     def stop(signum: int, frame: FrameType | None) -> None:

@@ -9,7 +9,7 @@ import pytest
 import redis as redis_lib
 
 from inference.proxy.contract import USAGE_FIELD, RedisKeys
-from inference.proxy.shipper import GROUP, Shipper, ShipperConfig, _rejections
+from inference.proxy.shipper import DELIVERIES, GROUP, RETRIES, Shipper, ShipperConfig, _rejections, metrics_hash
 from usage.models import RequestLog
 from webhooks.tests.test_litellm_webhook import record
 
@@ -94,6 +94,10 @@ def test_it_retries_until_the_webhook_accepts_and_writes_once(live_server, setti
     shipper.stopping = True
     thread.join(10)
     assert RequestLog.objects.count() == 5
+    # Counted for /metrics in Redis, summed over every shipper: each refused try, one delivery.
+    counters = client.hgetall(metrics_hash(RedisKeys(prefix)))
+    assert int(counters[RETRIES.encode()]) >= 2
+    assert int(counters[DELIVERIES.encode()]) == 1
 
 
 def test_records_the_webhook_rejects_go_to_the_dead_letter_stream(live_server, settings, prefix):

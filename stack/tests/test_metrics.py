@@ -92,7 +92,8 @@ def test_it_never_serves_metrics_on_the_public_origin(e2e: Any) -> None:
 def test_it_counts_proxied_calls_in_litellms_and_our_admission_counters(e2e: Any) -> None:
     key = str(e2e.create_key(e2e.login(), name="metrics", models=["tiny"])["secret"])
     before = scrape_proxy(e2e)
-    workers, calls = set(), 0
+    workers: set[str] = set()
+    calls = 0
     # Through nginx, a connection each: 20 calls, more only until both uvicorn workers served some.
     while calls < 20 or (len(workers) < 2 and calls < 60):
         calls += 1
