@@ -126,7 +126,7 @@ def test_last_used_moves_from_redis_to_postgres_and_never_backwards(alice_org, r
     assert key.last_used_at == datetime.fromtimestamp(now, tz=UTC)
 
 
-def test_the_rendered_litellm_config_names_models_but_no_secret(catalog):
+def test_the_rendered_litellm_config_names_models_but_no_secret(catalog, settings):
     deployment_set(
         name="vllm-big",
         backend_url="http://gpu-1:8000/v1",
@@ -144,4 +144,11 @@ def test_the_rendered_litellm_config_names_models_but_no_secret(catalog):
     assert config["litellm_settings"]["callbacks"] == [
         "inference.proxy.hooks.proxy_hooks",
         "inference.proxy.usage.usage_logger",
+        "prometheus",  # LiteLLM's own metrics, at /metrics/ for the master key only
     ]
+    # The repository's cold-start copy is this render: its settings never drift from the code's.
+    repo = yaml.safe_load((settings.BASE_DIR / "litellm" / "config.yaml").read_text())
+    assert (repo["general_settings"], repo["litellm_settings"]) == (
+        config["general_settings"],
+        config["litellm_settings"],
+    )
