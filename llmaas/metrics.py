@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from celery.signals import task_failure, task_postrun, task_prerun
+from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -124,7 +125,12 @@ class BackendCollector(Collector):
 
         up = GaugeMetricFamily("llmaas_backend_up", "Backend routable (1) or unhealthy (0) by its last probe.",
                                labels=["backend", "kind", "health"])  # fmt: skip
-        for name, kind, health in Backend.objects.values_list("name", "kind", "health"):
+        try:
+            backends = list(Backend.objects.values_list("name", "kind", "health"))
+        except DatabaseError:
+            log.warning("metrics: PostgreSQL unreachable during a scrape")
+            return  # the rest of the page still answers
+        for name, kind, health in backends:
             up.add_metric([name, kind, health], 0 if health == Backend.Health.UNHEALTHY else 1)
         yield up
 
