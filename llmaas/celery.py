@@ -42,3 +42,4 @@ def _schedule(sender: Celery, **_: object) -> None:
 def _logging(**_: object) -> None:
     """The worker and beat log as Django does (JSON lines by default, settings.LOGGING), not Celery's way."""
     logging.config.dictConfig(settings.LOGGING)
+    logging.captureWarnings(True)  # Python's warnings (a root worker's) as log lines too

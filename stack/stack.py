@@ -256,6 +256,7 @@ class Stack:
             "LITELLM_LOCAL_MODEL_COST_MAP": "True",
             "CONFIG_FILE_PATH": str(self.litellm_config),
             "LITELLM_MASTER_KEY": self.master_key(),
+            "JSON_LOGS": "True",  # LiteLLM's own log lines as JSON (ours: inference/proxy/logs.py)
             "LLMAAS_REDIS_URL": c.redis_url,
             "LLMAAS_REDIS_PREFIX": c.redis_prefix,
             "DISABLE_ADMIN_UI": "True",
@@ -326,7 +327,7 @@ class Stack:
 
     def processes(self) -> list[Proc]:
         c, py = self.config, sys.executable
-        celery = [py, "-m", "celery", "-A", "llmaas"]
+        celery = [py, "-m", "celery", "-A", "llmaas", "-q"]  # -q: no banners, only JSON lines
         django_env, litellm_env = self.django_env(), self.litellm_env()
         binary = assets.llama_server() if c.llamas else None
         procs = [self.llama_proc(spec, binary) for spec in c.llamas if binary]
@@ -336,14 +337,15 @@ class Stack:
                 # Threaded workers: a long streamed export never stalls a worker's heartbeat.
                 [py, "-m", "gunicorn", "llmaas.wsgi", "-b", f"127.0.0.1:{c.django_port}", "-w", str(c.gunicorn_workers),
                  "-k", "gthread", "--threads", str(c.gunicorn_threads), "--access-logfile", "-",
-                 "--graceful-timeout", "5"],
+                 "--logger-class", JSON_GUNICORN_LOGGER, "--graceful-timeout", "5"],
                 django_env, self.log("django"), http_ok(f"http://127.0.0.1:{c.django_port}/api/health"),
             ),
             Proc(
                 "django-internal",
                 # The shipper posts one batch at a time: one small worker is its whole capacity.
                 [py, "-m", "gunicorn", "llmaas.wsgi", "-b", f"127.0.0.1:{c.webhook_port}", "-w", "1",
-                 "-k", "gthread", "--threads", "2", "--access-logfile", "-", "--graceful-timeout", "5"],
+                 "-k", "gthread", "--threads", "2", "--access-logfile", "-", "--logger-class", JSON_GUNICORN_LOGGER,
+                 "--graceful-timeout", "5"],
                 django_env, self.log("django-internal"), http_ok(f"http://127.0.0.1:{c.webhook_port}/api/health"),
             ),
             Proc("celery-worker", [*celery, "worker", "-l", "info", "-c", "1", "--without-gossip", "--without-mingle"],
@@ -354,7 +356,7 @@ class Stack:
                 "litellm",
                 [str(LITELLM_VENV / "bin" / "python"), "-m", "uvicorn", "inference.proxy.asgi:app",
                  "--host", "127.0.0.1", "--port", str(c.litellm_port), "--workers", str(c.litellm_workers),
-                 "--no-server-header"],
+                 "--no-server-header", "--no-access-log", "--log-config", str(UVICORN_LOG_CONFIG)],
                 litellm_env, self.log("litellm"), http_ok(f"http://127.0.0.1:{c.litellm_port}/health/readiness"),
             ),
             Proc("shipper", [py, "-m", "inference.proxy.shipper"], self.shipper_env(), self.log("shipper")),
@@ -420,6 +422,12 @@ class Stack:
 
     def down(self) -> None:
         self.supervisor.stop_all()
+
+
+# JSON log lines with the request id (README "Logs and request ids"): gunicorn's through this
+# class; uvicorn's through this config (the route gate writes the proxy's access lines).
+JSON_GUNICORN_LOGGER = "llmaas.logging_json.GunicornLogger"
+UVICORN_LOG_CONFIG = ROOT / "inference" / "proxy" / "uvicorn_logging.json"
 
 
 EMBEDDINGS_MODEL = "all-minilm-l6-v2"

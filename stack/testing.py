@@ -164,6 +164,20 @@ class E2E:
             return list(conn.execute(query, params).fetchall())
 
 
+def secrets_in_logs(e2e: E2E, secrets: list[str]) -> dict[str, list[str]]:
+    """Every log file of the stack that contains one of ``secrets``: its name → the secrets' first
+    8 characters (never the whole secret in a failure). Empty: none leaked."""
+    logs = list((e2e.stack.config.state_dir / "logs").glob("*.log"))
+    assert {p.name for p in logs} >= {"litellm.log", "django.log", "nginx-access.log", "celery-worker.log"}
+    leaked = {}
+    for path in logs:
+        text = path.read_text(errors="replace")
+        found = [s[:8] for s in secrets if s and s in text]
+        if found:
+            leaked[path.name] = found
+    return leaked
+
+
 @contextlib.contextmanager
 def isolated_stack(state: Path) -> Iterator[E2E]:
     run = uuid.uuid4().hex[:8]
