@@ -55,7 +55,9 @@ end
 # ARGV: now_ms, reservation id, ttl_ms, cost (nano), tokens (both below 10^14, see
 #       admission.MAX_RESERVATION: exact through Lua's %.14g number formatting), the number of
 #       scopes, then per scope budget, rpm, tpm, parallel (-1 = unlimited), B's ttl in seconds
-#       (-1 = none), then per candidate deployment its max concurrency (-1 = unlimited).
+#       (-1 = none), then per candidate deployment its max concurrency (-1 = unlimited), then
+#       the routing policy: 'first' takes the first candidate with a free slot (round robin, the
+#       caller rotates them), anything else the least busy.
 # Returns {1, rpm_limit, rpm_left, rpm_reset_s, tpm_limit, tpm_left, tpm_reset_s, deployment}
 # (the tightest scope for each; -1 if unlimited; the chosen candidate, 1-based, 0 if none given:
 # the least busy one with a free slot) or {0, scope index (1-based), kind, limit, current,
@@ -73,6 +75,7 @@ purge(KEYS[1], KEYS[2], now_ms, 100)
 local n = tonumber(ARGV[6])
 local m = #KEYS - 3 - 4 * n
 local W = KEYS[#KEYS]
+local first_free = ARGV[7 + 5*n + m] == 'first'
 local best = {-1, -1, 0, -1, -1, 0}
 local state = {}
 for i = 1, n do
@@ -95,13 +98,14 @@ for i = 1, n do
   if par >= 0 and inflight >= par then return {0, i, 'parallel', par, inflight, 1} end
   state[i] = {B, R, T, P, rpm, reqs, roldest, tpm, toks, toldest, tonumber(ARGV[a+5])}
 end
--- The least busy candidate deployment with a free slot (the first among equals).
+-- The least busy candidate deployment with a free slot (the first among equals), or under
+-- round robin the first with a free slot.
 local chosen, chosen_load, full_limit, full_load = 0, nil, -1, 0
 for j = 1, m do
   local limit = tonumber(ARGV[6 + 5*n + j])
   local load = tonumber(redis.call('GET', KEYS[2 + 4*n + j]) or '0')
   if limit < 0 or load < limit then
-    if chosen_load == nil or load < chosen_load then chosen, chosen_load = j, load end
+    if chosen_load == nil or (load < chosen_load and not first_free) then chosen, chosen_load = j, load end
   elseif full_limit < 0 or limit < full_limit then
     full_limit, full_load = limit, load
   end

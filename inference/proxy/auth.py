@@ -55,7 +55,15 @@ from inference.proxy.routes import (
     model_of_route,
     refused_field,
 )
-from inference.proxy.routing import admit_waiting, candidates, needs_admission, queue_timeout, requested_profile
+from inference.proxy.routing import (
+    ROUND_ROBIN,
+    admit_waiting,
+    candidates,
+    needs_admission,
+    ordered,
+    queue_timeout,
+    requested_profile,
+)
 from inference.proxy.settings import SETTINGS as settings
 from inference.proxy.snapshots import SnapshotStore, SnapshotUnavailable
 
@@ -149,7 +157,7 @@ async def _admit(
     candidate is at its max concurrency). An absurd cap or n is a 400, before anything reaches Redis."""
     if not model.deployments:
         raise _model_unavailable(model.name)
-    choices = candidates(model, body, profile)
+    choices = ordered(candidates(model, body, profile), settings.routing_policy)
     try:
         check_mode(model, path)
         worst = worst_case(body, model, path, settings.max_completions)
@@ -157,7 +165,10 @@ async def _admit(
         # Every call is admitted in Redis, limits or not: the organization may be on the prepaid
         # plan, whose wallet the same script checks (a snapshot cannot know its balance).
         outcome = await admit_waiting(
-            lambda: admission.reserve(snapshot, model, worst, choices if balanced else ()), queue_timeout(choices)
+            lambda: admission.reserve(
+                snapshot, model, worst, choices if balanced else (), settings.routing_policy == ROUND_ROBIN
+            ),
+            queue_timeout(choices),
         )
     except InvalidValue as exc:
         count_admission("invalid")

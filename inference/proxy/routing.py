@@ -7,7 +7,10 @@ Rules, in order:
   goes to the ``long_context`` ones; other prompts go to the ``throughput`` ones (a model with
   deployments of one profile only uses them all);
 - among the candidates left, admission's script (admission_lua.py) takes the least busy one
-  that has a free slot under its max concurrency, counting in-flight calls across every worker;
+  that has a free slot under its max concurrency, counting in-flight calls across every worker
+  (``LLMAAS_ROUTING_POLICY=least_busy``, the default); with ``round_robin`` the candidates are
+  rotated one step per call in this worker (ordered()) and the script takes the first with a free
+  slot, so each deployment gets its turn whatever its load;
   when all are taken the call waits up to the candidates' queue timeout for a slot (retrying the
   script with a short backoff; at most MAX_WAITING calls per worker wait), else it is refused.
 
@@ -19,6 +22,7 @@ as ``deployment_id``.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import math
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -57,6 +61,19 @@ def candidates(model: CatalogModel, body: dict[str, Any], profile: str | None = 
     if estimated_prompt_tokens(body) > max(d.context_window for d in throughput):
         return long_context
     return throughput
+
+
+LEAST_BUSY, ROUND_ROBIN = "least_busy", "round_robin"
+_turns = itertools.count()
+
+
+def ordered(model_candidates: list[CatalogDeployment], policy: str) -> list[CatalogDeployment]:
+    """The candidates in the order the admission script considers them: as given for least_busy
+    (the first among equally busy ones wins), rotated one step per call for round_robin."""
+    if policy != ROUND_ROBIN or len(model_candidates) <= 1:
+        return model_candidates
+    turn = next(_turns) % len(model_candidates)
+    return model_candidates[turn:] + model_candidates[:turn]
 
 
 def needs_admission(model_candidates: list[CatalogDeployment]) -> bool:

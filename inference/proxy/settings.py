@@ -19,6 +19,9 @@ class ProxySettings:
     # An opaque id for this worker process, sent as x-llmaas-worker: it tells operators (and
     # tests) which worker answered without revealing anything about the host.
     worker_id: str
+    # How equal candidate deployments are chosen (routing.py): least_busy (fewest calls in flight
+    # across every worker) or round_robin (each in turn, skipping one at its max concurrency).
+    routing_policy: str = "least_busy"
 
     @classmethod
     def from_env(cls) -> "ProxySettings":
@@ -30,7 +33,18 @@ class ProxySettings:
             reservation_ttl=float(os.environ.get("LLMAAS_RESERVATION_TTL", "900")),
             max_completions=int(os.environ.get("LLMAAS_MAX_COMPLETIONS_PER_REQUEST", "1")),
             worker_id=secrets.token_hex(4),
+            routing_policy=routing_policy(os.environ.get("LLMAAS_ROUTING_POLICY", "least_busy")),
         )
+
+
+ROUTING_POLICIES = ("least_busy", "round_robin")
+
+
+def routing_policy(value: str) -> str:
+    policy = value.strip().lower().replace("-", "_")
+    if policy not in ROUTING_POLICIES:
+        raise ValueError(f"LLMAAS_ROUTING_POLICY must be one of {', '.join(ROUTING_POLICIES)}, not {value!r}")
+    return policy
 
 
 # One per worker process: the hooks and the route gate share it (and its worker id).

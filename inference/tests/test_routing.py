@@ -2,12 +2,22 @@
 that pick the candidates, and the admission script that takes the least busy one's slot."""
 
 import asyncio
+import os
 
 import pytest
 
 from inference.proxy.admission import Admission, Admitted, Saturated, worst_case
 from inference.proxy.contract import CatalogDeployment, CatalogModel, KeySnapshot, ScopeLimits
-from inference.proxy.routing import admit_waiting, candidates, estimated_prompt_tokens, requested_profile
+from inference.proxy.routing import (
+    LEAST_BUSY,
+    ROUND_ROBIN,
+    admit_waiting,
+    candidates,
+    estimated_prompt_tokens,
+    ordered,
+    requested_profile,
+)
+from inference.proxy.settings import ProxySettings
 from inference.proxy.snapshots import async_redis
 
 URL = "redis://127.0.0.1:6379/0"
@@ -175,3 +185,45 @@ def test_a_free_models_reservation_settles_and_expires_without_poisoning_admissi
         assert isinstance(await adm.reserve(scoped, free, worst), Admitted)
 
     run(keys, scenario, ttl=1.0)
+
+
+def test_round_robin_gives_each_deployment_its_turn_whatever_its_load_and_skips_a_full_one(keys):
+    a, b, capped = deployment("a", 512), deployment("b", 512), deployment("c", 512, limit=1)
+
+    async def scenario(adm: Admission):
+        m = model(a, b)
+        worst = worst_case(body(10), m, CHAT)
+        # Nothing is settled: b (then a) is busier at every turn, yet the turns alternate.
+        turns = [ordered([a, b], ROUND_ROBIN) for _ in range(6)]
+        chosen = [await adm.reserve(UNLIMITED, m, worst, order, first_free=True) for order in turns]
+        assert all(isinstance(c, Admitted) for c in chosen)
+        names = [c.deployment.id for c in chosen if isinstance(c, Admitted) and c.deployment]
+        assert names in (["a", "b"] * 3, ["b", "a"] * 3)
+        # Least busy on the same load (3 each in flight) keeps the first among equals, and then
+        # goes where fewer calls are in flight.
+        lb = [await adm.reserve(UNLIMITED, m, worst, [a, b]) for _ in range(2)]
+        assert [x.deployment.id for x in lb if isinstance(x, Admitted) and x.deployment] == ["a", "b"]
+        # Round robin's turn on a deployment at its max concurrency passes to the next.
+        full = model(capped, a)
+        assert isinstance(await adm.reserve(UNLIMITED, full, worst, [capped], first_free=True), Admitted)
+        spill = await adm.reserve(UNLIMITED, full, worst, [capped, a], first_free=True)
+        assert isinstance(spill, Admitted) and spill.deployment == a
+
+    run(keys, scenario)
+
+
+def test_the_routing_policy_is_read_from_the_environment_and_a_typo_is_refused(monkeypatch):
+    assert ProxySettings.from_env().routing_policy == "least_busy" or "LLMAAS_ROUTING_POLICY" in os.environ
+    monkeypatch.setenv("LLMAAS_ROUTING_POLICY", "round-robin")
+    assert ProxySettings.from_env().routing_policy == ROUND_ROBIN
+    monkeypatch.setenv("LLMAAS_ROUTING_POLICY", "least_busy")
+    assert ProxySettings.from_env().routing_policy == LEAST_BUSY
+    monkeypatch.delenv("LLMAAS_ROUTING_POLICY")
+    assert ProxySettings.from_env().routing_policy == LEAST_BUSY
+    monkeypatch.setenv("LLMAAS_ROUTING_POLICY", "fastest")
+    with pytest.raises(ValueError, match="LLMAAS_ROUTING_POLICY"):
+        ProxySettings.from_env()
+    a, b, c = deployment("a", 512), deployment("b", 512), deployment("c", 512)
+    assert ordered([a, b, c], LEAST_BUSY) == [a, b, c]
+    firsts = [ordered([a, b, c], ROUND_ROBIN)[0] for _ in range(6)]
+    assert firsts[:3] in ([a, b, c], [b, c, a], [c, a, b]) and firsts[3:] == firsts[:3]
