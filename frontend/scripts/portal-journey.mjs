@@ -178,7 +178,7 @@ const steps = {
     await page.getByRole("checkbox", { name: /Show revoked/ }).check();
     const row = page.getByRole("row").filter({ has: page.getByRole("rowheader", { name: new RegExp(keyName) }) });
     await row.getByText(/revoked/i).first().waitFor({ timeout: 15_000 });
-    return { hidden, row: await row.innerText(), playgroundBadges: await page.getByText("Playground", { exact: true }).count() };
+    return { hidden, row: await row.innerText(), playgroundBadges: await page.locator("tbody .badge").filter({ hasText: /^Playground$/ }).count() };
   },
 
   // Every route at 1280 and 320 px, dark and light; /login and /signup in a signed-out tab

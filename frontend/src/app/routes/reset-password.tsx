@@ -5,7 +5,7 @@ export function ResetPasswordRoute() {
   const [params] = useSearchParams();
   const token = params.get("token");
   return (
-    <section className="page">
+    <section className="page auth-page">
       <h1>{token ? "Choose a new password" : "Reset your password"}</h1>
       <ResetPassword token={token} />
     </section>

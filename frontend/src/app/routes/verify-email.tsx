@@ -4,7 +4,7 @@ import { VerifyEmail } from "@/features/auth/components/verify-email";
 export function VerifyEmailRoute() {
   const [params] = useSearchParams();
   return (
-    <section className="page">
+    <section className="page auth-page">
       <h1>Confirm your email address</h1>
       <VerifyEmail token={params.get("token")} />
     </section>
