@@ -42,7 +42,9 @@ ROUTES = (
 
 def test_it_serves_the_built_portal_beside_the_api(e2e: E2E) -> None:
     assert (PORTAL_DIST / "index.html").is_file(), "frontend/dist is missing: bin/test and bin/dev build it"
-    for path in ("/", "/keys", "/auth/callback?code=x&state=y", "/settings/members"):
+    # The mails' links (accounts/emails.py) open portal pages too.
+    mails = ("/verify-email?token=t", "/reset-password", "/reset-password?token=t")
+    for path in ("/", "/keys", "/auth/callback?code=x&state=y", "/settings/members", *mails):
         page = httpx.get(e2e.public + path)
         assert page.status_code == 200 and '<div id="root">' in page.text, path
         assert page.headers["cache-control"] == "no-cache"
