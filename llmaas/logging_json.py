@@ -16,6 +16,7 @@ from typing import Any
 from gunicorn.glogging import Logger
 
 from inference.proxy.logs import JsonFormatter, log_format, valid_request_id
+from llmaas.request_meta import current
 
 
 class RequestIdFilter(logging.Filter):
@@ -23,8 +24,6 @@ class RequestIdFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not getattr(record, "request_id", None):
-            from llmaas.request_meta import current  # the settings are loaded by the time a record is
-
             record.request_id = current().request_id
         return True
 
