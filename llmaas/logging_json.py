@@ -24,7 +24,10 @@ class RequestIdFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not getattr(record, "request_id", None):
-            record.request_id = current().request_id
+            # django.request's 4xx/5xx lines are written after the middleware returned: their
+            # record carries the request, which carries its id.
+            request_id = current().request_id or getattr(getattr(record, "request", None), "request_id", "")
+            record.request_id = request_id if isinstance(request_id, str) else ""
         return True
 
 

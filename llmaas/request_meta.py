@@ -99,6 +99,7 @@ class RequestMetaMiddleware:
             request_id_or_new(request.META.get("HTTP_X_REQUEST_ID")),
         )
         token = _current.set(meta)
+        request.request_id = meta.request_id  # type: ignore[attr-defined]  # for django.request's lines
         try:
             response = self.get_response(request)
             response[REQUEST_ID_RESPONSE_HEADER] = meta.request_id

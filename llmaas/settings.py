@@ -342,7 +342,13 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": envstr("LLMAAS_LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # Named, so that Django's default handlers (its plain-text console under DEBUG) are removed:
+        # their records reach the root's handler, as JSON with the request id.
+        "django": {"level": "INFO"},
+        "django.server": {"level": "INFO", "propagate": True},
+    },
 }
 
 # Billing (billing/): Stripe through its library; without STRIPE_API_KEY nothing reaches Stripe

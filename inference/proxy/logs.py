@@ -71,6 +71,7 @@ class RequestIdFilter(logging.Filter):
 
 # LogRecord's own attributes: anything else on a record came through ``extra=`` and is logged.
 _RECORD_ATTRS = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
+_PLAIN = (str, int, float, bool, type(None))
 
 
 class JsonFormatter(logging.Formatter):
@@ -86,7 +87,9 @@ class JsonFormatter(logging.Formatter):
             "request_id": getattr(record, "request_id", "") or current_request_id(),
         }
         for key, value in record.__dict__.items():
-            if key not in _RECORD_ATTRS and key not in line:
+            # Plain values only: an object's repr (django.request's request: its query string) could
+            # hold what must never be logged.
+            if key not in _RECORD_ATTRS and key not in line and isinstance(value, _PLAIN):
                 line[key] = value
         if record.exc_info:
             line["exc_info"] = self.formatException(record.exc_info)

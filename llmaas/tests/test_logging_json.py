@@ -86,3 +86,14 @@ def test_it_writes_gunicorns_access_line_as_json_with_djangos_request_id(capsys,
     [line] = [json.loads(text) for text in capsys.readouterr().out.splitlines()]
     assert line["request_id"] == "abc123" and line["status"] == 201 and line["path"] == "/api/keys"
     assert "secret" not in json.dumps(line)  # the query string (OAuth codes, …) is never logged
+
+
+def test_it_puts_the_request_id_on_djangos_late_lines_and_never_logs_the_request_object(lines):
+    """django.request logs a 4xx after the middleware returned; its record carries the request,
+    whose repr has the query string (an OAuth code, a token): the id is kept, the repr is not."""
+    request = RequestFactory().get("/o/authorize/?code=secret-code", HTTP_X_REQUEST_ID="late-line")
+    RequestMetaMiddleware(view)(request)
+    log.warning("Not Found: %s", request.path, extra={"status_code": 404, "request": request})
+    line = lines[-1]
+    assert line["request_id"] == "late-line" and line["status_code"] == 404
+    assert "request" not in line and "secret-code" not in json.dumps(line)

@@ -93,6 +93,11 @@ def test_it_carries_one_request_id_through_nginx_and_django(e2e: Any) -> None:
     assert with_id(e2e, "nginx-access", request_id, path="/api/keys/", status=200)
     assert with_id(e2e, "django", request_id, logger="gunicorn.access", path="/api/keys/", status=200)
 
+    # Django's own lines carry it too: its 404 warning, written while the request ran.
+    missing = f"e2e-404-{uuid.uuid4().hex}"
+    assert httpx.get(f"{e2e.public}/api/no-such-thing", headers={"X-Request-ID": missing}).status_code == 404
+    assert with_id(e2e, "django", missing, logger="django.request", level="WARNING")
+
 
 @pytest.mark.parametrize("bad", ["x" * 65, "has space", 'quote"d', "<script>", "-dash-first", "y" * 4000])
 def test_it_replaces_a_malformed_or_huge_request_id_with_nginxs(e2e: Any, key: str, bad: str) -> None:
