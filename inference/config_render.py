@@ -43,6 +43,29 @@ def render_litellm_config(deployments: Iterable[ModelDeployment]) -> str:
             "callbacks": ["inference.proxy.hooks.proxy_hooks", "inference.proxy.usage.usage_logger", "prometheus"],
             # Unbounded (a series per client address or agent) and personal: never labels.
             "prometheus_exclude_labels": ["client_ip", "user_agent", "user_email", "end_user"],
+            # Requests, failures, latencies, tokens, spend, deployment state: every other metric is a no-op, never
+            # computed per call (LiteLLM defines ~90, most about its database's keys and teams).
+            "prometheus_metrics_config": [
+                {
+                    "group": "proxy",
+                    "metrics": [
+                        "litellm_proxy_total_requests_metric",
+                        "litellm_proxy_failed_requests_metric",
+                        "litellm_request_total_latency_metric",
+                        "litellm_llm_api_latency_metric",
+                        "litellm_llm_api_time_to_first_token_metric",
+                        "litellm_overhead_latency_metric",
+                        "litellm_input_tokens_metric",
+                        "litellm_output_tokens_metric",
+                        "litellm_total_tokens_metric",
+                        "litellm_spend_metric",
+                        "litellm_deployment_state",
+                        "litellm_deployment_success_responses",
+                        "litellm_deployment_failure_responses",
+                        "litellm_deployment_total_requests",
+                    ],
+                }
+            ],
             "enable_post_custom_auth_checks": False,
             "telemetry": False,
             "drop_params": True,
