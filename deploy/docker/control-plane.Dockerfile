@@ -39,4 +39,4 @@ EXPOSE 8001
 HEALTHCHECK --interval=15s --timeout=3s --start-period=30s --retries=3 \
   CMD python -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8001/api/health', timeout=2).status != 200)"
 CMD ["gunicorn", "llmaas.wsgi", "-b", "0.0.0.0:8001", "-w", "2", "-k", "gthread", "--threads", "4", \
-     "--access-logfile", "-", "--graceful-timeout", "30"]
+     "--access-logfile", "-", "--logger-class", "llmaas.logging_json.GunicornLogger", "--graceful-timeout", "30"]

@@ -30,10 +30,12 @@ ENV PATH=/opt/venv/bin:$PATH \
     LITELLM_LOCAL_MODEL_COST_MAP=True \
     DISABLE_ADMIN_UI=True \
     NO_DOCS=True \
-    NO_REDOC=True
+    NO_REDOC=True \
+    JSON_LOGS=True
 USER 10001:10001
 EXPOSE 4000
 HEALTHCHECK --interval=15s --timeout=3s --start-period=60s --retries=3 \
   CMD python -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:4000/health/readiness', timeout=2).status != 200)"
+# JSON lines: LiteLLM's own (JSON_LOGS), uvicorn's (log config), one access line per request from the gate.
 CMD ["uvicorn", "inference.proxy.asgi:app", "--host", "0.0.0.0", "--port", "4000", "--workers", "2", \
-     "--no-server-header"]
+     "--no-server-header", "--no-access-log", "--log-config", "/app/inference/proxy/uvicorn_logging.json"]

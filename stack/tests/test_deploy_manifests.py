@@ -289,3 +289,19 @@ def test_it_provisions_dashboards_that_read_only_metrics_our_services_expose(e2e
     for name, metrics in dashboards.items():
         assert metrics, f"{name} reads no metric"
         assert metrics <= exposed, f"{name} reads metrics nothing exposes: {sorted(metrics - exposed)}"
+
+
+def test_it_logs_json_lines_in_every_packaged_process(compose: dict[str, Any]) -> None:
+    gunicorn_commands = [s["command"] for s in compose["services"].values() if "gunicorn" in (s.get("command") or [])]
+    for docs in (kustomize("dev"), kustomize("prod")):
+        for deployment in of_kind(docs, "Deployment").values():
+            command = deployment["spec"]["template"]["spec"]["containers"][0].get("command") or []
+            if "gunicorn" in command:
+                gunicorn_commands.append(command)
+    dockerfile = (ROOT / "deploy" / "docker" / "control-plane.Dockerfile").read_text()
+    assert len(gunicorn_commands) >= 3
+    for command in gunicorn_commands:
+        assert "llmaas.logging_json.GunicornLogger" in command, command
+    assert '"--logger-class", "llmaas.logging_json.GunicornLogger"' in dockerfile
+    proxy = (ROOT / "deploy" / "docker" / "proxy.Dockerfile").read_text()
+    assert "JSON_LOGS=True" in proxy and "uvicorn_logging.json" in proxy and "--no-access-log" in proxy
