@@ -28,7 +28,7 @@ import httpx
 import psycopg
 import redis
 
-from bench import portal
+from bench import fleet, portal
 from bench.stacks import Bench
 from inference.proxy.contract import UsageRecord
 from inference.proxy.shipper import ShipperConfig
@@ -487,6 +487,7 @@ def verdict(value: float, target: str) -> str:
 def report(out: Path, results: dict[str, Any]) -> str:
     rows = hot_path_rows(results) if set(results) >= HOT_PATH else []
     rows += portal.rows(results)
+    rows += fleet.rows(results)
     lines = [
         "# LLMaaS benchmark" if set(results).isdisjoint(HOT_PATH) else "# LLMaaS hot-path benchmark",
         "",
@@ -508,7 +509,7 @@ def report(out: Path, results: dict[str, Any]) -> str:
 
 HOT_PATH = {"B1", "B2", "B3", "B4", "B5", "B6", "B7", "B9"}
 PORTAL = {"B10", "B11"}
-FIGURES = sorted(HOT_PATH | PORTAL, key=lambda f: int(f[1:]))
+FIGURES = sorted(HOT_PATH | PORTAL | fleet.FIGURES, key=lambda f: int(f[1:]))
 
 
 def hot_path_rows(results: dict[str, Any]) -> list[tuple[str, str, Any, str, str]]:
@@ -559,7 +560,7 @@ def selected(only: str | None) -> set[str]:
     unknown = wanted - set(FIGURES)
     if unknown:
         raise SystemExit(f"--only: unknown figure(s) {', '.join(sorted(unknown))}; known: {', '.join(FIGURES)}")
-    return (wanted & PORTAL) | (HOT_PATH if wanted & HOT_PATH else set())
+    return (wanted & (PORTAL | fleet.FIGURES)) | (HOT_PATH if wanted & HOT_PATH else set())
 
 
 def hot_path(bench: Bench, results: dict[str, Any], quick: bool) -> None:
@@ -606,6 +607,8 @@ def main() -> None:
         state = out / "state-portal"
         rows = 30_000 if quick else 300_000
         results["B11"] = portal.b11_dashboard_render(state, rounds=3 if quick else 10, rows=rows)
+    if figures & fleet.FIGURES:
+        results.update(fleet.run(out / "state-fleet", quick, figures))
     (out / "report.json").write_text(json.dumps(results, indent=2))
     print(report(out, results))
     say(f"report: {out / 'report.md'}, {out / 'report.json'}" + (f", plots: {', '.join(files)}" if files else ""))
