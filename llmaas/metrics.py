@@ -25,7 +25,6 @@ from collections.abc import Iterator
 from typing import Any
 
 from celery.signals import task_failure, task_postrun, task_prerun
-from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -117,22 +116,13 @@ class PipelineCollector(Collector):
         )
 
 
-class BackendCollector(Collector):
-    """Each backend's health as beat's last probe recorded it: 1 routable, 0 unhealthy."""
+# Collectors of the apps above this one (registered from their AppConfig.ready: llmaas imports no
+# app), run at each scrape after the pipeline's.
+APP_COLLECTORS: list[Collector] = []
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
-        from inference.models import Backend  # here: this module loads before the app registry
 
-        up = GaugeMetricFamily("llmaas_backend_up", "Backend routable (1) or unhealthy (0) by its last probe.",
-                               labels=["backend", "kind", "health"])  # fmt: skip
-        try:
-            backends = list(Backend.objects.values_list("name", "kind", "health"))
-        except DatabaseError:
-            log.warning("metrics: PostgreSQL unreachable during a scrape")
-            return  # the rest of the page still answers
-        for name, kind, health in backends:
-            up.add_metric([name, kind, health], 0 if health == Backend.Health.UNHEALTHY else 1)
-        yield up
+def collector_register(collector: Collector) -> None:
+    APP_COLLECTORS.append(collector)
 
 
 def _text(value: bytes | str) -> str:
@@ -153,6 +143,7 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
         processes = REGISTRY  # one process: its own metrics
     pipeline = CollectorRegistry()
     pipeline.register(PipelineCollector())
-    pipeline.register(BackendCollector())
+    for collector in APP_COLLECTORS:
+        pipeline.register(collector)
     body = generate_latest(processes) + generate_latest(pipeline)
     return HttpResponse(body, content_type=CONTENT_TYPE_LATEST)

@@ -42,6 +42,7 @@ LATE_IMPORTS_ALLOWED = {
     ("usage.apps", "usage.receivers"),
     ("oauth.apps", "oauth.receivers"),
     ("billing.apps", "billing.receivers"),
+    ("inference.apps", "inference.metrics"),
 }
 
 

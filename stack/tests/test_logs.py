@@ -21,17 +21,21 @@ pytestmark = pytest.mark.stack
 CHAT = {"model": "tiny", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 2}
 NGINX_ID = re.compile(r"[0-9a-f]{32}")
 LITELLM_BANNER = "\x1b[32m"
+# LiteLLM's Prometheus integration prints its processed configuration at start with rich (a
+# panel and two tables on stdout, not log records): lines made of its box and header characters.
+LITELLM_RICH_PRINT = ("╭", "│", "╰", "┏", "┃", "┡", "└", "📊", "🏷")
 
 
 def lines(e2e: Any, name: str) -> list[dict[str, Any]]:
     """The JSON lines of one log file. A line that is not JSON fails, except what a process prints
     before its logging is set up (a root Celery worker's SecurityWarning) and LiteLLM's start-up
-    banner (colored lines it prints, not logs: the models it loaded)."""
+    prints (colored lines: the models it loaded; rich tables: its Prometheus configuration)."""
     out: list[dict[str, Any]] = []
     for text in e2e.stack.log(name).read_text(errors="replace").splitlines():
         if not out and not text.startswith("{"):
             continue
-        if text.strip() and not (name == "litellm" and text.startswith(LITELLM_BANNER)):
+        printed = text.startswith(LITELLM_BANNER) or text.lstrip().startswith(LITELLM_RICH_PRINT)
+        if text.strip() and not (name == "litellm" and printed):
             try:
                 out.append(json.loads(text))
             except json.JSONDecodeError:
