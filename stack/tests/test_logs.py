@@ -23,16 +23,25 @@ NGINX_ID = re.compile(r"[0-9a-f]{32}")
 LITELLM_BANNER = "\x1b[32m"
 # LiteLLM's Prometheus integration prints its processed configuration at start with rich (a
 # panel and two tables on stdout, not log records): lines made of its box and header characters.
+# django.core.mail.backends.console: each message's headers, body, then 79 dashes.
+CONSOLE_MAIL_START = "Content-Type: "
+CONSOLE_MAIL_END = "-" * 79
 LITELLM_RICH_PRINT = ("╭", "│", "╰", "┏", "┃", "┡", "└", "📊", "🏷")
 
 
 def lines(e2e: Any, name: str) -> list[dict[str, Any]]:
     """The JSON lines of one log file. A line that is not JSON fails, except what a process prints
-    before its logging is set up (a root Celery worker's SecurityWarning) and LiteLLM's start-up
-    prints (colored lines: the models it loaded; rich tables: its Prometheus configuration)."""
+    before its logging is set up (a root Celery worker's SecurityWarning), LiteLLM's start-up
+    prints (colored lines: the models it loaded; rich tables: its Prometheus configuration) and the
+    mails of the dev stack's console email backend (a message, then a line of 79 dashes: the
+    developer reads sign-up links there; a mail is not a log record)."""
     out: list[dict[str, Any]] = []
+    in_mail = False
     for text in e2e.stack.log(name).read_text(errors="replace").splitlines():
         if not out and not text.startswith("{"):
+            continue
+        if in_mail or text.startswith(CONSOLE_MAIL_START):
+            in_mail = text != CONSOLE_MAIL_END
             continue
         printed = text.startswith(LITELLM_BANNER) or text.lstrip().startswith(LITELLM_RICH_PRINT)
         if text.strip() and not (name == "litellm" and printed):
