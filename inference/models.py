@@ -5,16 +5,18 @@ published to Redis (publishing.py) and each LiteLLM worker applies it live (rout
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator, RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.utils import timezone
 
+from inference.placement import Claim, claim_of, gpu_list, placement_errors
 from inference.proxy.contract import (
     MODE_CHAT,
     MODE_EMBEDDING,
     PROFILE_LONG_CONTEXT,
     PROFILE_THROUGHPUT,
 )
+from inference.proxy.schedule import OVERRIDE_AVAILABLE, OVERRIDE_UNAVAILABLE, ScheduleError, parse_days
 
 MODEL_NAME_VALIDATOR = RegexValidator(
     r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$",
@@ -28,6 +30,32 @@ BACKEND_URL_VALIDATOR = RegexValidator(
     "An http(s) base URL without query or fragment, e.g. http://gpu-1:8000/v1.",
 )
 PRICE_VALIDATORS = [MinValueValidator(Decimal("0"))]
+FRACTION_VALIDATORS = [MinValueValidator(Decimal("0.01")), MaxValueValidator(Decimal("1"))]
+HOST_NAME_VALIDATOR = RegexValidator(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$", "A host name, e.g. gpu-1.")
+
+
+class GpuHost(models.Model):
+    """A machine with GPUs, for placement (placement.py): backends whose ``host`` names it are
+    checked against its GPU count and per-GPU memory."""
+
+    name = models.CharField(max_length=255, unique=True, validators=[HOST_NAME_VALIDATOR])
+    gpu_count = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    gpu_memory_gib = models.DecimalField(
+        max_digits=8,
+        decimal_places=2,
+        validators=[MinValueValidator(Decimal("0.01"))],
+        help_text="Memory of each GPU, GiB (e.g. 80 for an H100).",
+    )
+    node_selector = models.JSONField(
+        default=dict, blank=True, help_text="Kubernetes node labels that select this host, e.g. {\"gpu\": \"h100\"}."
+    )
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "GPU host"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.gpu_count} × {self.gpu_memory_gib} GiB)"
 
 
 class Backend(models.Model):
@@ -44,6 +72,13 @@ class Backend(models.Model):
         UNKNOWN = "unknown", "Not probed yet"
         HEALTHY = "healthy", "Healthy"
         UNHEALTHY = "unhealthy", "Unhealthy"
+
+    class RunState(models.TextChoices):
+        STOPPED = "stopped", "Stopped"
+        STARTING = "starting", "Starting"
+        RUNNING = "running", "Running"
+        STOPPING = "stopping", "Stopping"
+        FAILED = "failed", "Failed"
 
     name = models.CharField(max_length=100, unique=True, validators=[MODEL_NAME_VALIDATOR])
     kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.OPENAI_COMPATIBLE)
@@ -68,6 +103,50 @@ class Backend(models.Model):
     health = models.CharField(max_length=10, choices=Health.choices, default=Health.UNKNOWN)
     health_checked_at = models.DateTimeField(null=True, blank=True)
     health_error = models.CharField(max_length=500, blank=True)
+    # Placement and lifecycle (placement.py, lifecycle/): a managed backend's process is launched
+    # and stopped by the fleet agent on its host.
+    managed = models.BooleanField(
+        default=False,
+        help_text="Managed locally: the fleet agent starts its process on demand and stops it when idle.",
+    )
+    launch_model = models.CharField(
+        max_length=500, blank=True, help_text="What the process serves: a GGUF path (llama.cpp), a model id (vLLM)."
+    )
+    launch_args = models.JSONField(
+        default=list, blank=True, help_text='Extra command-line arguments, a JSON list, e.g. ["--ctx-size", "4096"].'
+    )
+    tensor_parallel_size = models.PositiveIntegerField(default=1, validators=[MinValueValidator(1)])
+    gpu_memory_fraction = models.DecimalField(
+        max_digits=4,
+        decimal_places=3,
+        null=True,
+        blank=True,
+        validators=FRACTION_VALIDATORS,
+        help_text="Share of each GPU's memory it may take (vLLM --gpu-memory-utilization).",
+    )
+    gpu_memory_gib = models.DecimalField(
+        max_digits=8,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0.01"))],
+        help_text="Or the memory it takes on each GPU, GiB (wins over the fraction).",
+    )
+    parallel = models.PositiveIntegerField(
+        default=4,
+        validators=[MinValueValidator(1)],
+        help_text="Requests the process serves at once (llama.cpp --parallel, vLLM --max-num-seqs); halved after "
+        "a GPU out-of-memory.",
+    )
+    start_timeout_seconds = models.PositiveIntegerField(
+        default=120, validators=[MinValueValidator(1)], help_text="How long a start may take before it failed."
+    )
+    idle_ttl_seconds = models.PositiveIntegerField(
+        default=600, help_text="Stopped after this long without requests (0: never stopped)."
+    )
+    run_state = models.CharField(max_length=10, choices=RunState.choices, default=RunState.STOPPED)
+    run_state_at = models.DateTimeField(null=True, blank=True)
+    run_error = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -77,10 +156,54 @@ class Backend(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def clean(self) -> None:
+        if self.managed and not self.launch_model:
+            raise ValidationError({"launch_model": "A managed backend needs the model its process serves."})
+        if self.gpu_memory_fraction is not None and self.gpu_memory_gib is not None:
+            raise ValidationError({"gpu_memory_gib": "Give the memory in GiB or as a fraction, not both."})
+        if not self.gpu_ids:
+            return
+        host = GpuHost.objects.filter(name=self.host).first() if self.host else None
+        if host is None:
+            if self.managed and (self.gpu_memory_fraction is not None or self.gpu_memory_gib is not None):
+                raise ValidationError({"host": "Register this host as a GPU host to place GPU memory on it."})
+            return
+        errors = placement_errors(
+            self.placement_claim(host.gpu_memory_gib),
+            [
+                b.placement_claim(host.gpu_memory_gib)
+                for b in Backend.objects.filter(host=self.host).exclude(gpu_ids="").exclude(pk=self.pk)
+            ],
+            host=host.name,
+            gpu_count=host.gpu_count,
+            capacity_gib=host.gpu_memory_gib,
+            tensor_parallel_size=self.tensor_parallel_size,
+        )
+        if errors:
+            raise ValidationError(errors)
+
+    def placement_claim(self, capacity_gib: Decimal) -> Claim:
+        return claim_of(
+            self.name,
+            self.gpu_ids,
+            gpu_memory_gib=self.gpu_memory_gib,
+            gpu_memory_fraction=self.gpu_memory_fraction,
+            capacity_gib=capacity_gib,
+        )
+
+    @property
+    def gpus(self) -> tuple[int, ...]:
+        return gpu_list(self.gpu_ids)
+
     @property
     def routable(self) -> bool:
         """Unknown counts as up: a new backend serves at once, the first failed probe takes it out."""
         return self.health != self.Health.UNHEALTHY
+
+    @property
+    def gpu_count(self) -> int:
+        """GPUs it is pinned to (1 when none is named: a CPU or a remote server counts as one)."""
+        return len(self.gpu_ids.split(",")) if self.gpu_ids else 1
 
 
 class BackendHealthCheck(models.Model):
@@ -111,6 +234,11 @@ class ModelDeployment(models.Model):
     class Mode(models.TextChoices):
         CHAT = MODE_CHAT, "Chat / completions"
         EMBEDDING = MODE_EMBEDDING, "Embeddings"
+
+    class AvailabilityOverride(models.TextChoices):
+        NONE = "", "Follow its windows"
+        AVAILABLE = OVERRIDE_AVAILABLE, "Force available"
+        UNAVAILABLE = OVERRIDE_UNAVAILABLE, "Force unavailable"
 
     name = models.CharField(
         max_length=100,
@@ -150,6 +278,14 @@ class ModelDeployment(models.Model):
     )
     mode = models.CharField(max_length=20, choices=Mode.choices, default=Mode.CHAT)
     enabled = models.BooleanField(default=True)
+    # Availability in time (proxy/schedule.py): its windows, unless an operator's override holds.
+    availability_override = models.CharField(
+        max_length=12,
+        choices=AvailabilityOverride.choices,
+        blank=True,
+        help_text="Force the deployment available or unavailable (until the time below, or until cleared).",
+    )
+    override_until = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -187,3 +323,29 @@ class ModelAlias(models.Model):
     def clean(self) -> None:
         if ModelDeployment.objects.filter(public_name=self.name).exists():
             raise ValidationError({"name": "A model already has this public name."})
+
+
+def validate_days(value: str) -> None:
+    try:
+        parse_days(value)
+    except ScheduleError as exc:
+        raise ValidationError(str(exc)) from None
+
+
+class AvailabilityWindow(models.Model):
+    """A weekly window in which a deployment serves, in the operator's time zone
+    (``LLMAAS_SCHEDULE_TIME_ZONE``). A deployment with none is always available; an end at or
+    before the start runs past midnight (``mon-fri 22:00-06:00``: each weeknight)."""
+
+    deployment = models.ForeignKey(ModelDeployment, on_delete=models.CASCADE, related_name="windows")
+    days = models.CharField(
+        max_length=60, validators=[validate_days], help_text="Days it opens: mon-fri, sat,sun, fri-mon or *."
+    )
+    start = models.TimeField()
+    end = models.TimeField(help_text="At or before the start: the next day's.")
+
+    class Meta:
+        ordering = ["deployment", "start"]
+
+    def __str__(self) -> str:
+        return f"{self.days} {self.start:%H:%M}-{self.end:%H:%M}"
