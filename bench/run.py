@@ -19,6 +19,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -290,25 +291,31 @@ def b4_statements(bench: Bench, n: int) -> dict[str, Any]:
 
 
 def b5_ingest(bench: Bench, rows: int, rounds: int) -> dict[str, Any]:
-    """The webhook (in the shipper's batches, signed, over HTTP, into the partitioned request_logs
-    with its deltas) against one COPY of the same rows, every column the ingest writes, into a
-    table like request_logs; in interleaved rounds, each with fresh rows."""
-    batch = ShipperConfig.batch
-    say(f"B5: usage ingest through the webhook (batches of {batch}) vs COPY, {rounds} rounds × {rows} rows")
+    """The webhook (in the shipper's batches, signed, over HTTP to the internal workers the shipper
+    posts to, ``ShipperConfig.parallel`` batches in flight as the shipper sends them, into the
+    partitioned request_logs with its deltas) against one COPY of the same rows, every column the
+    ingest writes, into a table like request_logs; in interleaved rounds, each with fresh rows."""
+    batch, parallel = ShipperConfig.batch, ShipperConfig.parallel
+    say(f"B5: usage ingest through the webhook (batches of {batch}, {parallel} in flight) vs COPY, "
+        f"{rounds} rounds × {rows} rows")  # fmt: skip
     assert bench.stack is not None
     secret = bench.stack.secret("LLMAAS_WEBHOOK_SECRET")
-    url = f"http://127.0.0.1:{bench.stack.config.django_port}/api/webhooks/litellm"
+    url = f"http://127.0.0.1:{bench.stack.config.webhook_port}/api/webhooks/litellm"
     db = bench.stack.config.database_url
 
     def webhook(records: list[dict[str, Any]]) -> float:
         # The bodies as a shipper sends them, built beforehand: serialising is the shipper's work,
         # in its own process; signing (per try) is timed.
         bodies = [json.dumps({"records": records[i : i + batch]}).encode() for i in range(0, len(records), batch)]
+
+        def post(client: httpx.Client, body: bytes) -> None:
+            headers = {"Content-Type": "application/json", **signed_headers(secret, body)}
+            client.post(url, content=body, headers=headers).raise_for_status()
+
         started = time.perf_counter()
-        with httpx.Client(timeout=120) as client:
-            for body in bodies:
-                headers = {"Content-Type": "application/json", **signed_headers(secret, body)}
-                client.post(url, content=body, headers=headers).raise_for_status()
+        limits = httpx.Limits(max_connections=parallel)
+        with httpx.Client(timeout=120, limits=limits) as client, ThreadPoolExecutor(parallel) as pool:
+            list(pool.map(lambda body: post(client, body), bodies))  # as the shipper's delivery threads
         return len(records) / (time.perf_counter() - started)
 
     def copy(records: list[dict[str, Any]]) -> float:
@@ -335,6 +342,7 @@ def b5_ingest(bench: Bench, rows: int, rounds: int) -> dict[str, Any]:
     webhook_rate, copy_rate = (statistics.median(samples[k]) for k in ("webhook", "copy"))
     return {
         "batch": batch,
+        "parallel": parallel,
         "webhook_rows_per_s": round(webhook_rate),
         "copy_rows_per_s": round(copy_rate),
         "rounds": {k: [round(x) for x in v] for k, v in samples.items()},

@@ -342,8 +342,8 @@ class Stack:
             ),
             Proc(
                 "django-internal",
-                # The shipper posts one batch at a time: one small worker is its whole capacity.
-                [py, "-m", "gunicorn", "llmaas.wsgi", "-b", f"127.0.0.1:{c.webhook_port}", "-w", "1",
+                # The shipper posts ShipperConfig.parallel (2) batches at once: a process each.
+                [py, "-m", "gunicorn", "llmaas.wsgi", "-b", f"127.0.0.1:{c.webhook_port}", "-w", "2",
                  "-k", "gthread", "--threads", "2", "--access-logfile", "-", "--logger-class", JSON_GUNICORN_LOGGER,
                  "--graceful-timeout", "5"],
                 django_env, self.log("django-internal"), http_ok(f"http://127.0.0.1:{c.webhook_port}/api/health"),

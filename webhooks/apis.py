@@ -12,6 +12,7 @@ import json
 import logging
 from typing import Any
 
+import orjson
 import psycopg
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
@@ -42,6 +43,16 @@ def _read_bounded(request: HttpRequest, limit: int) -> bytes | None:
     return None if len(body) > limit else body
 
 
+def _decode(body: bytes) -> Any:
+    """The body's JSON: orjson (several times faster on a batch of records), else the standard
+    library, which also reads what orjson refuses and the contract then judges record by record
+    (a lone surrogate in a string, an integer past 64 bits): one such record never fails its batch."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return json.loads(body)
+
+
 @csrf_exempt
 @require_POST
 def litellm_usage_webhook(request: HttpRequest) -> JsonResponse:
@@ -59,7 +70,7 @@ def litellm_usage_webhook(request: HttpRequest) -> JsonResponse:
         log.warning("usage webhook refused: %s", problem)
         return _error(401, "invalid_signature", "The request is not signed with the shared secret, or is stale.")
     try:
-        payload = json.loads(body)
+        payload = _decode(body)
         raw_records = payload["records"]
         if not isinstance(raw_records, list):
             raise TypeError

@@ -8,6 +8,10 @@
   backoff; acknowledges (XACK, then XDEL) only after a 2xx.
 - Entries left pending by a shipper that died are claimed (XAUTOCLAIM) once idle for
   ``LLMAAS_SHIPPER_CLAIM_IDLE_MS``; the webhook's idempotency turns redelivery into a no-op.
+- ``LLMAAS_SHIPPER_PARALLEL`` (2) batches are delivered at once, each by its own thread, while
+  the main thread reads the next: the webhook's work on one batch (decoding, the contract, the
+  COPY) overlaps another's, on more cores (bench B5). Batches are independent (each call is
+  stored once, in any order); entries still in flight here are never claimed back by this shipper.
 - A batch short of ``LLMAAS_SHIPPER_BATCH`` waits ``LLMAAS_SHIPPER_LINGER_MS`` (250) for more
   entries before it is sent: under load that turns a POST per few calls into one per quarter
   second, which is most of the ingest's cost (bench B2); usage shows up at most that much later.
@@ -21,22 +25,26 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import os
 import signal
 import socket
+import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from types import FrameType
 from typing import Any
 
 import httpx
-import redis
+import orjson
 from redis.exceptions import RedisError, ResponseError
 
 from inference.proxy.contract import USAGE_FIELD, RedisKeys
 from inference.proxy.logs import configure
+from inference.proxy.redis_conn import sync_redis
 from inference.proxy.signing import signed_headers
 
 log = logging.getLogger("llmaas.shipper")
@@ -59,6 +67,7 @@ class ShipperConfig:
     claim_idle_ms: int = 10_000
     linger_ms: int = 250
     backoff_max: float = 10.0
+    parallel: int = 2  # batches in flight at once (each its own POST): bench B5
 
     @classmethod
     def from_env(cls) -> ShipperConfig:
@@ -71,6 +80,7 @@ class ShipperConfig:
             claim_idle_ms=int(os.environ.get("LLMAAS_SHIPPER_CLAIM_IDLE_MS", "10000")),
             linger_ms=int(os.environ.get("LLMAAS_SHIPPER_LINGER_MS", "250")),
             backoff_max=float(os.environ.get("LLMAAS_SHIPPER_BACKOFF_MAX", "10")),
+            parallel=max(1, int(os.environ.get("LLMAAS_SHIPPER_PARALLEL", "2"))),
         )
 
 
@@ -81,9 +91,11 @@ class Shipper:
         self.stream, self.dead, self.dead_counts = keys.usage_stream, keys.usage_dead, keys.usage_dead_counts
         self.counters = metrics_hash(keys)
         self.consumer = f"{socket.gethostname()}-{os.getpid()}"
-        self.redis = redis.Redis.from_url(config.redis_url, socket_timeout=5, socket_connect_timeout=2)
-        self.http = httpx.Client(timeout=30)
+        self.redis = sync_redis(config.redis_url, socket_timeout=5, socket_connect_timeout=2)
+        self.http = httpx.Client(timeout=30, limits=httpx.Limits(max_connections=config.parallel))
         self.stopping = False
+        self.in_flight: set[bytes] = set()  # ids of the entries being delivered by this shipper
+        self.lock = threading.Lock()
 
     def ensure_group(self) -> None:
         try:
@@ -95,10 +107,7 @@ class Shipper:
 
     def next_batch(self) -> list[Entry]:
         """Entries abandoned by a dead shipper first, then new ones (blocking up to 1 s)."""
-        claimed = self.redis.xautoclaim(
-            self.stream, GROUP, self.consumer, min_idle_time=self.config.claim_idle_ms, count=self.config.batch
-        )
-        entries: list[Entry] = [e for e in claimed[1] if e[1]]
+        entries = self._claim()
         if entries:
             return entries
         entries = self._read(self.config.batch, block=1000)
@@ -107,6 +116,22 @@ class Shipper:
             entries += self._read(self.config.batch - len(entries), block=None)
         return entries
 
+    def _claim(self) -> list[Entry]:
+        """Pending entries idle for ``claim_idle_ms``, except those this shipper is delivering
+        (a delivery retried for longer than that is still its own: claiming it again would
+        deliver, and dead-letter, the same entries twice); scanned past them to the end."""
+        start: bytes | str = "0-0"
+        while True:
+            cursor, claimed, *_ = self.redis.xautoclaim(
+                self.stream, GROUP, self.consumer, min_idle_time=self.config.claim_idle_ms,
+                start_id=start, count=self.config.batch,
+            )  # fmt: skip
+            with self.lock:
+                entries: list[Entry] = [e for e in claimed if e[1] and e[0] not in self.in_flight]
+            if entries or cursor in (b"0-0", "0-0"):
+                return entries
+            start = cursor
+
     def _read(self, count: int, block: int | None) -> list[Entry]:
         response: Any = self.redis.xreadgroup(GROUP, self.consumer, {self.stream: ">"}, count=count, block=block)
         return [entry for _, batch in response or [] for entry in batch]
@@ -114,12 +139,24 @@ class Shipper:
     def run(self) -> None:
         self.ensure_group()
         log.info("shipper %s: %s → %s", self.consumer, self.stream, self.config.webhook_url)
+        with ThreadPoolExecutor(self.config.parallel, thread_name_prefix="deliver") as pool:
+            self._loop(pool)  # leaving the pool waits for the deliveries in flight
+
+    def _loop(self, pool: ThreadPoolExecutor) -> None:
         backoff = 0.2
+        slots = threading.Semaphore(self.config.parallel)
         while not self.stopping:
+            if not slots.acquire(timeout=1):
+                continue  # every slot's delivery is still in flight
+            submitted = False
             try:
                 entries = self.next_batch()
                 if entries:
-                    self.ship(entries)
+                    with self.lock:
+                        self.in_flight.update(entry_id for entry_id, _ in entries)
+                    done = functools.partial(self._shipped, entries=entries, slots=slots)
+                    pool.submit(self.ship, entries).add_done_callback(done)
+                    submitted = True
                 backoff = 0.2
             except (RedisError, OSError) as exc:
                 if "NOGROUP" in str(exc):
@@ -128,6 +165,19 @@ class Shipper:
                 log.warning("Redis unreachable (%s); retrying in %.1fs", type(exc).__name__, backoff)
                 time.sleep(backoff)
                 backoff = min(backoff * 2, self.config.backoff_max)
+            finally:
+                if not submitted:
+                    slots.release()  # the delivery thread releases it otherwise
+
+    def _shipped(self, done: Future[None], *, entries: list[Entry], slots: threading.Semaphore) -> None:
+        """A delivery thread ended: its entries are no longer in flight (acknowledged, or left
+        pending for a shipper to claim when it failed), and its slot is free."""
+        with self.lock:
+            self.in_flight.difference_update(entry_id for entry_id, _ in entries)
+        slots.release()
+        error = done.exception()
+        if error is not None and not isinstance(error, SystemExit):
+            log.warning("delivery failed (%s); its entries stay pending and are claimed again", type(error).__name__)
 
     def _chunks(self, entries: list[Entry]) -> list[list[Entry]]:
         chunks: list[list[Entry]] = [[]]
@@ -143,13 +193,8 @@ class Shipper:
 
     def ship(self, entries: list[Entry]) -> None:
         for chunk in self._chunks(entries):
-            records = []
-            for _, fields in chunk:
-                try:
-                    records.append(json.loads(fields[USAGE_FIELD.encode()]))
-                except (KeyError, ValueError):
-                    records.append(None)  # unreadable: the webhook reports it rejected
-            rejected = self.deliver(json.dumps({"records": records}, separators=(",", ":")).encode(), len(records))
+            body = batch_body([fields.get(USAGE_FIELD.encode()) for _, fields in chunk])
+            rejected = self.deliver(body, len(chunk))
             ids = [entry_id for entry_id, _ in chunk]
             now = f"{time.time():.3f}"
             pipe = self.redis.pipeline(transaction=False)
@@ -188,6 +233,38 @@ class Shipper:
         # A metric never stops a delivery; Redis being down is reported by its own gauge.
         with contextlib.suppress(RedisError):
             self.redis.hincrby(self.counters, RETRIES, 1)
+
+
+class _NotOrjson(Exception):
+    pass
+
+
+def _fragment(raw: bytes | None) -> orjson.Fragment | None:
+    if raw is None:
+        return None
+    try:
+        orjson.loads(raw)  # checked, then sent as written (no re-encoding)
+    except orjson.JSONDecodeError as exc:
+        raise _NotOrjson from exc
+    return orjson.Fragment(raw)
+
+
+def _parsed(raw: bytes | None) -> Any:
+    try:
+        return None if raw is None else json.loads(raw)
+    except ValueError:
+        return None
+
+
+def batch_body(raws: list[bytes | None]) -> bytes:
+    """The webhook's body ``{"records": [...]}`` for the stream's records as written (a record
+    unreadable or missing is sent as null: the webhook reports it rejected, the shipper dead-letters
+    it). orjson checks each and copies it as it is; a record only the standard library reads (NaN,
+    an integer past 64 bits, a lone surrogate) sends the batch through it, and the contract judges it."""
+    try:
+        return orjson.dumps({"records": [_fragment(raw) for raw in raws]})
+    except _NotOrjson:
+        return json.dumps({"records": [_parsed(raw) for raw in raws]}, separators=(",", ":")).encode()
 
 
 def metrics_hash(keys: RedisKeys) -> str:
