@@ -8,7 +8,7 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from inference.models import Backend, BackendHealthCheck, ModelAlias, ModelDeployment
+from inference.models import AvailabilityWindow, Backend, BackendHealthCheck, GpuHost, ModelAlias, ModelDeployment
 from inference.publishing import catalog_publish_on_commit
 
 
@@ -48,12 +48,22 @@ class DeploymentInline(admin.TabularInline):
     show_change_link = True
 
 
+class WindowInline(admin.TabularInline):
+    model = AvailabilityWindow
+    extra = 0
+    fields = ("days", "start", "end")
+    verbose_name_plural = "availability windows (operator's time zone, LLMAAS_SCHEDULE_TIME_ZONE; none: always)"
+
+
 @admin.register(Backend)
 class BackendAdmin(PublishingAdmin):
     list_display = ("name", "kind", "base_url", "host", "gpu_ids", "health", "health_checked_at", "health_error")
     list_filter = ("kind", "health")
     search_fields = ("name", "base_url", "host")
-    readonly_fields = ("health", "health_checked_at", "health_error", "created_at", "updated_at")
+    readonly_fields = (
+        "health", "health_checked_at", "health_error", "run_state", "run_state_at", "run_error", "created_at",
+        "updated_at",
+    )  # fmt: skip
     inlines = (DeploymentInline, HealthCheckInline)
 
 
@@ -77,6 +87,7 @@ class ModelDeploymentAdmin(PublishingAdmin):
     search_fields = ("name", "public_name", "upstream_model")
     readonly_fields = ("created_at", "updated_at")
     actions = ("enable", "disable")
+    inlines = (WindowInline,)
 
     @admin.action(description="Enable the selected deployments")
     def enable(self, request: HttpRequest, queryset: QuerySet[ModelDeployment]) -> None:
@@ -87,6 +98,14 @@ class ModelDeploymentAdmin(PublishingAdmin):
     def disable(self, request: HttpRequest, queryset: QuerySet[ModelDeployment]) -> None:
         queryset.update(enabled=False)
         catalog_publish_on_commit()
+
+
+@admin.register(GpuHost)
+class GpuHostAdmin(admin.ModelAdmin):
+    """GPU inventory for placement: a backend pinned to a host's GPUs is checked against it."""
+
+    list_display = ("name", "gpu_count", "gpu_memory_gib", "node_selector")
+    search_fields = ("name",)
 
 
 @admin.register(ModelAlias)

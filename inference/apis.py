@@ -20,6 +20,34 @@ class HealthCheckSerializer(serializers.Serializer[Any]):
     ok = serializers.BooleanField()
 
 
+RUN_STATES = ["stopped", "starting", "running", "stopping", "failed"]
+
+
+class DeploymentAvailabilitySerializer(serializers.Serializer[Any]):
+    available_now = serializers.BooleanField(help_text="Its schedule (or an operator's override) lets it serve now.")
+    reason = serializers.ChoiceField(
+        choices=["always", "window", "outside_window", "override", "no_window"],
+        help_text="always: no windows; window / outside_window: by its windows; override: an operator's.",
+    )
+    next_change = serializers.DateTimeField(
+        allow_null=True, help_text="When it next opens (unavailable) or closes (available); null: never."
+    )
+    next_window = serializers.CharField(help_text="The window that opens next, e.g. 'mon,tue 22:00-06:00'.")
+    windows = serializers.ListField(child=serializers.CharField(), help_text="Its weekly windows (empty: always).")
+    time_zone = serializers.CharField(help_text="The zone its windows are read in.")
+    run_state = serializers.ChoiceField(
+        choices=RUN_STATES, help_text="Its process: an on-demand deployment starts on its first call."
+    )
+    on_demand = serializers.BooleanField(help_text="Started on demand and stopped when idle.")
+
+
+class ModelAvailabilitySerializer(serializers.Serializer[Any]):
+    available_now = serializers.BooleanField(help_text="Some deployment's schedule lets it serve now.")
+    next_change = serializers.DateTimeField(allow_null=True, help_text="When that changes (null: not scheduled).")
+    next_window = serializers.CharField(help_text="When unavailable: the window that opens next.")
+    running = serializers.BooleanField(help_text="A deployment open now is running (false: the first call starts one).")
+
+
 class DeploymentSerializer(serializers.Serializer[Any]):
     name = serializers.CharField()
     routing_profile = serializers.ChoiceField(choices=["throughput", "long_context"])
@@ -28,6 +56,7 @@ class DeploymentSerializer(serializers.Serializer[Any]):
     health = serializers.ChoiceField(choices=["unknown", "healthy", "unhealthy"])
     health_checked_at = serializers.DateTimeField(allow_null=True)
     health_history = HealthCheckSerializer(many=True, help_text="The last probes, newest first.")
+    availability = DeploymentAvailabilitySerializer()
 
 
 class ModelSerializer(serializers.Serializer[Any]):
@@ -43,6 +72,7 @@ class ModelSerializer(serializers.Serializer[Any]):
         choices=["healthy", "degraded", "unavailable"],
         help_text="healthy: every deployment is up (or not probed yet); degraded: some are down; unavailable: all.",
     )
+    availability = ModelAvailabilitySerializer(help_text="When it serves (windows in the operator's time zone).")
     deployments = DeploymentSerializer(many=True)
 
 

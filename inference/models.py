@@ -47,7 +47,7 @@ class GpuHost(models.Model):
         help_text="Memory of each GPU, GiB (e.g. 80 for an H100).",
     )
     node_selector = models.JSONField(
-        default=dict, blank=True, help_text="Kubernetes node labels that select this host, e.g. {\"gpu\": \"h100\"}."
+        default=dict, blank=True, help_text='Kubernetes node labels that select this host, e.g. {"gpu": "h100"}.'
     )
 
     class Meta:
@@ -157,6 +157,9 @@ class Backend(models.Model):
         return self.name
 
     def clean(self) -> None:
+        if self.managed and self.kind not in (self.Kind.LLAMACPP, self.Kind.VLLM, self.Kind.SGLANG):
+            kind = self.get_kind_display()
+            raise ValidationError({"managed": f"A {kind} backend is not launched by the fleet agent."})
         if self.managed and not self.launch_model:
             raise ValidationError({"launch_model": "A managed backend needs the model its process serves."})
         if self.gpu_memory_fraction is not None and self.gpu_memory_gib is not None:

@@ -18,6 +18,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 
+def gib(value: Decimal) -> str:
+    """48.00 → "48", 0.50 → "0.5": memory as an operator writes it."""
+    return f"{value.normalize():f}"
+
+
 def gpu_list(gpu_ids: str) -> tuple[int, ...]:
     """``"0,1"`` → (0, 1); empty → ()."""
     return tuple(int(g) for g in gpu_ids.split(",") if g.strip()) if gpu_ids.strip() else ()
@@ -74,7 +79,9 @@ def placement_errors(
             f"{len(claim.gpus)} are listed."
         )
     if claim.gib_per_gpu > capacity_gib:
-        errors["gpu_memory_gib"] = f"{claim.gib_per_gpu} GiB is more than a GPU of {host} has ({capacity_gib} GiB)."
+        errors["gpu_memory_gib"] = (
+            f"{gib(claim.gib_per_gpu)} GiB is more than a GPU of {host} has ({gib(capacity_gib)} GiB)."
+        )
     if errors:
         return errors
     others = list(others)
@@ -82,10 +89,10 @@ def placement_errors(
         sharing = [o for o in others if gpu in o.gpus]
         used = sum((o.gib_per_gpu for o in sharing), Decimal(0))
         if used + claim.gib_per_gpu > capacity_gib:
-            names = ", ".join(f"{o.backend} ({o.gib_per_gpu} GiB)" for o in sharing)
+            names = ", ".join(f"{o.backend} ({gib(o.gib_per_gpu)} GiB)" for o in sharing)
             errors["gpu_ids"] = (
-                f"GPU {gpu} of {host} would be overcommitted: it has {capacity_gib} GiB, {names} already "
-                f"take {used} GiB, this backend asks for {claim.gib_per_gpu} GiB."
+                f"GPU {gpu} of {host} would be overcommitted: it has {gib(capacity_gib)} GiB, {names} already "
+                f"take {gib(used)} GiB, this backend asks for {gib(claim.gib_per_gpu)} GiB."
             )
             break
     return errors

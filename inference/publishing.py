@@ -16,6 +16,7 @@ from collections.abc import Iterable
 
 from django.db import transaction
 
+from inference.lifecycle.availability import catalog_lifecycle
 from inference.models import ModelAlias, ModelDeployment
 from inference.proxy.contract import EVENT_CATALOG, Catalog, CatalogDeployment, CatalogModel, encode_event
 from llmaas.redis_client import redis_client, redis_keys
@@ -35,13 +36,15 @@ def catalog_deployment(d: ModelDeployment) -> CatalogDeployment:
         profile=d.routing_profile,
         max_concurrency=d.max_concurrency,
         queue_timeout_s=float(d.queue_timeout_seconds),
+        **catalog_lifecycle(d),
     )
 
 
 def catalog_model(name: str, deployments: list[ModelDeployment]) -> CatalogModel:
     """The public model ``name`` served by ``deployments`` (all enabled; the routable ones are
     published as its deployments, or all of them when none is)."""
-    up = [d for d in deployments if d.backend.routable]
+    # A managed backend's process may be stopped (its probe fails): the proxy asks for it on demand.
+    up = [d for d in deployments if d.backend.routable or d.backend.managed]
     routable = [catalog_deployment(d) for d in (up or deployments)]
     first = deployments[0]
     return CatalogModel(
@@ -67,7 +70,12 @@ def catalog_models(deployments: Iterable[ModelDeployment]) -> list[CatalogModel]
 
 
 def catalog_build() -> Catalog:
-    enabled = ModelDeployment.objects.filter(enabled=True).select_related("backend").order_by("public_name", "name")
+    enabled = (
+        ModelDeployment.objects.filter(enabled=True)
+        .select_related("backend")
+        .prefetch_related("windows")
+        .order_by("public_name", "name")
+    )
     models = catalog_models(enabled)
     names = {m.name for m in models}
     aliases = tuple((a.name, a.public_name) for a in ModelAlias.objects.order_by("name") if a.public_name in names)

@@ -8,12 +8,19 @@ from decimal import Decimal
 from typing import Any
 
 from django.db.models import QuerySet
+from django.utils import timezone
 
+from inference.lifecycle.availability import availability_view, model_availability
 from inference.models import BackendHealthCheck, ModelAlias, ModelDeployment
 
 
 def deployments_enabled() -> QuerySet[ModelDeployment]:
-    return ModelDeployment.objects.filter(enabled=True).select_related("backend").order_by("public_name", "name")
+    return (
+        ModelDeployment.objects.filter(enabled=True)
+        .select_related("backend")
+        .prefetch_related("windows")
+        .order_by("public_name", "name")
+    )
 
 
 def public_model_names(*, names: Iterable[str] | None = None) -> set[str]:
@@ -104,7 +111,9 @@ def model_catalog_for(*, allowed: Iterable[str] | None) -> list[dict[str, Any]]:
         checks = BackendHealthCheck.objects.filter(backend_id=backend_id).order_by("-checked_at")
         history[backend_id] = [{"checked_at": c.checked_at, "ok": c.ok} for c in checks[:HEALTH_HISTORY_SHOWN]]
     result = []
+    now = timezone.now()
     for m in models:
+        when = {d.pk: availability_view(d, now) for d in m.deployments}
         up = [d.backend.routable for d in m.deployments]
         health = "healthy" if all(up) else "degraded" if any(up) else "unavailable"
         result.append(
@@ -118,6 +127,7 @@ def model_catalog_for(*, allowed: Iterable[str] | None) -> list[dict[str, Any]]:
                 "output_price_per_mtok": m.output_price_per_mtok,
                 "available": m.available,
                 "health": health,
+                "availability": model_availability(list(when.values())),
                 "deployments": [
                     {
                         "name": d.name,
@@ -127,6 +137,7 @@ def model_catalog_for(*, allowed: Iterable[str] | None) -> list[dict[str, Any]]:
                         "health": d.backend.health,
                         "health_checked_at": d.backend.health_checked_at,
                         "health_history": history.get(d.backend_id, []),
+                        "availability": when[d.pk],
                     }
                     for d in m.deployments
                 ],

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -121,6 +122,13 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+# The operator's time zone: deployments' availability windows (inference AvailabilityWindow) are
+# read in it, e.g. Europe/Paris. Checked at start (an unknown zone refuses to start).
+LLMAAS_SCHEDULE_TIME_ZONE = envstr("LLMAAS_SCHEDULE_TIME_ZONE", "UTC")
+try:
+    ZoneInfo(LLMAAS_SCHEDULE_TIME_ZONE)
+except (ZoneInfoNotFoundError, ValueError) as exc:
+    raise ImproperlyConfigured(f"LLMAAS_SCHEDULE_TIME_ZONE={LLMAAS_SCHEDULE_TIME_ZONE!r} is not a time zone") from exc
 
 STATIC_URL = "static/"
 STATIC_ROOT = Path(envstr("DJANGO_STATIC_ROOT", str(BASE_DIR / ".state" / "static")))

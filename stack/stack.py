@@ -267,6 +267,12 @@ class Stack:
             **c.extra_env,
         }
 
+    def fleet_agent_env(self, llama_server: Path | None) -> dict[str, str]:
+        env = {**self.django_env(), "LLMAAS_FLEET_LOG_DIR": str(self.config.state_dir / "logs")}
+        if llama_server is not None:
+            env["LLMAAS_LLAMA_SERVER"] = str(llama_server)
+        return env
+
     def manage(self, *args: str) -> str:
         result = subprocess.run(
             [sys.executable, str(ROOT / "manage.py"), *args],
@@ -360,6 +366,9 @@ class Stack:
                 litellm_env, self.log("litellm"), http_ok(f"http://127.0.0.1:{c.litellm_port}/health/readiness"),
             ),
             Proc("shipper", [py, "-m", "inference.proxy.shipper"], self.shipper_env(), self.log("shipper")),
+            # Starts managed backends on demand and stops them when idle (inference/lifecycle/agent.py).
+            Proc("fleet-agent", [py, str(ROOT / "manage.py"), "fleet_agent"], self.fleet_agent_env(binary),
+                 self.log("fleet-agent")),
             Proc(
                 "nginx",
                 [nginx_binary(), "-p", str(c.state_dir / "nginx"), "-e", str(self.log("nginx-error")),

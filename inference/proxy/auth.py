@@ -18,6 +18,7 @@ import hmac
 import logging
 import math
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import Request
@@ -45,6 +46,7 @@ from inference.proxy.contract import (
     hash_secret,
 )
 from inference.proxy.deployments import router_id
+from inference.proxy.lifecycle import OutsideSchedule, Starter, StartFailed, StartTimeout, scheduled
 from inference.proxy.metrics import count_admission
 from inference.proxy.router_sync import router_sync
 from inference.proxy.routes import (
@@ -75,6 +77,7 @@ store = SnapshotStore(
     settings.redis_url, RedisKeys(settings.redis_prefix), cache_ttl=settings.cache_ttl, on_catalog=router_sync.apply
 )
 admission = Admission(store.redis, store.keys, settings.reservation_ttl)
+starter = Starter(store.redis, store.keys, store.catalog_model)
 _last_touched: dict[str, float] = {}
 
 
@@ -120,6 +123,27 @@ def _unavailable(exc: Exception) -> OpenAIError:
     )
 
 
+def _in_schedule(model: CatalogModel) -> CatalogModel:
+    """The model's deployments open now (proxy/schedule.py, from the catalog alone), else a 503
+    naming the next window."""
+    try:
+        return scheduled(model)
+    except OutsideSchedule as exc:
+        now = datetime.now(UTC)
+        raise OpenAIError(
+            503,
+            exc.message(),
+            type="service_unavailable",
+            code="model_outside_schedule",
+            headers={"Retry-After": str(exc.retry_after(now))},
+            details={
+                "available_from": exc.opens_at.isoformat() if exc.opens_at else None,
+                "next_window": exc.window,
+                "time_zone": exc.time_zone,
+            },
+        ) from None
+
+
 def _routed(deployment: CatalogDeployment) -> dict[str, Any]:
     # The pre-call hook hands LiteLLM this id as the model: its router serves that one deployment.
     return {"llmaas_deployment": router_id(deployment.id)}
@@ -157,7 +181,22 @@ async def _admit(
     candidate is at its max concurrency). An absurd cap or n is a 400, before anything reaches Redis."""
     if not model.deployments:
         raise _model_unavailable(model.name)
+    model = _in_schedule(model)
     choices = ordered(candidates(model, body, profile), settings.routing_policy)
+    try:
+        choices = await starter.running(model.name, choices)
+    except StartTimeout as exc:
+        raise OpenAIError(
+            503,
+            f"The model {exc.model!r} is starting and was not ready within {exc.timeout:g} s. Please retry shortly.",
+            type="service_unavailable",
+            code="model_starting",
+            headers={"Retry-After": "5"},
+        ) from None
+    except StartFailed as exc:
+        raise _model_unavailable(exc.model) from None
+    except (RedisError, OSError, SnapshotUnavailable) as exc:
+        raise _unavailable(exc) from None
     try:
         check_mode(model, path)
         worst = worst_case(body, model, path, settings.max_completions)

@@ -15,6 +15,7 @@ one Redis server:
 - ``{p}:usage:dead``       stream of records the webhook rejected: fields r (the record), reason,
                            error, at (unix seconds); ``{p}:usage:dead:counts`` counts them by reason.
 - ``{p}:last_used``        hash key_id → unix time of the last authenticated call.
+- ``{p}:fleet:wanted``     hash deployment id → unix time: on-demand starts asked by the proxy.
 """
 
 from __future__ import annotations
@@ -109,6 +110,12 @@ class RedisKeys:
     def in_flight(self, scope: str, scope_id: str) -> str:
         return f"{self.prefix}:p:{scope}:{scope_id}"
 
+    @property
+    def fleet_wanted(self) -> str:
+        """Hash deployment id → unix time a proxy worker asked for its process (the fleet agent
+        takes the ones it manages)."""
+        return f"{self.prefix}:fleet:wanted"
+
     def wallet(self, org_id: str) -> str:
         """An organization's prepaid wallet (admission_lua.py): present only on the prepaid plan."""
         return f"{self.prefix}:w:{org_id}"
@@ -191,6 +198,9 @@ class KeySnapshot:
         return self.expires_at is not None and now >= self.expires_at
 
 
+# A managed backend's process (Backend.run_state; the fleet agent's, lifecycle/agent.py).
+RUN_STOPPED, RUN_STARTING, RUN_RUNNING, RUN_STOPPING, RUN_FAILED = "stopped", "starting", "running", "stopping", "failed"
+
 MODE_CHAT = "chat"
 MODE_EMBEDDING = "embedding"
 MODES = (MODE_CHAT, MODE_EMBEDDING)
@@ -216,6 +226,22 @@ class CatalogDeployment:
     profile: str = PROFILE_THROUGHPUT
     max_concurrency: int | None = None  # None: unlimited
     queue_timeout_s: float = 0.0  # at capacity: wait this long for a slot (0: refuse at once)
+    # Lifecycle (proxy/lifecycle.py): an on-demand deployment's process is started by the fleet
+    # agent when a call finds it not running, and the call waits up to start_timeout_s for it.
+    on_demand: bool = False
+    run_state: str = RUN_RUNNING
+    start_timeout_s: float = 0.0
+    # Availability in time (proxy/schedule.py): windows as [days, start minute, end minute] in
+    # schedule_tz; an override ("available"/"unavailable") holds until override_until (unix s; None: until cleared).
+    windows: tuple[Any, ...] = ()
+    schedule_tz: str = "UTC"
+    override: str = ""
+    override_until: float | None = None
+
+    def __post_init__(self) -> None:
+        # JSON gives lists: keep the instance hashable and comparable with the published one.
+        windows = tuple((tuple(days), start, end) for days, start, end in self.windows)
+        object.__setattr__(self, "windows", windows)
 
 
 @dataclass(frozen=True)

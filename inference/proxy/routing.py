@@ -78,7 +78,8 @@ def ordered(model_candidates: list[CatalogDeployment], policy: str) -> list[Cata
 
 def needs_admission(model_candidates: list[CatalogDeployment]) -> bool:
     """Whether choosing among the candidates needs Redis (load, or a concurrency limit)."""
-    return len(model_candidates) > 1 or any(d.max_concurrency is not None for d in model_candidates)
+    # An on-demand deployment's calls are always counted: the fleet agent never stops it with one in flight.
+    return len(model_candidates) > 1 or any(d.max_concurrency is not None or d.on_demand for d in model_candidates)
 
 
 # Calls one worker lets wait for a slot at once; past it a saturated call is refused at once, so a

@@ -12,8 +12,10 @@ is always available; with windows, available inside any of them. An override (``
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -73,9 +75,9 @@ class Window:
         return [list(self.days), self.start_minute, self.end_minute]
 
     @classmethod
-    def from_list(cls, data: list[object] | tuple[object, ...]) -> Window:
+    def from_list(cls, data: Sequence[Any]) -> Window:
         days, start, end = data
-        return cls(tuple(int(d) for d in days), int(start), int(end))  # type: ignore[call-overload, arg-type]
+        return cls(tuple(int(d) for d in days), int(start), int(end))
 
     def label(self) -> str:
         def hhmm(m: int) -> str:

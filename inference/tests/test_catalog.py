@@ -195,7 +195,8 @@ def test_an_operator_adds_backends_and_deployments_in_the_admin_and_the_catalog_
         added = client.post(
             "/admin/inference/backend/add/",
             {"name": "gpu-9", "kind": "vllm", "base_url": "http://gpu-9:8000/v1", "host": "gpu-9", "gpu_ids": "0,1",
-             "upstream_key_env": "VLLM_KEY", "probe": "on",
+             "upstream_key_env": "VLLM_KEY", "probe": "on", "launch_args": "[]",
+             "tensor_parallel_size": 2, "parallel": 4, "start_timeout_seconds": 120, "idle_ttl_seconds": 600,
              **inline_management("deployments"), **inline_management("health_checks")},
         )  # fmt: skip
         assert added.status_code == 302, re.findall(r"errorlist[^>]*>(.*?)</ul>", added.content.decode(), re.S)
@@ -205,7 +206,7 @@ def test_an_operator_adds_backends_and_deployments_in_the_admin_and_the_catalog_
             {"name": "big-1", "public_name": "big", "backend": backend.pk, "upstream_model": "meta/llama",
              "context_window": 32768, "max_concurrency": 8, "queue_timeout_seconds": 0,
              "routing_profile": "long_context", "input_price_per_mtok": "1.5", "output_price_per_mtok": "2",
-             "max_output_tokens": 1024, "mode": "chat", "enabled": "on"},
+             "max_output_tokens": 1024, "mode": "chat", "enabled": "on", **inline_management("windows")},
         )  # fmt: skip
         assert added.status_code == 302, re.findall(r"errorlist[^>]*>(.*?)</ul>", added.content.decode(), re.S)
     (big,) = published(redis_client, rkeys).models

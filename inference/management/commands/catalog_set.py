@@ -2,7 +2,9 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import transaction
 
+from inference.lifecycle.cli import add_lifecycle_arguments, lifecycle_apply
 from inference.models import Backend, ModelDeployment
 from inference.services import deployment_set
 from llmaas.errors import ApplicationError
@@ -43,7 +45,9 @@ class Command(BaseCommand):
         parser.add_argument("--upstream-key-env", default="", help="env var holding the backend's API key")
         parser.add_argument("--inactive", action="store_true", help="disabled: never served")
         parser.add_argument("--no-probe", action="store_true", help="never probe the backend's health")
+        add_lifecycle_arguments(parser)
 
+    @transaction.atomic  # a placement or schedule refused leaves nothing half set
     def handle(self, *args: Any, **o: Any) -> None:
         try:
             deployment = deployment_set(
@@ -65,6 +69,7 @@ class Command(BaseCommand):
                 digest=o["digest"],
                 enabled=not o["inactive"],
             )
+            lifecycle_apply(deployment, o)
         except ApplicationError as exc:
             raise CommandError(exc.message) from None
         self.stdout.write(

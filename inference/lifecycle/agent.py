@@ -1,0 +1,349 @@
+"""The fleet agent (``manage.py fleet_agent``): runs the processes of the managed backends of its
+host, one model per process, each with its GPUs in ``CUDA_VISIBLE_DEVICES`` (launch.py).
+
+- **On demand**: a proxy worker that finds an on-demand deployment not running asks for it in
+  ``{p}:fleet:wanted`` (proxy/lifecycle.py); the agent starts the process (``starting``), polls its
+  health route until it answers 200 (``running``) or the backend's start timeout passes (killed,
+  ``failed``). Each state change is saved on the Backend and the catalog republished, which is how
+  the waiting calls learn it.
+- **Idle stop**: a running process is busy while any of its deployments has calls in flight in
+  admission's counters (every proxy worker's) or its own metrics show requests running or queued, or
+  its token counters moved since the last look. Idle for the backend's TTL (or outside every
+  window of its deployments), it is marked ``stopping`` and the catalog republished, so that new
+  calls wait for a start instead of reaching it; after a grace for that to reach every worker the
+  agent looks again, and stops it only if still idle (else it is ``running`` again). A stream in
+  flight therefore always completes.
+- **GPU out of memory**: a process that dies with an OOM in its output is restarted with half its
+  concurrency (``--parallel`` for llama.cpp), saved on the backend; another exit is ``failed``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import logging
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import httpx
+from django.db import close_old_connections
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from inference.lifecycle.activity import Activity, parse_activity
+from inference.lifecycle.availability import deployment_availability
+from inference.lifecycle.launch import LaunchError, LaunchSpec, launch_spec, looks_like_oom, server_root
+from inference.models import Backend, GpuHost
+from inference.proxy.contract import RUN_FAILED, RUN_RUNNING, RUN_STARTING, RUN_STOPPED, RUN_STOPPING
+from inference.publishing import catalog_publish
+from llmaas.redis_client import redis_client, redis_keys
+
+log = logging.getLogger(__name__)
+
+LOG_TAIL_BYTES = 16_384
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_agent() -> None:
+    """In the child, before exec: a SIGTERM when the agent dies, so no model is left running."""
+    with contextlib.suppress(OSError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+@dataclass
+class Managed:
+    """The agent's view of one managed backend's process."""
+
+    backend_id: int
+    name: str
+    spec: LaunchSpec
+    log_path: Path
+    popen: subprocess.Popen[bytes]
+    started: float  # monotonic
+    timeout: float
+    parallel: int  # its concurrency (llama.cpp --parallel)
+    state: str = RUN_STARTING
+    last_active: float = field(default_factory=time.monotonic)
+    stopping_since: float = 0.0
+    tokens: float = -1.0  # the last token counter seen (-1: none yet)
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def output_tail(self) -> str:
+        try:
+            with open(self.log_path, "rb") as f:
+                f.seek(max(0, f.seek(0, os.SEEK_END) - LOG_TAIL_BYTES))
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def terminate(self, timeout: float = 5.0) -> None:
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.killpg(self.popen.pid, sig)
+            except ProcessLookupError:
+                return
+            try:
+                self.popen.wait(timeout)
+                return
+            except subprocess.TimeoutExpired:
+                continue
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    host: str | None = None  # manage only backends on this host (None: every managed backend)
+    log_dir: Path = Path("/tmp")  # noqa: S108 - a default for ad-hoc runs; the stack gives its own
+    tick: float = 0.25  # seconds between looks at the start requests
+    refresh: float = 1.0  # seconds between reads of the backends
+    stop_grace: float = 1.0  # seconds between "stopping" being published and the last look
+    http_timeout: float = 0.5
+
+
+class FleetAgent:
+    def __init__(self, config: AgentConfig, *, now: Callable[[], float] = time.monotonic) -> None:
+        self.config = config
+        self.now = now
+        self.procs: dict[int, Managed] = {}
+        self.backends: dict[int, Backend] = {}
+        self._refreshed = -1e9
+        self.redis = redis_client()
+        self.keys = redis_keys()
+        self.http = httpx.Client(timeout=config.http_timeout)
+        self.stopped = threading.Event()
+
+    # --- the loop ----------------------------------------------------------------------------
+    def run(self) -> None:
+        self.reset_states()
+        try:
+            while not self.stopped.is_set():
+                try:
+                    self.step()
+                except Exception:
+                    log.exception("fleet agent step failed")
+                self.stopped.wait(self.config.tick)
+        finally:
+            self.stop_all()
+
+    def step(self) -> None:
+        if self.now() - self._refreshed >= self.config.refresh:
+            self.refresh()
+        for backend_id in self.take_wanted():
+            self.want(backend_id)
+        for proc in list(self.procs.values()):
+            self.watch(proc)
+
+    def managed(self) -> QuerySet[Backend]:
+        backends = Backend.objects.filter(managed=True)
+        if self.config.host is not None:
+            backends = backends.filter(host=self.config.host)
+        return backends.prefetch_related("deployments__windows")
+
+    def refresh(self) -> None:
+        close_old_connections()  # a long-lived process: never keep a connection the server dropped
+        self.backends = {b.pk: b for b in self.managed()}
+        self._refreshed = self.now()
+        for backend_id in list(self.procs):
+            if backend_id not in self.backends:  # no longer managed here: stop it
+                self.stop(self.procs[backend_id], RUN_STOPPED, "no longer managed by this agent")
+
+    def reset_states(self) -> None:
+        """At start: no process of ours runs, whatever an earlier agent left recorded."""
+        stale = self.managed().exclude(run_state=RUN_STOPPED)
+        if stale.update(run_state=RUN_STOPPED, run_state_at=timezone.now()):
+            catalog_publish()
+
+    def take_wanted(self) -> list[int]:
+        """Backends whose deployments a proxy asked for (taking only the ones managed here)."""
+        wanted = self.redis.hgetall(self.keys.fleet_wanted)
+        if not wanted:
+            return []
+        by_deployment = {d.name: b.pk for b in self.backends.values() for d in b.deployments.all()}
+        mine = [
+            name for name in (k.decode() if isinstance(k, bytes) else str(k) for k in wanted) if name in by_deployment
+        ]
+        if mine:
+            self.redis.hdel(self.keys.fleet_wanted, *mine)
+        return sorted({by_deployment[name] for name in mine})
+
+    # --- state changes ------------------------------------------------------------------------
+    def record(self, backend_id: int, state: str, error: str = "", **fields: object) -> None:
+        Backend.objects.filter(pk=backend_id).update(
+            run_state=state, run_state_at=timezone.now(), run_error=error[:500], **fields
+        )
+        catalog_publish()
+
+    def want(self, backend_id: int) -> None:
+        proc = self.procs.get(backend_id)
+        if proc is None:
+            self.start(backend_id)
+        elif proc.state == RUN_STOPPING:
+            proc.state, proc.last_active = RUN_RUNNING, self.now()
+            self.record(backend_id, RUN_RUNNING, health=Backend.Health.HEALTHY)
+            log.info("fleet: %s wanted again while stopping: kept running", proc.name)
+        else:
+            proc.last_active = self.now()
+
+    def start(self, backend_id: int, parallel: int | None = None) -> Managed | None:
+        backend = self.backends.get(backend_id)
+        if backend is None:
+            return None
+        host = GpuHost.objects.filter(name=backend.host).first() if backend.host else None
+        try:
+            spec = launch_spec(backend, host, parallel=parallel)
+        except LaunchError as exc:
+            self.record(backend_id, RUN_FAILED, str(exc))
+            return None
+        log_path = self.config.log_dir / f"fleet-{backend.name}.log"
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(log_path, "ab") as out:
+            popen = subprocess.Popen(
+                spec.argv,
+                env={**os.environ, **spec.env},
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=_die_with_agent,
+            )
+        proc = Managed(
+            backend.pk,
+            backend.name,
+            spec,
+            log_path,
+            popen,
+            self.now(),
+            float(backend.start_timeout_seconds),
+            parallel or backend.parallel,
+        )
+        self.procs[backend.pk] = proc
+        self.record(backend.pk, RUN_STARTING)
+        log.info(
+            "fleet: starting %s (pid %s, CUDA_VISIBLE_DEVICES=%r)",
+            backend.name,
+            popen.pid,
+            spec.env["CUDA_VISIBLE_DEVICES"],
+        )
+        return proc
+
+    def stop(self, proc: Managed, state: str = RUN_STOPPED, error: str = "") -> None:
+        proc.terminate()
+        self.procs.pop(proc.backend_id, None)
+        self.record(proc.backend_id, state, error)
+        log.info("fleet: %s %s%s", proc.name, state, f" ({error})" if error else "")
+
+    def stop_all(self) -> None:
+        for proc in list(self.procs.values()):
+            self.stop(proc)
+        self.http.close()
+
+    # --- watching a process -------------------------------------------------------------------
+    def watch(self, proc: Managed) -> None:
+        if not proc.alive():
+            self.exited(proc)
+        elif proc.state == RUN_STARTING:
+            self.watch_start(proc)
+        elif proc.state == RUN_RUNNING:
+            self.watch_idle(proc)
+        elif proc.state == RUN_STOPPING and self.now() - proc.stopping_since >= self.config.stop_grace:
+            if self.busy(proc):
+                proc.state, proc.last_active = RUN_RUNNING, self.now()
+                self.record(proc.backend_id, RUN_RUNNING, health=Backend.Health.HEALTHY)
+            else:
+                self.stop(proc)
+
+    def watch_start(self, proc: Managed) -> None:
+        if self.healthy(proc):
+            proc.state, proc.last_active = RUN_RUNNING, self.now()
+            self.record(proc.backend_id, RUN_RUNNING, health=Backend.Health.HEALTHY, health_error="")
+            log.info("fleet: %s running after %.1f s", proc.name, self.now() - proc.started)
+        elif self.now() - proc.started >= proc.timeout:
+            self.stop(proc, RUN_FAILED, f"not ready within its start timeout ({proc.timeout:g} s)")
+
+    def watch_idle(self, proc: Managed) -> None:
+        if self.busy(proc):
+            proc.last_active = self.now()
+            return
+        backend = self.backends.get(proc.backend_id)
+        if backend is None:
+            return
+        ttl = backend.idle_ttl_seconds
+        idle_too_long = ttl > 0 and self.now() - proc.last_active >= ttl
+        if idle_too_long or not self.in_schedule(backend):
+            proc.state, proc.stopping_since = RUN_STOPPING, self.now()
+            self.record(proc.backend_id, RUN_STOPPING)
+
+    def in_schedule(self, backend: Backend) -> bool:
+        now: datetime = timezone.now()
+        deployments = [d for d in backend.deployments.all() if d.enabled]
+        return not deployments or any(deployment_availability(d, now).available for d in deployments)
+
+    def exited(self, proc: Managed) -> None:
+        self.procs.pop(proc.backend_id, None)
+        output = proc.output_tail()
+        code = proc.popen.returncode
+        backend = self.backends.get(proc.backend_id)
+        parallel = proc.parallel
+        if looks_like_oom(output) and backend is not None and parallel > 1:
+            lower = max(1, parallel // 2)
+            Backend.objects.filter(pk=backend.pk).update(parallel=lower)
+            backend.parallel = lower
+            log.warning(
+                "fleet: %s ran out of GPU memory (exit %s): restarting with concurrency %d", proc.name, code, lower
+            )
+            self.record(
+                proc.backend_id, RUN_STOPPED, f"GPU out of memory with concurrency {parallel}; restarted with {lower}"
+            )
+            self.start(proc.backend_id, lower)
+            return
+        last = output.strip().splitlines()[-1:] or [""]
+        self.record(proc.backend_id, RUN_FAILED, f"exited with status {code}: {last[0]}")
+        log.warning("fleet: %s exited with status %s", proc.name, code)
+
+    def healthy(self, proc: Managed) -> bool:
+        try:
+            return self.http.get(proc.spec.health_url).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def busy(self, proc: Managed) -> bool:
+        """Calls in flight through any proxy worker, or requests the process itself reports."""
+        backend = self.backends.get(proc.backend_id)
+        if backend is not None and self.in_flight(backend) > 0:
+            return True
+        activity = self.activity(proc)
+        if activity is None:
+            return False
+        moved = proc.tokens >= 0 and activity.tokens != proc.tokens
+        proc.tokens = activity.tokens
+        return activity.requests > 0 or moved
+
+    def in_flight(self, backend: Backend) -> int:
+        """Calls admitted to the backend's deployments and not yet settled, across every proxy
+        worker: admission's slots (a sorted set per deployment, reservation id → expiry in ms)."""
+        deployments = list(backend.deployments.all())
+        if not deployments:
+            return 0
+        now_ms = int(time.time() * 1000)
+        pipe = self.redis.pipeline(transaction=False)
+        for d in deployments:
+            pipe.zcount(self.keys.deployment_slots(d.public_name, d.name), now_ms, "+inf")
+        return sum(int(n) for n in pipe.execute())
+
+    def activity(self, proc: Managed) -> Activity | None:
+        backend = self.backends.get(proc.backend_id)
+        if backend is None:
+            return None
+        root = server_root(backend.base_url)[0]
+        try:
+            response = self.http.get(f"{root}/metrics")
+        except httpx.HTTPError:
+            return None
+        return parse_activity(backend.kind, response.text) if response.status_code == 200 else None

@@ -1,0 +1,112 @@
+"""Placement (placement.py through Backend.clean): GPUs exist, the tensor-parallel size matches
+them, and no GPU's memory is overcommitted; the launch command carries the GPUs (launch.py)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from inference.lifecycle.launch import LaunchError, launch_spec, looks_like_oom
+from inference.models import Backend, GpuHost
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def h100s():
+    return GpuHost.objects.create(name="gpu-1", gpu_count=4, gpu_memory_gib=Decimal("80"))
+
+
+def backend(name: str, gpu_ids: str, **fields) -> Backend:
+    fields = {
+        "kind": Backend.Kind.VLLM,
+        "base_url": f"http://gpu-1:{8000 + len(name)}/v1",
+        "host": "gpu-1",
+        "managed": True,
+        "launch_model": "Qwen/Qwen2.5-0.5B-Instruct",
+        "tensor_parallel_size": len(gpu_ids.split(",")) if gpu_ids else 1,
+        **fields,
+    }
+    return Backend(name=name, gpu_ids=gpu_ids, **fields)
+
+
+def saved(b: Backend) -> Backend:
+    b.full_clean()
+    b.save()
+    return b
+
+
+def test_it_refuses_two_backends_overcommitting_a_gpus_memory(h100s):
+    saved(backend("big", "0,1", gpu_memory_fraction=Decimal("0.6")))  # 48 GiB on GPUs 0 and 1
+    saved(backend("small", "1", gpu_memory_gib=Decimal("30")))  # GPU 1: 78 of 80
+    with pytest.raises(ValidationError) as caught:
+        backend("third", "1", gpu_memory_gib=Decimal("4")).full_clean()
+    message = caught.value.message_dict["gpu_ids"][0]
+    assert "GPU 1 of gpu-1 would be overcommitted" in message
+    assert "it has 80 GiB, big (48 GiB), small (30 GiB) already take 78 GiB, this backend asks for 4 GiB" in message
+    saved(backend("third", "2", gpu_memory_gib=Decimal("4")))  # another GPU is free
+
+
+def test_a_backend_pinned_without_a_share_takes_the_whole_gpu(h100s):
+    saved(backend("whole", "3"))
+    with pytest.raises(ValidationError, match="GPU 3 of gpu-1 would be overcommitted"):
+        backend("more", "3", gpu_memory_gib=Decimal("1")).full_clean()
+
+
+def test_an_edit_is_checked_without_counting_the_backend_twice(h100s):
+    b = saved(backend("big", "0", gpu_memory_fraction=Decimal("0.9")))
+    b.gpu_memory_fraction = Decimal("1")
+    b.full_clean()  # its own old claim is not counted against it
+
+
+def test_it_refuses_missing_gpus_a_wrong_tensor_parallel_size_and_a_share_larger_than_a_gpu(h100s):
+    with pytest.raises(ValidationError, match="has 4 GPU"):
+        backend("b", "4").full_clean()
+    with pytest.raises(ValidationError, match="tensor-parallel size of 2 takes 2"):
+        backend("b", "0", tensor_parallel_size=2).full_clean()
+    with pytest.raises(ValidationError, match="more than a GPU of gpu-1 has"):
+        backend("b", "0", gpu_memory_gib=Decimal("81")).full_clean()
+    with pytest.raises(ValidationError, match="not both"):
+        backend("b", "0", gpu_memory_gib=Decimal("8"), gpu_memory_fraction=Decimal("0.1")).full_clean()
+
+
+def test_managed_needs_a_launchable_kind_a_model_and_a_known_host_for_memory():
+    with pytest.raises(ValidationError, match="not launched by the fleet agent"):
+        backend("o", "", kind=Backend.Kind.OLLAMA, host="").full_clean()
+    with pytest.raises(ValidationError, match="needs the model"):
+        backend("l", "", launch_model="", host="").full_clean()
+    with pytest.raises(ValidationError, match="Register this host"):
+        backend("v", "0", host="unknown-host", gpu_memory_fraction=Decimal("0.5")).full_clean()
+
+
+def test_the_launch_command_carries_gpus_tensor_parallel_memory_and_concurrency(h100s):
+    b = saved(backend("tp", "2,3", gpu_memory_gib=Decimal("40"), parallel=8, launch_args=["--dtype", "half"]))
+    spec = launch_spec(b, h100s)
+    assert spec.cuda_visible_devices == "2,3"
+    argv = list(spec.argv)
+    assert argv[:3] == ["vllm", "serve", "Qwen/Qwen2.5-0.5B-Instruct"]
+    assert argv[argv.index("--tensor-parallel-size") + 1] == "2"
+    assert argv[argv.index("--gpu-memory-utilization") + 1] == "0.500"
+    assert argv[argv.index("--max-num-seqs") + 1] == "8"
+    assert argv[-2:] == ["--dtype", "half"]
+    assert spec.health_url == "http://gpu-1:8002/health"
+    b.kind = Backend.Kind.SGLANG
+    argv = list(launch_spec(b, h100s, parallel=2).argv)
+    assert argv[1:3] == ["-m", "sglang.launch_server"]
+    assert argv[argv.index("--tp-size") + 1] == "2" and argv[argv.index("--max-running-requests") + 1] == "2"
+    assert argv[argv.index("--mem-fraction-static") + 1] == "0.500"
+    b.kind, b.gpu_ids = Backend.Kind.LLAMACPP, ""
+    spec = launch_spec(b, None)
+    assert spec.cuda_visible_devices == ""  # no GPU listed: none visible
+    assert "--parallel" in spec.argv and "--metrics" in spec.argv
+    b.kind = Backend.Kind.OLLAMA
+    with pytest.raises(LaunchError):
+        launch_spec(b, None)
+
+
+def test_it_recognises_gpu_out_of_memory_in_a_processs_output():
+    assert looks_like_oom("torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB")
+    assert looks_like_oom("ggml_cuda_init: ... cudaMalloc failed: out of memory")
+    assert not looks_like_oom("error: failed to open GGUF file")
