@@ -2,14 +2,18 @@
 deployments and aliases. Every save or delete goes through the services' publishing, so the
 proxy's routers follow within a second."""
 
+from functools import partial
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from inference.models import AvailabilityWindow, Backend, BackendHealthCheck, GpuHost, ModelAlias, ModelDeployment
 from inference.publishing import catalog_publish_on_commit
+from inference.pulls import pull_summary
+from inference.tasks import deployment_pull_task
 
 
 class PublishingAdmin(admin.ModelAdmin):
@@ -57,7 +61,9 @@ class WindowInline(admin.TabularInline):
 
 @admin.register(Backend)
 class BackendAdmin(PublishingAdmin):
-    list_display = ("name", "kind", "base_url", "host", "gpu_ids", "health", "health_checked_at", "health_error")
+    list_display = (
+        "name", "kind", "base_url", "host", "gpu_ids", "hourly_cost_usd", "health", "health_checked_at", "health_error"
+    )  # fmt: skip
     list_filter = ("kind", "health")
     search_fields = ("name", "base_url", "host")
     readonly_fields = (
@@ -80,14 +86,32 @@ class ModelDeploymentAdmin(PublishingAdmin):
         "max_concurrency",
         "input_price_per_mtok",
         "output_price_per_mtok",
+        "pull",
         "enabled",
     )
     list_filter = ("enabled", "mode", "routing_profile", "backend")
     list_select_related = ("backend",)
     search_fields = ("name", "public_name", "upstream_model")
-    readonly_fields = ("created_at", "updated_at")
-    actions = ("enable", "disable")
+    readonly_fields = ("pull", "created_at", "updated_at")
+    actions = ("enable", "disable", "pull_model")
     inlines = (WindowInline,)
+
+    @admin.display(description="Ollama pull")
+    def pull(self, obj: ModelDeployment) -> str:
+        return pull_summary(obj.pull_progress) if obj.backend.kind == Backend.Kind.OLLAMA else "—"
+
+    @admin.action(description="Pull the model onto its Ollama backend (progress under Ollama pull)")
+    def pull_model(self, request: HttpRequest, queryset: QuerySet[ModelDeployment]) -> None:
+        pulled = 0
+        for deployment in queryset.select_related("backend"):
+            if deployment.backend.kind != Backend.Kind.OLLAMA:
+                self.message_user(request, f"{deployment.name}: not on an Ollama backend.", messages.WARNING)
+                continue
+            ModelDeployment.objects.filter(pk=deployment.pk).update(pull_progress={"status": "queued"})
+            transaction.on_commit(partial(deployment_pull_task.delay, deployment.pk))
+            pulled += 1
+        if pulled:
+            self.message_user(request, f"Pulling {pulled} model(s); reload to follow the progress.")
 
     @admin.action(description="Enable the selected deployments")
     def enable(self, request: HttpRequest, queryset: QuerySet[ModelDeployment]) -> None:

@@ -1,58 +1,35 @@
 """Backend health: a beat task probes every backend; a failing one leaves routing (the catalog
 published to Redis lists only routable deployments) and comes back once a probe succeeds.
 
-The probe is the kind's own cheap route: llama-server's ``/health`` (503 while loading), Ollama's
-``/api/tags``, else the OpenAI ``/models`` listing (vLLM, SGLang, any OpenAI-compatible server).
+The probe is the kind's own cheap route, by its driver (inference/drivers/): llama-server's
+``/health`` (503 while loading), Ollama's ``/api/tags``, else the OpenAI ``/models`` listing (vLLM,
+SGLang, any OpenAI-compatible server), sent with the upstream key its env variable holds.
 Every probe is kept in the backend's history (the last HISTORY_KEPT)."""
 
 from __future__ import annotations
 
 import logging
-import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
-import httpx
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from inference.drivers import Probe, driver_for
 from inference.models import Backend, BackendHealthCheck
 from inference.publishing import catalog_publish_on_commit
 
 log = logging.getLogger(__name__)
 HISTORY_KEPT = 200  # probes kept per backend
-ERROR_MAX = 500
-
-
-@dataclass(frozen=True)
-class Probe:
-    ok: bool
-    latency_ms: float | None
-    error: str = ""
 
 
 def probe_url(backend: Backend) -> str:
-    base = backend.base_url.rstrip("/")
-    root = base[: -len("/v1")] if base.endswith("/v1") else base
-    if backend.kind == Backend.Kind.LLAMACPP:
-        return f"{root}/health"
-    if backend.kind == Backend.Kind.OLLAMA:
-        return f"{root}/api/tags"
-    return f"{base}/models"
+    return driver_for(backend).health_url()
 
 
 def backend_probe(backend: Backend, *, timeout: float) -> Probe:
-    """One probe: a 2xx within ``timeout`` is healthy; anything else names what went wrong."""
-    started = time.monotonic()
-    try:
-        response = httpx.get(probe_url(backend), timeout=timeout, follow_redirects=False)
-    except httpx.HTTPError as exc:
-        return Probe(False, None, f"{type(exc).__name__}: {exc}"[:ERROR_MAX])
-    latency = (time.monotonic() - started) * 1000
-    if response.is_success:
-        return Probe(True, latency)
-    return Probe(False, latency, f"HTTP {response.status_code}: {response.text[:200]}"[:ERROR_MAX])
+    """One probe by the backend's driver (inference/drivers/): a 2xx within ``timeout`` is healthy."""
+    return driver_for(backend).probe(timeout=timeout)
 
 
 def backend_health_record(*, backend: Backend, probe: Probe) -> bool:

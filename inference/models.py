@@ -100,6 +100,14 @@ class Backend(models.Model):
     probe = models.BooleanField(
         default=True, help_text="Probe its health (beat); off: always routable (e.g. a backend with no health route)."
     )
+    hourly_cost_usd = models.DecimalField(
+        max_digits=12,
+        decimal_places=6,
+        default=Decimal("0"),
+        validators=PRICE_VALIDATORS,
+        help_text="What the backend (all its GPUs) costs per hour, USD: spread over the calls it serves as GPU-seconds "
+        "and an internal cost beside the list price (usage/gpu_cost.py).",
+    )
     health = models.CharField(max_length=10, choices=Health.choices, default=Health.UNKNOWN)
     health_checked_at = models.DateTimeField(null=True, blank=True)
     health_error = models.CharField(max_length=500, blank=True)
@@ -280,6 +288,9 @@ class ModelDeployment(models.Model):
         help_text="Assumed completion length when a request sets no max_tokens (sizes the budget reservation).",
     )
     mode = models.CharField(max_length=20, choices=Mode.choices, default=Mode.CHAT)
+    # The last pull of its model onto an Ollama backend (inference/drivers/ollama.py): status,
+    # completed and total bytes, digest, error, at. Written while the pull streams.
+    pull_progress = models.JSONField(default=dict, blank=True, editable=False)
     enabled = models.BooleanField(default=True)
     # Availability in time (proxy/schedule.py): its windows, unless an operator's override holds.
     availability_override = models.CharField(

@@ -36,6 +36,7 @@ def catalog_deployment(d: ModelDeployment) -> CatalogDeployment:
         profile=d.routing_profile,
         max_concurrency=d.max_concurrency,
         queue_timeout_s=float(d.queue_timeout_seconds),
+        backend_kind=d.backend.kind,
         **catalog_lifecycle(d),
     )
 

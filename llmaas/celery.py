@@ -26,6 +26,7 @@ PERIODIC = (
     ("RETENTION_SECONDS", "usage.tasks.retention_apply"),
     ("OAUTH_EXPIRE_SECONDS", "oauth.tasks.oauth_expire"),
     ("HEALTH_PROBE_SECONDS", "inference.tasks.backends_probe"),
+    ("GPU_COST_SECONDS", "usage.tasks.gpu_cost_allocate"),
     ("LEDGER_POST_SECONDS", "billing.tasks.ledger_post_usage"),
     ("STRIPE_EXPORT_SECONDS", "billing.tasks.export_stripe_usage"),
     ("BUDGET_RECONCILE_SECONDS", "billing.tasks.wallets_reconcile"),

@@ -199,6 +199,10 @@ RESERVATION_PURGE_SECONDS = envint("LLMAAS_RESERVATION_PURGE_SECONDS", 10)
 # routing until a probe succeeds again.
 HEALTH_PROBE_SECONDS = envint("LLMAAS_HEALTH_PROBE_SECONDS", 10)
 HEALTH_PROBE_TIMEOUT_SECONDS = envint("LLMAAS_HEALTH_PROBE_TIMEOUT_SECONDS", 2)
+# GPU cost (usage/gpu_cost.py): beat allocates backends' busy time to the calls this often, over
+# windows closed this long ago (every call overlapping them has ended and been ingested).
+GPU_COST_SECONDS = envint("LLMAAS_GPU_COST_SECONDS", 60)
+GPU_COST_DELAY_SECONDS = envint("LLMAAS_GPU_COST_DELAY_SECONDS", 1200)
 # Usage at scale: rollups, budget alerts, partitions and retention (beat periods in seconds).
 ROLLUP_SECONDS = envint("LLMAAS_ROLLUP_SECONDS", 60)
 BUDGET_CHECK_SECONDS = envint("LLMAAS_BUDGET_CHECK_SECONDS", 60)

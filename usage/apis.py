@@ -49,7 +49,15 @@ from usage.filters import (
 from usage.models import ChatHistory, Notification, RequestLog
 from usage.selectors import LogFilter, notification_get, notifications_list, visible_keys
 from usage.services import chats_delete, notification_mark_read, retention_get, retention_set
-from usage.summary import UsageQuery, UsageRow, sum_rows, summary_statement, usage_rows, usage_totals
+from usage.summary import (
+    UsageQuery,
+    UsageRow,
+    gpu_cost_totals,
+    sum_rows,
+    summary_statement,
+    usage_rows,
+    usage_totals,
+)
 
 
 def _query(serializer_class: type[serializers.Serializer[Any]], request: Request) -> dict[str, Any]:
@@ -264,6 +272,18 @@ _COUNTS: dict[str, serializers.Field[Any, Any, Any, Any]] = {
     "total_tokens": serializers.IntegerField(),
     "cost_usd": serializers.CharField(help_text="USD, a decimal string."),
 }
+# With ?internal_cost=true (usage/gpu_cost.py): what the calls cost the fleet beside their list price.
+GPU_COST: dict[str, serializers.Field[Any, Any, Any, Any]] = {
+    "gpu_seconds": serializers.CharField(
+        required=False, help_text="Backend busy time charged to the calls, times the backends' GPUs; a decimal string."
+    ),
+    "internal_cost_usd": serializers.CharField(
+        required=False, help_text="That time at the backends' hourly cost, USD, a decimal string."
+    ),
+    "gpu_cost_pending": serializers.IntegerField(
+        required=False, help_text="Calls whose GPU cost is not allocated yet (their window is not closed)."
+    ),
+}
 SUMMARY_ROW: dict[str, serializers.Field[Any, Any, Any, Any]] = {
     "bucket": serializers.DateTimeField(allow_null=True, help_text="Start of the UTC bucket; null for total."),
     "group": serializers.CharField(allow_null=True, help_text="The group_by value (a key id, model, end user)."),
@@ -278,13 +298,20 @@ class UsageSummaryApi(APIView):
         limit = serializers.IntegerField(min_value=1, max_value=10_000, default=1000)
         cursor = serializers.CharField(required=False, max_length=2000)
 
+    class CostSerializer(serializers.Serializer[dict[str, Any]]):
+        internal_cost = serializers.BooleanField(
+            default=False,
+            help_text="Also total the GPU-seconds and internal cost (the backends' hourly cost) beside the list "
+            "price: read from the calls themselves, so slower over long ranges.",
+        )
+
     @extend_schema(
         summary="Usage summary",
         description=(
             "Requests, errors, tokens and cost per UTC hour, day or month (or in total), optionally per model, key "
             "or end user, over [start, end). Read from the rollups plus the calls not rolled up yet: always exact."
         ),
-        parameters=[SummaryQuerySerializer, PageSerializer],
+        parameters=[SummaryQuerySerializer, PageSerializer, CostSerializer],
         responses={
             200: inline_serializer(
                 "UsageSummary",
@@ -293,7 +320,7 @@ class UsageSummaryApi(APIView):
                     "end": serializers.DateTimeField(),
                     "granularity": serializers.CharField(),
                     "group_by": serializers.CharField(allow_null=True),
-                    "totals": inline_serializer("UsageTotals", dict(_COUNTS)),
+                    "totals": inline_serializer("UsageTotals", {**_COUNTS, **GPU_COST}),
                     "results": inline_serializer("UsageSummaryRow", SUMMARY_ROW, many=True),
                     "next": serializers.URLField(allow_null=True),
                 },
@@ -305,6 +332,7 @@ class UsageSummaryApi(APIView):
         ctx = org_context(request)
         data = _query(SummaryQuerySerializer, request)
         page = _query(self.PageSerializer, request)
+        with_cost = _query(self.CostSerializer, request)["internal_cost"]
         query = _usage_query(ctx, data)
         after = _decode_cursor(page["cursor"]) if page.get("cursor") else None
         rows = usage_rows(query, after=after, limit=page["limit"] + 1)
@@ -316,6 +344,13 @@ class UsageSummaryApi(APIView):
             following = request.build_absolute_uri(f"{request.path}?{urlencode(params, doseq=True)}")
         # One page holding every row: the totals are its sum (no second pass over the rollups).
         totals = _row_body(usage_totals(query) if after or more else sum_rows(rows))
+        if with_cost:
+            gpu = gpu_cost_totals(query)
+            totals |= {
+                "gpu_seconds": format(gpu.gpu_seconds, "f"),
+                "internal_cost_usd": format(gpu.internal_cost, "f"),
+                "gpu_cost_pending": gpu.pending,
+            }
         return Response(
             {
                 "start": query.start,

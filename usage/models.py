@@ -7,6 +7,7 @@ redelivered with the same start time, so this is still exactly once per call.
 """
 
 from django.conf import settings
+from django.contrib.postgres.indexes import BrinIndex
 from django.db import models
 from django.utils import timezone
 
@@ -42,6 +43,11 @@ class RequestLog(models.Model):
     # The call's x-request-id (inference/proxy/logs.py): the same id as in nginx's, Django's and
     # LiteLLM's log lines. Calls stored before it was recorded have none.
     request_id = models.CharField(max_length=64, null=True)
+    # The backend's busy time this call is charged (usage/gpu_cost.py: each instant split equally
+    # among the calls in flight on the backend, times its GPUs) and that time at the backend's
+    # hourly cost: filled by beat once the call's window is closed; NULL until then.
+    gpu_seconds = models.DecimalField(max_digits=16, decimal_places=6, null=True)
+    internal_cost = models.DecimalField(max_digits=20, decimal_places=10, null=True, help_text="USD")
     created_at = models.DateTimeField(help_text="When the call started")
     ingested_at = models.DateTimeField(default=timezone.now)
 
@@ -51,6 +57,9 @@ class RequestLog(models.Model):
         indexes = [
             models.Index(fields=["org_id", "created_at"], name="request_logs_org_time"),
             models.Index(fields=["key_id", "created_at"], name="request_logs_key_time"),
+            # Time ranges across organizations (usage/gpu_cost.py): a BRIN index, a few pages per
+            # partition, nearly free to keep on an append-mostly table.
+            BrinIndex(fields=["created_at"], name="request_logs_time_brin"),
         ]
 
     def __str__(self) -> str:
@@ -218,3 +227,14 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class GpuCostWatermark(models.Model):
+    """How far GPU cost is allocated (usage/gpu_cost.py): every call that ended before ``until``
+    has its GPU-seconds and internal cost. One row, claimed with a conditional UPDATE."""
+
+    until = models.DateTimeField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"GPU cost allocated until {self.until:%Y-%m-%d %H:%M:%S}"

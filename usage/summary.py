@@ -232,6 +232,32 @@ def dirty_hours(org_id: UUID, start: datetime, end: datetime) -> list[datetime]:
         return [row[0] for row in cursor.fetchall()]
 
 
+# No organization keeps request logs for less than a day (usage.retention): newer rows are never
+# deleted while their rollups stay, so request_logs alone tells whether such a range has calls.
+KEPT_AT_LEAST = timedelta(days=1)
+
+
+def quiet_end(q: UsageQuery, now: datetime) -> datetime:
+    """The query's end moved to the coarsest bucket boundary of its granularity's levels that no
+    call lies before (the same rows, so the same summary): a range that ends now ends, in effect,
+    with its month (or day, or hour), which is one whole bucket (and the deltas of its dirty hours)
+    instead of days and hours up to now. The gap is checked with one index probe, in the caller's
+    snapshot, and only where it is newer than any retention cutoff."""
+    if q.end < now - KEPT_AT_LEAST:
+        return q.end
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT min(created_at) FROM request_logs WHERE org_id = %s AND created_at >= %s", [q.org_id, q.end]
+        )
+        following = cursor.fetchone()[0]
+    for unit in _LEVELS[q.granularity]:  # coarsest first
+        bucket = floor(q.end, unit)
+        after = q.end if bucket == q.end else step(bucket, unit)
+        if following is None or after <= following:
+            return after
+    return q.end
+
+
 def rollup_level(q: UsageQuery) -> int | None:
     """The smallest rollup level (usage.rollups.LEVELS) that holds the query's dimensions, or None
     if none does: end users are rolled up on their own, not crossed with keys and models."""
@@ -250,8 +276,9 @@ def summary_statement(q: UsageQuery) -> tuple[str, dict[str, Any]]:
         raw = Plan()
         raw.add("raw", 1, q.start, q.end)
         return summary_sql(q, raw)
-    dirty = dirty_hours(q.org_id, q.start, q.end)
-    return summary_sql(q, plan(q.start, q.end, q.granularity, dirty, deltas=level in DELTA_LEVELS))
+    end = quiet_end(q, datetime.now(UTC))
+    dirty = dirty_hours(q.org_id, q.start, end)
+    return summary_sql(q, plan(q.start, end, q.granularity, dirty, deltas=level in DELTA_LEVELS))
 
 
 def usage_rows(

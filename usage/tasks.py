@@ -9,6 +9,7 @@ from django.conf import settings
 from usage.alerts import alert_email_send
 from usage.alerts import check_budgets as _check_budgets
 from usage.budgets import reservations_purge, scopes_spend, spend_rebuild, spend_reconcile
+from usage.gpu_cost import gpu_cost_allocate as _gpu_cost_allocate
 from usage.partitions import partitions_ensure
 from usage.retention import retention_apply as _retention_apply
 from usage.rollups import aggregate_usage
@@ -61,3 +62,9 @@ def partitions_maintain() -> list[str]:
 def retention_apply() -> dict[str, object]:
     """Beat: drop or delete request logs and chats past their retention."""
     return asdict(_retention_apply())
+
+
+@shared_task(ignore_result=True)
+def gpu_cost_allocate() -> int:
+    """Beat: give the calls of closed windows their GPU-seconds and internal cost."""
+    return sum(a.calls for a in _gpu_cost_allocate())

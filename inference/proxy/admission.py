@@ -422,10 +422,12 @@ class Admission:
         worst: WorstCase,
         candidates: Sequence[CatalogDeployment] = (),
         first_free: bool = False,
+        loads: Sequence[int] = (),
     ) -> Admitted | Refusal | Saturated | InsufficientBalance:
         """Reserve against the key's scopes and, given candidate deployments, take a slot on the
         least busy one that has a free slot (``first_free``: the first one with a free slot, for
-        round robin) (all in one script, one round trip). The reservation is priced at the
+        round robin) (all in one script, one round trip); ``loads``: each candidate's backend's own
+        load (backend_load.py), counted when above its in-flight count. The reservation is priced at the
         model's (dearest) prices; it settles at the chosen deployment's."""
         now = datetime.now(UTC)
         price_in, price_out = nano_per_token(model.input_price_per_mtok), nano_per_token(model.output_price_per_mtok)
@@ -452,6 +454,7 @@ class Admission:
             keys.append(self.keys.in_flight("dep", candidate.id))
             args.append(_or_minus(candidate.max_concurrency))
         args.append("first" if first_free else "least")
+        args += [int(load) for load in loads][: len(candidates)]
         keys.append(self.keys.wallet(snapshot.org_id))
         raw = await self._admit(keys, args)
         if int(raw[0]) == 1:

@@ -57,7 +57,9 @@ end
 #       scopes, then per scope budget, rpm, tpm, parallel (-1 = unlimited), B's ttl in seconds
 #       (-1 = none), then per candidate deployment its max concurrency (-1 = unlimited), then
 #       the routing policy: 'first' takes the first candidate with a free slot (round robin, the
-#       caller rotates them), anything else the least busy.
+#       caller rotates them), anything else the least busy; then per candidate its backend's own
+#       load (running + waiting from its metrics, a large number when its model is not loaded;
+#       absent: 0), which counts instead of the in-flight count when larger.
 # Returns {1, rpm_limit, rpm_left, rpm_reset_s, tpm_limit, tpm_left, tpm_reset_s, deployment}
 # (the tightest scope for each; -1 if unlimited; the chosen candidate, 1-based, 0 if none given:
 # the least busy one with a free slot) or {0, scope index (1-based), kind, limit, current,
@@ -103,11 +105,13 @@ end
 local chosen, chosen_load, full_limit, full_load = 0, nil, -1, 0
 for j = 1, m do
   local limit = tonumber(ARGV[6 + 5*n + j])
-  local load = tonumber(redis.call('GET', KEYS[2 + 4*n + j]) or '0')
-  if limit < 0 or load < limit then
+  local inflight = tonumber(redis.call('GET', KEYS[2 + 4*n + j]) or '0')
+  -- Busy: the larger of our in-flight count and the backend's own queue (backend_load.py).
+  local load = math.max(inflight, tonumber(ARGV[7 + 5*n + m + j] or '0'))
+  if limit < 0 or inflight < limit then
     if chosen_load == nil or (load < chosen_load and not first_free) then chosen, chosen_load = j, load end
   elseif full_limit < 0 or limit < full_limit then
-    full_limit, full_load = limit, load
+    full_limit, full_load = limit, inflight
   end
 end
 if m > 0 and chosen == 0 then return {0, 0, 'saturated', full_limit, full_load, 1} end

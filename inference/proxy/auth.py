@@ -35,10 +35,12 @@ from inference.proxy.admission import (
     check_mode,
     worst_case,
 )
+from inference.proxy.backend_load import LoadScraper
 from inference.proxy.contract import (
     SECRET_MAX_LENGTH,
     SECRET_MIN_LENGTH,
     SECRET_PREFIX,
+    Catalog,
     CatalogDeployment,
     CatalogModel,
     KeySnapshot,
@@ -73,8 +75,16 @@ log = logging.getLogger("llmaas.proxy")
 
 LAST_USED_EVERY = 60.0  # seconds between last-used writes, per key and worker
 
+backend_loads = LoadScraper(settings.backend_scrape_seconds)
+
+
+def _on_catalog(raw: bytes | str, catalog: Catalog) -> None:
+    router_sync.apply(raw, catalog)
+    backend_loads.follow(catalog)
+
+
 store = SnapshotStore(
-    settings.redis_url, RedisKeys(settings.redis_prefix), cache_ttl=settings.cache_ttl, on_catalog=router_sync.apply
+    settings.redis_url, RedisKeys(settings.redis_prefix), cache_ttl=settings.cache_ttl, on_catalog=_on_catalog
 )
 admission = Admission(store.redis, store.keys, settings.reservation_ttl)
 starter = Starter(store.redis, store.keys, store.catalog_model)
@@ -205,7 +215,12 @@ async def _admit(
         # plan, whose wallet the same script checks (a snapshot cannot know its balance).
         outcome = await admit_waiting(
             lambda: admission.reserve(
-                snapshot, model, worst, choices if balanced else (), settings.routing_policy == ROUND_ROBIN
+                snapshot,
+                model,
+                worst,
+                choices if balanced else (),
+                settings.routing_policy == ROUND_ROBIN,
+                backend_loads.loads(c.id for c in choices) if balanced else (),
             ),
             queue_timeout(choices),
         )

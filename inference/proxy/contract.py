@@ -237,6 +237,9 @@ class CatalogDeployment:
     schedule_tz: str = "UTC"
     override: str = ""
     override_until: float | None = None
+    # The backend's kind (llamacpp, ollama, vllm, sglang, openai-compatible): how the proxy reads
+    # its own load for busy-aware routing (backend_load.py).
+    backend_kind: str = ""
 
     def __post_init__(self) -> None:
         # JSON gives lists: keep the instance hashable and comparable with the published one.

@@ -22,6 +22,8 @@ class ProxySettings:
     # How equal candidate deployments are chosen (routing.py): least_busy (fewest calls in flight
     # across every worker) or round_robin (each in turn, skipping one at its max concurrency).
     routing_policy: str = "least_busy"
+    # Seconds between scrapes of the backends' own metrics (backend_load.py); 0: never scrape.
+    backend_scrape_seconds: float = 1.0
 
     @classmethod
     def from_env(cls) -> "ProxySettings":
@@ -34,6 +36,7 @@ class ProxySettings:
             max_completions=int(os.environ.get("LLMAAS_MAX_COMPLETIONS_PER_REQUEST", "1")),
             worker_id=secrets.token_hex(4),
             routing_policy=routing_policy(os.environ.get("LLMAAS_ROUTING_POLICY", "least_busy")),
+            backend_scrape_seconds=float(os.environ.get("LLMAAS_BACKEND_SCRAPE_SECONDS", "1")),
         )
 
 

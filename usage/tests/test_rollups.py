@@ -9,13 +9,14 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from usage.models import MonthlyUsage, UsageDaily, UsageDelta, UsageHourly
 from usage.rollups import aggregate_usage, deltas_insert
 from usage.services import request_logs_ingest
-from usage.summary import UsageQuery, floor, plan, usage_rows
+from usage.summary import UsageQuery, floor, plan, quiet_end, step, usage_rows
 from usage.tests.factories import Traffic, ingest, priced_models, random_records, raw_rows, record, utc
 
 START, END = utc(2026, 10, 28), utc(2026, 12, 3)
@@ -241,3 +242,44 @@ def test_the_plan_counts_every_moment_of_the_range_once_and_nothing_else(a, b, g
                     else:
                         count += weight * (rolled and lo <= hour < hi)
             assert count == (start <= moment < end), (moment, rolled, dict(pieces))
+
+
+@pytest.fixture
+def recent(db) -> Traffic:
+    """Traffic over the last 40 days up to now, rolled up, then a tail not rolled up yet."""
+    now = timezone.now()
+    t = Traffic(uuid.uuid4(), [uuid.uuid4() for _ in range(2)], priced_models(), [None, "u-1", "u-2"],
+                now - timedelta(days=40), now)  # fmt: skip
+    ingest(random_records(t, 800, random.Random(6)))
+    aggregate_usage()
+    ingest(random_records(replace(t, start=now - timedelta(hours=3)), 100, random.Random(7)))
+    return t
+
+
+@pytest.mark.parametrize("granularity", ["hour", "day", "month", "total"])
+@pytest.mark.parametrize("group_by", [None, "end_user", "model"])
+def test_a_range_ending_now_is_summed_with_its_whole_last_bucket_and_stays_exact(recent, granularity, group_by):
+    now = timezone.now()
+    start = now - timedelta(days=2 if granularity == "hour" else 30)
+    query = UsageQuery(recent.org_id, start, now + timedelta(seconds=1), granularity, group_by)
+    # No call after the range: its end moves to its coarsest bucket's end (one whole bucket, not hours up to now).
+    assert quiet_end(query, now) == step(floor(query.end, {"hour": "hour", "day": "day"}.get(granularity, "month")),
+                                         {"hour": "hour", "day": "day"}.get(granularity, "month"))  # fmt: skip
+    expected = raw_rows(recent.org_id, query.start, query.end, granularity, group_by)
+    assert as_dict(usage_rows(query)) == expected
+
+    # A call stamped after the range (a proxy's clock ahead) stops the end at the last boundary before it…
+    ahead = floor(query.end, "hour") + timedelta(hours=2, minutes=10)
+    ingest([record(recent.org_id, recent.keys[0], ahead, end_user="u-9", model="beta")])
+    moved = quiet_end(query, now)
+    assert moved <= ahead
+    assert moved in {step(floor(query.end, unit), unit) for unit in ("hour", "day", "month")}
+    # …and is never counted.
+    assert as_dict(usage_rows(query)) == expected
+
+
+def test_a_range_older_than_a_day_keeps_its_end(recent):
+    # Older rows may be deleted by retention while their rollups stay: request_logs cannot tell the gap is empty.
+    end = timezone.now() - timedelta(days=2)
+    query = UsageQuery(recent.org_id, end - timedelta(days=5), end, "total")
+    assert quiet_end(query, timezone.now()) == end
