@@ -319,3 +319,24 @@ def usage_totals(q: UsageQuery) -> UsageRow:
     total = UsageQuery(q.org_id, q.start, q.end, "total", None, q.key_ids, q.models, q.end_users)
     rows = usage_rows(total)
     return rows[0] if rows else UsageRow(None, None, 0, 0, 0, 0, Decimal(0))
+
+
+class GpuCostTotals(NamedTuple):
+    gpu_seconds: Decimal
+    internal_cost: Decimal
+    pending: int  # calls routed to a deployment whose GPU cost is not allocated yet (usage/gpu_cost.py)
+
+
+def gpu_cost_totals(q: UsageQuery) -> GpuCostTotals:
+    """GPU-seconds and internal cost over the range, from request_logs (beat fills them once a
+    call's window closes, after the rollups ran: so they are summed from the calls themselves)."""
+    params: dict[str, Any] = {"org": q.org_id, "start": q.start, "end": q.end}
+    sql = (
+        "SELECT coalesce(sum(gpu_seconds), 0), coalesce(sum(internal_cost), 0), "
+        "count(*) FILTER (WHERE gpu_seconds IS NULL AND deployment_id IS NOT NULL) FROM request_logs "
+        f"WHERE org_id = %(org)s AND created_at >= %(start)s AND created_at < %(end)s{_filters(q, params)}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        gpu_seconds, cost, pending = cursor.fetchone()
+    return GpuCostTotals(Decimal(gpu_seconds), Decimal(cost), int(pending))
