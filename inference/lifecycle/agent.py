@@ -33,7 +33,7 @@ from datetime import datetime
 from pathlib import Path
 
 import httpx
-from django.db import close_old_connections
+from django.db import connections
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -73,6 +73,7 @@ class Managed:
     last_active: float = field(default_factory=time.monotonic)
     stopping_since: float = 0.0
     tokens: float = -1.0  # the last token counter seen (-1: none yet)
+    note: str = ""  # why it was (re)started, kept as the backend's run_error while it runs
 
     def alive(self) -> bool:
         return self.popen.poll() is None
@@ -129,6 +130,7 @@ class FleetAgent:
                     self.step()
                 except Exception:
                     log.exception("fleet agent step failed")
+                    connections.close_all()  # a dropped database connection is made afresh next step
                 self.stopped.wait(self.config.tick)
         finally:
             self.stop_all()
@@ -148,7 +150,6 @@ class FleetAgent:
         return backends.prefetch_related("deployments__windows")
 
     def refresh(self) -> None:
-        close_old_connections()  # a long-lived process: never keep a connection the server dropped
         self.backends = {b.pk: b for b in self.managed()}
         self._refreshed = self.now()
         for backend_id in list(self.procs):
@@ -192,7 +193,7 @@ class FleetAgent:
         else:
             proc.last_active = self.now()
 
-    def start(self, backend_id: int, parallel: int | None = None) -> Managed | None:
+    def start(self, backend_id: int, parallel: int | None = None, note: str = "") -> Managed | None:
         backend = self.backends.get(backend_id)
         if backend is None:
             return None
@@ -222,9 +223,10 @@ class FleetAgent:
             self.now(),
             float(backend.start_timeout_seconds),
             parallel or backend.parallel,
+            note=note,
         )
         self.procs[backend.pk] = proc
-        self.record(backend.pk, RUN_STARTING)
+        self.record(backend.pk, RUN_STARTING, note)
         log.info(
             "fleet: starting %s (pid %s, CUDA_VISIBLE_DEVICES=%r)",
             backend.name,
@@ -262,7 +264,7 @@ class FleetAgent:
     def watch_start(self, proc: Managed) -> None:
         if self.healthy(proc):
             proc.state, proc.last_active = RUN_RUNNING, self.now()
-            self.record(proc.backend_id, RUN_RUNNING, health=Backend.Health.HEALTHY, health_error="")
+            self.record(proc.backend_id, RUN_RUNNING, proc.note, health=Backend.Health.HEALTHY, health_error="")
             log.info("fleet: %s running after %.1f s", proc.name, self.now() - proc.started)
         elif self.now() - proc.started >= proc.timeout:
             self.stop(proc, RUN_FAILED, f"not ready within its start timeout ({proc.timeout:g} s)")
@@ -298,10 +300,9 @@ class FleetAgent:
             log.warning(
                 "fleet: %s ran out of GPU memory (exit %s): restarting with concurrency %d", proc.name, code, lower
             )
-            self.record(
-                proc.backend_id, RUN_STOPPED, f"GPU out of memory with concurrency {parallel}; restarted with {lower}"
-            )
-            self.start(proc.backend_id, lower)
+            note = f"GPU out of memory with concurrency {parallel}; restarted with {lower}"
+            self.record(proc.backend_id, RUN_STOPPED, note)
+            self.start(proc.backend_id, lower, note)
             return
         last = output.strip().splitlines()[-1:] or [""]
         self.record(proc.backend_id, RUN_FAILED, f"exited with status {code}: {last[0]}")

@@ -1,0 +1,150 @@
+"""The fleet agent driven step by step in the test process, with real llama-servers (the tiny
+GGUF), real PostgreSQL and Redis: the GPUs a process is given, a GPU out-of-memory (faked: no GPU
+here, so a wrapper prints CUDA's OOM and exits when asked for 4 slots, and runs the real
+llama-server otherwise) restarted at half concurrency, a start past its timeout, a crash."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from inference.lifecycle.agent import AgentConfig, FleetAgent
+from inference.models import Backend, ModelDeployment
+from inference.proxy.contract import RUN_FAILED, RUN_RUNNING, RUN_STOPPED, Catalog
+from inference.tests.test_data_plane import poll
+from stack import assets
+from stack.processes import free_port
+
+pytestmark = pytest.mark.django_db
+
+WRAPPER = """#!/bin/sh
+# A stand-in for a GPU llama-server: out of memory with 4 slots, slow to load with --fake-hang.
+case " $* " in
+  *" --parallel 4 "*) echo "ggml_cuda_init: found 1 CUDA devices"; echo "CUDA error: out of memory"; exit 1;;
+  *" --fake-hang "*) exec sleep 60;;
+  *" --fake-crash "*) echo "error: loading model: bad magic"; exit 3;;
+esac
+exec {binary} "$@"
+"""
+
+
+@pytest.fixture
+def fake_gpu_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    script = tmp_path / "llama-server-gpu"
+    script.write_text(WRAPPER.format(binary=assets.llama_server()))
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("LLMAAS_LLAMA_SERVER", str(script))
+    return script
+
+
+@pytest.fixture
+def agent(tmp_path: Path, redis_client, fake_gpu_server):
+    fleet = FleetAgent(AgentConfig(log_dir=tmp_path, tick=0.05, refresh=0.2, stop_grace=0.2))
+    yield fleet
+    fleet.stop_all()
+
+
+def managed(name: str, *, parallel: int, gpu_ids: str = "0", extra: tuple[str, ...] = (), timeout: int = 60) -> Backend:
+    backend = Backend.objects.create(
+        name=name,
+        kind=Backend.Kind.LLAMACPP,
+        base_url=f"http://127.0.0.1:{free_port()}/v1",
+        gpu_ids=gpu_ids,
+        managed=True,
+        launch_model=str(assets.tiny_gguf()),
+        launch_args=["-c", "512", "-t", "1", *extra],
+        parallel=parallel,
+        start_timeout_seconds=timeout,
+        idle_ttl_seconds=0,
+    )
+    ModelDeployment.objects.create(
+        name=name, public_name=name, backend=backend, upstream_model="tiny-random", context_window=512
+    )
+    return backend
+
+
+def run_until(agent: FleetAgent, backend: Backend, state: str, timeout: float = 60) -> Backend:
+    def reached() -> bool:
+        agent.step()
+        backend.refresh_from_db()
+        return backend.run_state == state
+
+    assert poll(reached, timeout=timeout, every=0.05), (backend.run_state, backend.run_error)
+    return backend
+
+
+def process_of(agent: FleetAgent, backend: Backend) -> tuple[list[str], dict[str, str]]:
+    pid = agent.procs[backend.pk].popen.pid
+    argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+    environ = dict(
+        item.split("=", 1) for item in Path(f"/proc/{pid}/environ").read_bytes().decode().split("\0") if "=" in item
+    )
+    return argv, environ
+
+
+def test_a_gpu_out_of_memory_restarts_the_process_with_half_the_concurrency(agent, redis_client):
+    backend = managed("oom-gpu", parallel=4, gpu_ids="1")
+    agent.refresh()
+    agent.want(backend.pk)
+    backend = run_until(agent, backend, RUN_RUNNING)
+    assert backend.parallel == 2  # saved: later starts keep it
+    assert "GPU out of memory with concurrency 4; restarted with 2" in backend.run_error
+    argv, environ = process_of(agent, backend)
+    assert argv[argv.index("--parallel") + 1] == "2"
+    assert environ["CUDA_VISIBLE_DEVICES"] == "1"
+    # The catalog told the proxy it runs.
+    catalog = Catalog.from_json(redis_client.get(agent.keys.catalog))
+    (deployment,) = catalog.models[0].deployments
+    assert deployment.on_demand and deployment.run_state == RUN_RUNNING
+
+
+def test_a_start_past_its_timeout_is_killed_and_failed(agent):
+    backend = managed("slow-gpu", parallel=1, extra=("--fake-hang",), timeout=1)
+    agent.refresh()
+    agent.want(backend.pk)
+    pid = agent.procs[backend.pk].popen.pid
+    backend = run_until(agent, backend, RUN_FAILED, timeout=30)
+    assert "not ready within its start timeout (1 s)" in backend.run_error
+    assert backend.pk not in agent.procs
+    assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text().lower()
+
+
+def test_a_crash_that_is_not_an_out_of_memory_is_failed_with_its_last_line(agent):
+    backend = managed("bad-gpu", parallel=1, extra=("--fake-crash",))
+    agent.refresh()
+    agent.want(backend.pk)
+    backend = run_until(agent, backend, RUN_FAILED, timeout=30)
+    assert backend.run_error == "exited with status 3: error: loading model: bad magic"
+    assert backend.parallel == 1
+
+
+def test_an_idle_process_is_stopped_after_its_ttl_and_wanted_again_it_starts(agent, redis_client):
+    backend = managed("idle-gpu", parallel=1)
+    Backend.objects.filter(pk=backend.pk).update(idle_ttl_seconds=1)
+    agent.refresh()
+    agent.want(backend.pk)
+    backend = run_until(agent, backend, RUN_RUNNING)
+    pid = agent.procs[backend.pk].popen.pid
+    backend = run_until(agent, backend, RUN_STOPPED, timeout=30)
+    assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text().lower()
+    # A proxy worker asks for it again (proxy/lifecycle.py writes this hash).
+    redis_client.hset(agent.keys.fleet_wanted, "idle-gpu", "1")
+    run_until(agent, backend, RUN_RUNNING)
+    assert redis_client.hget(agent.keys.fleet_wanted, "idle-gpu") is None
+
+
+def test_it_never_launches_an_unmanaged_kind_and_forgets_states_left_by_an_earlier_agent(agent):
+    backend = managed("left-over", parallel=1)
+    Backend.objects.filter(pk=backend.pk).update(run_state=RUN_RUNNING)
+    agent.reset_states()
+    backend.refresh_from_db()
+    assert backend.run_state == RUN_STOPPED
+    Backend.objects.filter(pk=backend.pk).update(kind=Backend.Kind.OLLAMA)
+    agent.refresh()
+    agent.want(backend.pk)
+    backend.refresh_from_db()
+    assert backend.run_state == RUN_FAILED and "not launched by the fleet agent" in backend.run_error
+    assert os.environ["LLMAAS_LLAMA_SERVER"].endswith("llama-server-gpu")
