@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from inference.drivers import Probe, driver_for
@@ -60,7 +61,10 @@ def backend_health_record(*, backend: Backend, probe: Probe) -> bool:
 
 def backends_probe() -> dict[str, bool]:
     """Probe every backend that has probing on, concurrently; backend name → healthy."""
-    backends = list(Backend.objects.filter(probe=True))
+    # A managed backend's process is the fleet agent's to watch while it is not running (stopped on
+    # purpose is not down; lifecycle/agent.py): it is probed only while it runs.
+    running = ~Q(managed=True) | Q(run_state=Backend.RunState.RUNNING)
+    backends = list(Backend.objects.filter(running, probe=True))
     if not backends:
         return {}
     timeout = settings.HEALTH_PROBE_TIMEOUT_SECONDS

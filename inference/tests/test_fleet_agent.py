@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from inference.health import backends_probe
 from inference.lifecycle.agent import AgentConfig, FleetAgent
 from inference.models import Backend, ModelDeployment
 from inference.proxy.contract import RUN_FAILED, RUN_RUNNING, RUN_STOPPED, Catalog
@@ -148,3 +149,12 @@ def test_it_never_launches_an_unmanaged_kind_and_forgets_states_left_by_an_earli
     backend.refresh_from_db()
     assert backend.run_state == RUN_FAILED and "not launched by the fleet agent" in backend.run_error
     assert os.environ["LLMAAS_LLAMA_SERVER"].endswith("llama-server-gpu")
+
+
+def test_beat_probes_a_managed_backend_only_while_its_process_runs(agent):
+    backend = managed("probed-gpu", parallel=1)
+    assert "probed-gpu" not in backends_probe()  # stopped on purpose: not "unhealthy"
+    agent.refresh()
+    agent.want(backend.pk)
+    run_until(agent, backend, RUN_RUNNING)
+    assert backends_probe()["probed-gpu"] is True

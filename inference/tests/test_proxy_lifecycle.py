@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from collections.abc import Coroutine
+from typing import Any, TypeVar
 
 import pytest
 import redis as redis_lib
@@ -22,6 +24,7 @@ from inference.proxy.lifecycle import Starter, StartFailed, StartTimeout
 from inference.proxy.snapshots import async_redis
 
 LOCAL_REDIS = "redis://127.0.0.1:6379/0"
+T = TypeVar("T")
 
 
 def deployment(name: str, state: str, *, on_demand: bool = True, timeout: float = 5.0) -> CatalogDeployment:
@@ -54,7 +57,7 @@ class Catalog:
         self.model = dataclasses.replace(self.model, deployments=deps)
 
 
-def run(coro):  # type: ignore[no-untyped-def]
+def run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
 
 
