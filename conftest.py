@@ -11,6 +11,8 @@ from django.conf import settings
 from rest_framework.test import APIClient
 
 from inference.proxy.contract import RedisKeys
+from inference.proxy.redis_conn import sync_redis
+from stack.redis_cluster import redis_cluster as start_redis_cluster
 from stack.testing import E2E, isolated_stack
 
 LOCAL_REDIS = "redis://127.0.0.1:6379/0"
@@ -19,8 +21,8 @@ LOCAL_REDIS = "redis://127.0.0.1:6379/0"
 # --- unit-level fixtures ----------------------------------------------------------------------
 @pytest.fixture
 def redis_client() -> Iterator[redis_lib.Redis]:
-    client = redis_lib.Redis.from_url(settings.REDIS_URL)
-    yield client
+    client = sync_redis(settings.REDIS_URL)  # a cluster's too, when a test points REDIS_URL at one
+    yield client  # type: ignore[misc]
     for name in client.scan_iter(match=f"{settings.REDIS_PREFIX}:*"):
         client.delete(name)
 
@@ -33,6 +35,14 @@ def redis_prefix() -> Iterator[RedisKeys]:
     client = redis_lib.Redis.from_url(LOCAL_REDIS)
     for name in client.scan_iter(match=f"{keys.prefix}:*"):
         client.delete(name)
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real 3-master Redis Cluster of its own (redis-server --cluster-enabled yes, joined by
+    redis-cli --cluster create): its ``redis+cluster://`` URL."""
+    with start_redis_cluster(tmp_path_factory.mktemp("redis-cluster")) as url:
+        yield url
 
 
 @pytest.fixture

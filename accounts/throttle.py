@@ -45,8 +45,10 @@ class Counter:
 
     @property
     def name(self) -> str:
+        # One hash tag for every throttle counter: a sign-in's script and a hit's MULTI span
+        # counters of several subjects (address, account), which a Redis Cluster runs in one slot.
         digest = hashlib.sha256(self.subject.encode("utf-8")).hexdigest()[:32]
-        return f"{settings.REDIS_PREFIX}:throttle:{self.scope}:{digest}"
+        return f"{settings.REDIS_PREFIX}:{{throttle}}:{self.scope}:{digest}"
 
 
 def _unavailable() -> ServiceUnavailable:

@@ -19,7 +19,7 @@ from django.db import transaction
 from inference.lifecycle.availability import catalog_lifecycle
 from inference.models import ModelAlias, ModelDeployment
 from inference.proxy.contract import EVENT_CATALOG, Catalog, CatalogDeployment, CatalogModel, encode_event
-from llmaas.redis_client import redis_client, redis_keys
+from llmaas.redis_client import redis_keys, redis_pipeline_for_publish, redis_write_and_publish
 
 log = logging.getLogger(__name__)
 
@@ -85,10 +85,9 @@ def catalog_build() -> Catalog:
 
 def catalog_publish() -> None:
     keys = redis_keys()
-    pipe = redis_client().pipeline(transaction=True)
+    pipe = redis_pipeline_for_publish()
     pipe.set(keys.catalog, catalog_build().to_json())
-    pipe.publish(keys.events, encode_event(EVENT_CATALOG))
-    pipe.execute()
+    redis_write_and_publish(pipe, keys.events, [encode_event(EVENT_CATALOG)])
 
 
 def catalog_publish_on_commit() -> None:

@@ -22,7 +22,7 @@ from inference.publishing import catalog_build
 from keys.models import ApiKey
 from keys.signals import snapshot_republishing
 from llmaas.limits import Limits
-from llmaas.redis_client import redis_client, redis_keys
+from llmaas.redis_client import redis_client, redis_keys, redis_pipeline_for_publish, redis_write_and_publish
 
 log = logging.getLogger(__name__)
 BATCH = 1000
@@ -111,11 +111,10 @@ def _write_key(pipe: redis.client.Pipeline, key: ApiKey, now: datetime) -> list[
 def key_publish(key: ApiKey) -> None:
     """Publish (or withdraw) one key's snapshots and tell every proxy worker to drop its copies."""
     keys = redis_keys()
-    pipe = redis_client().pipeline(transaction=True)
+    pipe = redis_pipeline_for_publish()
     _write_key(pipe, key, timezone.now())
-    for key_hash in filter(None, (key.secret_hash, key.previous_secret_hash)):
-        pipe.publish(keys.events, encode_event(EVENT_KEY, key_hash))
-    pipe.execute()
+    events = [encode_event(EVENT_KEY, h) for h in filter(None, (key.secret_hash, key.previous_secret_hash))]
+    redis_write_and_publish(pipe, keys.events, events)
 
 
 def _batched(items: Iterable[str], size: int) -> Iterable[list[str]]:
@@ -167,11 +166,10 @@ def withdraw_recently_revoked(*, since: object) -> int:
     if not hashes:
         return 0
     keys = redis_keys()
-    pipe = redis_client().pipeline(transaction=False)
+    pipe = redis_pipeline_for_publish()
     for key_hash in hashes:
         pipe.delete(keys.key(key_hash))
-        pipe.publish(keys.events, encode_event(EVENT_KEY, key_hash))
-    pipe.execute()
+    redis_write_and_publish(pipe, keys.events, [encode_event(EVENT_KEY, key_hash) for key_hash in hashes])
     return len(hashes)
 
 
@@ -190,9 +188,8 @@ def withdraw_unadmitted_personal() -> int:
     for key_hash in hashes:
         pipe.delete(keys.key(key_hash))
     existed = [key_hash for key_hash, deleted in zip(hashes, pipe.execute(), strict=True) if deleted]
-    for key_hash in existed:  # only workers that may hold a copy need telling
-        pipe.publish(keys.events, encode_event(EVENT_KEY, key_hash))
-    pipe.execute()
+    for key_hash in existed:  # only workers that may hold a copy need telling (one by one: a
+        client.publish(keys.events, encode_event(EVENT_KEY, key_hash))  # cluster cannot pipeline them)
     return len(existed)
 
 
@@ -227,10 +224,9 @@ def organization_republish(org_id: str) -> int:
 def snapshot_withdraw(key_hash: str) -> None:
     """Remove one secret's snapshot (a replaced secret, a key of a deleted organization)."""
     keys = redis_keys()
-    pipe = redis_client().pipeline(transaction=True)
+    pipe = redis_pipeline_for_publish()
     pipe.delete(keys.key(key_hash))
-    pipe.publish(keys.events, encode_event(EVENT_KEY, key_hash))
-    pipe.execute()
+    redis_write_and_publish(pipe, keys.events, [encode_event(EVENT_KEY, key_hash)])
 
 
 def keys_last_used_record(*, used: dict[str, datetime]) -> int:

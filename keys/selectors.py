@@ -44,12 +44,12 @@ def _usd(nano: int) -> str:
     return str((Decimal(nano) / NANO_PER_USD).quantize(Decimal("0.000001")))
 
 
-def _budget(scope: str, owner: Limits, scope_id: str, tz: str) -> dict[str, object] | None:
+def _budget(scope: str, owner: Limits, scope_id: str, org_id: str, tz: str) -> dict[str, object] | None:
     if owner.budget_usd is None:
         return None
     period_id, _, end = budget_period(owner.budget_period, tz, timezone.now())
     try:
-        raw = redis_client().hgetall(redis_keys().budget(scope, scope_id, period_id))
+        raw = redis_client().hgetall(redis_keys().budget(org_id, scope, scope_id, period_id))
     except redis.RedisError:
         raise redis_unavailable("Budget state") from None
     state = {(k.decode() if isinstance(k, bytes) else k): int(v) for k, v in raw.items()}
@@ -85,8 +85,8 @@ def key_effective(*, key: ApiKey) -> dict[str, object]:
     budgets = [
         b
         for b in (
-            _budget("key", key, str(key.id), org.timezone),
-            _budget("org", org, str(org.id), org.timezone),
+            _budget("key", key, str(key.id), str(org.id), org.timezone),
+            _budget("org", org, str(org.id), str(org.id), org.timezone),
         )
         if b is not None
     ]

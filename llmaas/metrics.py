@@ -83,9 +83,11 @@ class PipelineCollector(Collector):
             pipe.xlen(keys.usage_stream)
             pipe.xrange(keys.usage_stream, count=1)
             pipe.xlen(keys.usage_dead)
-            pipe.zcard(keys.reservations)
             pipe.hgetall(metrics_hash(keys))
-            backlog, oldest, dead, reservations, counters = pipe.execute()
+            backlog, oldest, dead, counters = pipe.execute()
+            # Reservations are kept per organization (one hash slot each on a cluster): counted set by set.
+            zsets = client.scan_iter(match=keys.reservations_pattern, count=1000, _type="zset")
+            reservations = sum(int(client.zcard(zset)) for zset in zsets)
         except RedisError:
             log.warning("metrics: Redis unreachable during a scrape")
             up.add_metric([], 0)

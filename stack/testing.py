@@ -179,7 +179,9 @@ def secrets_in_logs(e2e: E2E, secrets: list[str]) -> dict[str, list[str]]:
 
 
 @contextlib.contextmanager
-def isolated_stack(state: Path) -> Iterator[E2E]:
+def isolated_stack(state: Path, redis_url: str | None = None) -> Iterator[E2E]:
+    """``redis_url``: a Redis (e.g. a cluster's ``redis+cluster://`` URL) the caller started and
+    stops; by default the stack starts a Redis server of its own."""
     run = uuid.uuid4().hex[:8]
     vhost = f"llmaas_e2e_{run}"
     ensure_vhost(vhost)
@@ -193,7 +195,7 @@ def isolated_stack(state: Path) -> Iterator[E2E]:
     config = StackConfig(
         state_dir=state,
         database_url=postgres.url,
-        redis_url=f"redis://127.0.0.1:{redis_port}/0",
+        redis_url=redis_url or f"redis://127.0.0.1:{redis_port}/0",
         redis_prefix=f"llmaas-e2e-{run}",
         broker_url=f"amqp://guest:guest@127.0.0.1:5672/{vhost}",
         public_port=free_port(),
@@ -271,9 +273,10 @@ def isolated_stack(state: Path) -> Iterator[E2E]:
     )  # fmt: skip
     try:
         postgres.create()
-        stack.supervisor.start(redis_proc)
+        if redis_url is None:
+            stack.supervisor.start(redis_proc)
         stack.supervisor.start(recorder)
-        stack.supervisor.wait_ready(["redis", "recorder"], timeout=30)
+        stack.supervisor.wait_ready(["recorder"] if redis_url else ["redis", "recorder"], timeout=30)
         stack.up()
         yield E2E(
             stack,

@@ -140,7 +140,7 @@ def scopes_spend(scopes: list[tuple[str, str]]) -> list[ScopeSpend]:
 
 
 def redis_spent(s: ScopeSpend) -> int:
-    raw = redis_client().hget(redis_keys().budget(s.scope, s.scope_id, s.period_id), "spent")
+    raw = redis_client().hget(redis_keys().budget(s.org_id, s.scope, s.scope_id, s.period_id), "spent")
     return int(raw or 0)
 
 
@@ -150,7 +150,7 @@ def raise_spent(s: ScopeSpend) -> int:
     pg = s.spent_nano
     ttl = budget_ttl(s.end, timezone.now())
     block = s.budget_nano if s.exhausted else -1
-    key = redis_keys().budget(s.scope, s.scope_id, s.period_id)
+    key = redis_keys().budget(s.org_id, s.scope, s.scope_id, s.period_id)
     reply: Any = redis_client().eval(_RAISE_SPENT, 1, key, pg, ttl, block, s.taken_us)
     before, applied = int(reply[0]), int(reply[1])
     return max(0, pg - before) if applied else 0
@@ -173,11 +173,26 @@ def spend_reconcile() -> dict[str, int]:
     return {"scopes": len(scopes), "drift_nano": drift, "corrected_nano": corrected}
 
 
+def reservation_sets() -> list[str]:
+    """Every organization's reservation set (Z) in Redis: SCAN, over every node of a cluster."""
+    client = redis_client()
+    return [_text(name) for name in client.scan_iter(match=redis_keys().reservations_pattern, count=1000, _type="zset")]
+
+
 def reservations_purge() -> int:
-    """Give back the budget and slots of reservations whose time is up (beat; the proxy does it too)."""
-    keys = redis_keys()
-    return int(redis_client().eval(PURGE, 2, keys.reservations, keys.reservation_data, int(time.time() * 1000)))
+    """Give back the budget and slots of reservations whose time is up (beat; the proxy does it too,
+    for the organization of each call it admits). Each organization's in its own script: its keys
+    share one hash slot."""
+    client, now_ms, purged = redis_client(), int(time.time() * 1000), 0
+    for zset in reservation_sets():
+        purged += int(client.eval(PURGE, 2, zset, f"{zset}:data", now_ms))
+    return purged
 
 
 def open_reservations() -> int:
-    return int(redis_client().zcard(redis_keys().reservations))
+    client = redis_client()
+    return sum(int(client.zcard(zset)) for zset in reservation_sets())
+
+
+def _text(name: bytes | str) -> str:
+    return name.decode() if isinstance(name, bytes) else name

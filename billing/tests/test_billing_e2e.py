@@ -20,6 +20,7 @@ import redis
 
 from billing.tests.stripe_server import FakeStripe, start
 from inference.proxy.admission import prompt_upper_bound
+from inference.proxy.contract import RedisKeys
 from stack.testing import E2E_STRIPE_WEBHOOK_SECRET
 
 pytestmark = pytest.mark.stack
@@ -111,7 +112,7 @@ def test_one_cent_admits_at_most_one_of_20_concurrent_calls(e2e, prepaid):
     assert balance >= -Decimal(held) / 10**9
     # The wallet in Redis charged at settle what the ledger posted (tiny's prices are whole nano-USD).
     config = e2e.stack.config
-    wallet = redis.Redis.from_url(config.redis_url).hgetall(f"{config.redis_prefix}:w:{prepaid['org_id']}")
+    wallet = redis.Redis.from_url(config.redis_url).hgetall(RedisKeys(config.redis_prefix).wallet(prepaid["org_id"]))
     assert int(wallet[b"spent"]) == MULTIPLIER * logged * 10**9 and int(wallet[b"reserved"]) == 0, wallet
 
 
@@ -128,7 +129,7 @@ def test_a_checkout_topup_credits_once_and_the_402_turns_into_200(e2e, prepaid, 
     at = time.monotonic()
     assert delivered.status_code == 200, delivered.text
     config = e2e.stack.config
-    wallet = f"{config.redis_prefix}:w:{prepaid['org_id']}"
+    wallet = RedisKeys(config.redis_prefix).wallet(prepaid["org_id"])
     store = redis.Redis.from_url(config.redis_url)
     while int(store.hget(wallet, "credit") or 0) < 5 * 10**9 and time.monotonic() - at < 10:
         time.sleep(0.01)

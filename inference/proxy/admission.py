@@ -5,6 +5,8 @@ hook settles the real cost; reservations expire on their own.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import math
 import time
@@ -16,8 +18,9 @@ from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.exceptions import RedisError
 
-from inference.proxy.admission_lua import ADMIT, SETTLE
+from inference.proxy.admission_lua import ADMIT, SETTLE, SLOT
 from inference.proxy.contract import (
     MODE_EMBEDDING,
     NANO_PER_USD,
@@ -28,6 +31,7 @@ from inference.proxy.contract import (
     ScopeLimits,
     budget_period,
 )
+from inference.proxy.redis_conn import AsyncClient, is_cluster
 
 OVERHEAD_TOKENS = 16  # chat templates add a few special tokens per request and message
 PER_MESSAGE_TOKENS = 8
@@ -368,10 +372,14 @@ class Admitted:
     deployment: CatalogDeployment | None = None  # the one chosen among the candidates given
     wallet_mult_ppm: int = 0  # the prepaid wallet's price multiplier (millionths); 0: no wallet
     wallet_key: str = ""
+    org_id: str = ""  # whose reservation keys (Z, D) hold it
+    slot_key: str = ""  # the chosen deployment's S, when a slot was taken
 
     def metadata(self) -> dict[str, Any]:
         return {
             "llmaas_reservation": self.reservation_id,
+            "llmaas_org": self.org_id,
+            "llmaas_slot": self.slot_key,
             "llmaas_budget_keys": self.budget_keys,
             "llmaas_price_in": self.price_in,
             "llmaas_price_out": self.price_out,
@@ -403,11 +411,20 @@ def budget_ttl(end: datetime | None, now: datetime) -> int:
 
 
 class Admission:
-    def __init__(self, redis: aioredis.Redis, keys: RedisKeys, reservation_ttl: float) -> None:
+    """On one Redis server a call is admitted in one script (one round trip), deployment slot
+    included. On a Redis Cluster, where a script's keys share one hash slot, a call that needs a
+    deployment slot takes it first in the model's slot (SLOT), then reserves in its organization's
+    (ADMIT with no candidate), and gives the slot back if refused: one more round trip, for those
+    calls only. Settling frees the slot beside the reservation (in parallel on a cluster)."""
+
+    def __init__(self, redis: aioredis.Redis | AsyncClient, keys: RedisKeys, reservation_ttl: float) -> None:
         self.keys = keys
+        self.redis = redis
+        self.cluster = is_cluster(redis)
         self.ttl_ms = int(reservation_ttl * 1000)
         self._admit = redis.register_script(ADMIT)
         self._settle = redis.register_script(SETTLE)
+        self._slot = redis.register_script(SLOT)
 
     async def admit(
         self, snapshot: KeySnapshot, model: CatalogModel, body: dict[str, Any], path: str
@@ -433,39 +450,59 @@ class Admission:
         price_in, price_out = nano_per_token(model.input_price_per_mtok), nano_per_token(model.output_price_per_mtok)
         cost = worst.cost(price_in, price_out)
         reservation_id = uuid.uuid4().hex
-        keys = [self.keys.reservations, self.keys.reservation_data]
-        args: list[Any] = [int(now.timestamp() * 1000), reservation_id, self.ttl_ms, cost, worst.tokens]
-        args.append(len(snapshot.scopes))
+        org, now_ms = snapshot.org_id, int(now.timestamp() * 1000)
+        slots = [self.keys.deployment_slots(model.name, candidate.id) for candidate in candidates]
+        choice: list[Any] = [_or_minus(candidate.max_concurrency) for candidate in candidates]
+        choice.append("first" if first_free else "least")
+        choice += [int(load) for load in loads][: len(candidates)]
+        taken = 0  # on a cluster, the candidate whose slot SLOT took (1-based)
+        if self.cluster and candidates:
+            slot = await self._slot(slots, [now_ms, reservation_id, self.ttl_ms, *choice])
+            if int(slot[0]) == 0:
+                return Saturated(model.name, int(slot[3]), int(slot[4]))
+            taken = int(slot[1])
+        keys = [self.keys.reservations(org), self.keys.reservation_data(org)]
+        args: list[Any] = [now_ms, reservation_id, self.ttl_ms, cost, worst.tokens, len(snapshot.scopes)]
         budget_keys, resets = [], []
         for scope in snapshot.scopes:
             period_id, _, end = budget_period(scope.budget_period, snapshot.timezone, now)
-            b_key = self.keys.budget(scope.scope, scope.id, period_id)
+            b_key = self.keys.budget(org, scope.scope, scope.id, period_id)
             budget_keys.append(b_key)
             resets.append(end.timestamp() if end else None)
             keys += [
                 b_key,
-                self.keys.requests_window(scope.scope, scope.id),
-                self.keys.tokens_window(scope.scope, scope.id),
-                self.keys.in_flight(scope.scope, scope.id),
+                self.keys.requests_window(org, scope.scope, scope.id),
+                self.keys.tokens_window(org, scope.scope, scope.id),
+                self.keys.in_flight(org, scope.scope, scope.id),
             ]
             args += [_or_minus(scope.budget_nano), _or_minus(scope.rpm), _or_minus(scope.tpm)]
             args += [_or_minus(scope.max_parallel), budget_ttl(end, now)]
-        for candidate in candidates:
-            keys.append(self.keys.in_flight("dep", candidate.id))
-            args.append(_or_minus(candidate.max_concurrency))
-        args.append("first" if first_free else "least")
-        args += [int(load) for load in loads][: len(candidates)]
-        keys.append(self.keys.wallet(snapshot.org_id))
-        raw = await self._admit(keys, args)
+        if not taken:
+            keys += slots
+            args += choice
+        keys.append(self.keys.wallet(org))
+        try:
+            raw = await self._admit(keys, args)
+        except BaseException:
+            if taken:  # the organization's script never ran: give the deployment slot back
+                with contextlib.suppress(RedisError, OSError):
+                    await self.redis.zrem(slots[taken - 1], reservation_id)
+            raise
         if int(raw[0]) == 1:
-            chosen = candidates[int(raw[7]) - 1] if candidates and int(raw[7]) > 0 else None
+            index = taken or int(raw[7])
+            chosen = candidates[index - 1] if candidates and index > 0 else None
             if chosen is not None:
                 price_in = nano_per_token(chosen.input_price_per_mtok)
                 price_out = nano_per_token(chosen.output_price_per_mtok)
             headers = _headers([int(v) for v in raw[:7]])
             mult = int(raw[8]) if len(raw) > 8 else 0
-            wallet = self.keys.wallet(snapshot.org_id) if mult else ""
-            return Admitted(reservation_id, budget_keys, price_in, price_out, headers, chosen, mult, wallet)
+            wallet = self.keys.wallet(org) if mult else ""
+            slot_key = slots[index - 1] if chosen is not None else ""
+            return Admitted(
+                reservation_id, budget_keys, price_in, price_out, headers, chosen, mult, wallet, org, slot_key
+            )
+        if taken:  # refused by the organization's limits: the deployment slot goes back
+            await self.redis.zrem(slots[taken - 1], reservation_id)
         index, kind = int(raw[1]) - 1, raw[2].decode() if isinstance(raw[2], bytes) else str(raw[2])
         if kind == "saturated":
             return Saturated(model.name, int(raw[3]), int(raw[4]))
@@ -483,7 +520,12 @@ class Admission:
         cost = prompt_tokens * int(metadata.get("llmaas_price_in", 0)) + completion_tokens * int(
             metadata.get("llmaas_price_out", 0)
         )
-        keys = [self.keys.reservations, self.keys.reservation_data, self.keys.settled(reservation_id)]
+        # Metadata written before reservations were kept per organization names none: that
+        # reservation expires on its own, and the budget reconcile counts its spend.
+        org = str(metadata.get("llmaas_org") or "")
+        if not org:
+            return
+        keys = [self.keys.reservations(org), self.keys.reservation_data(org), self.keys.settled(org, reservation_id)]
         keys += list(metadata.get("llmaas_budget_keys") or [])
         now_ms = int(time.time() * 1000)
         wallet_cost = wallet_charge(cost, int(metadata.get("llmaas_wallet_mult") or 0))
@@ -491,7 +533,11 @@ class Admission:
         if wallet:
             keys.append(wallet)
         args = [reservation_id, cost, prompt_tokens + completion_tokens, now_ms, wallet_cost, "w" if wallet else ""]
-        await self._settle(keys, args)
+        slot = str(metadata.get("llmaas_slot") or "")
+        if self.cluster and slot:  # the slot lies in the model's hash slot, not the organization's
+            await asyncio.gather(self._settle(keys, args), self.redis.zrem(slot, reservation_id))
+        else:  # on one server SETTLE frees the slot with the rest (D holds it)
+            await self._settle(keys, args)
 
 
 def wallet_charge(cost_nano: int, mult_ppm: int) -> int:

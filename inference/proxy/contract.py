@@ -15,6 +15,9 @@ one Redis server:
 - ``{p}:usage:dead``       stream of records the webhook rejected: fields r (the record), reason,
                            error, at (unix seconds); ``{p}:usage:dead:counts`` counts them by reason.
 - ``{p}:last_used``        hash key_id → unix time of the last authenticated call.
+- ``{p}:{o<org>}:…``       an organization's admission state (budgets, rate windows, calls in
+                           flight, prepaid wallet, reservations): one hash slot per organization.
+- ``{p}:{m<model>}:dep:…`` a model's deployments' calls in flight: one hash slot per model.
 - ``{p}:fleet:wanted``     hash deployment id → unix time: on-demand starts asked by the proxy.
 """
 
@@ -86,29 +89,48 @@ class RedisKeys:
     def key_pattern(self) -> str:
         return f"{self.prefix}:key:*"
 
-    # Admission state (see admission_lua.py).
-    @property
-    def reservations(self) -> str:
-        return f"{self.prefix}:resv"
+    # Admission state (see admission_lua.py). Each admission script's keys share one hash slot on
+    # a Redis Cluster: an organization's (its keys' and its own counters, its wallet, its
+    # reservations) carry the hash tag {o<org id>}; the in-flight slots of a model's deployments
+    # carry {m<model>}, so that the least busy of them is chosen in one script.
+    def org_tag(self, org_id: str) -> str:
+        return f"{self.prefix}:{{o{org_id}}}"
+
+    def model_tag(self, model: str) -> str:
+        return f"{self.prefix}:{{m{model}}}"
+
+    def reservations(self, org_id: str) -> str:
+        """Z: the organization's open reservations (id → expiry, ms)."""
+        return f"{self.org_tag(org_id)}:resv"
+
+    def reservation_data(self, org_id: str) -> str:
+        """D: what each of the organization's open reservations holds."""
+        return f"{self.org_tag(org_id)}:resv:data"
 
     @property
-    def reservation_data(self) -> str:
-        return f"{self.prefix}:resv:data"
+    def reservations_pattern(self) -> str:
+        """Every organization's Z, as a SCAN pattern (``{`` is not special in one)."""
+        return f"{self.prefix}:{{o*}}:resv"
 
-    def settled(self, reservation_id: str) -> str:
-        return f"{self.prefix}:settled:{reservation_id}"
+    def settled(self, org_id: str, reservation_id: str) -> str:
+        return f"{self.org_tag(org_id)}:settled:{reservation_id}"
 
-    def budget(self, scope: str, scope_id: str, period_id: str) -> str:
-        return f"{self.prefix}:b:{scope}:{scope_id}:{period_id}"
+    def budget(self, org_id: str, scope: str, scope_id: str, period_id: str) -> str:
+        return f"{self.org_tag(org_id)}:b:{scope}:{scope_id}:{period_id}"
 
-    def requests_window(self, scope: str, scope_id: str) -> str:
-        return f"{self.prefix}:r:{scope}:{scope_id}"
+    def requests_window(self, org_id: str, scope: str, scope_id: str) -> str:
+        return f"{self.org_tag(org_id)}:r:{scope}:{scope_id}"
 
-    def tokens_window(self, scope: str, scope_id: str) -> str:
-        return f"{self.prefix}:t:{scope}:{scope_id}"
+    def tokens_window(self, org_id: str, scope: str, scope_id: str) -> str:
+        return f"{self.org_tag(org_id)}:t:{scope}:{scope_id}"
 
-    def in_flight(self, scope: str, scope_id: str) -> str:
-        return f"{self.prefix}:p:{scope}:{scope_id}"
+    def in_flight(self, org_id: str, scope: str, scope_id: str) -> str:
+        return f"{self.org_tag(org_id)}:p:{scope}:{scope_id}"
+
+    def deployment_slots(self, model: str, deployment_id: str) -> str:
+        """A deployment's calls in flight: a sorted set reservation id → expiry (ms), so that a
+        slot held by a crashed worker frees itself; shared by every organization, hence its own tag."""
+        return f"{self.model_tag(model)}:dep:{deployment_id}"
 
     @property
     def fleet_wanted(self) -> str:
@@ -118,7 +140,7 @@ class RedisKeys:
 
     def wallet(self, org_id: str) -> str:
         """An organization's prepaid wallet (admission_lua.py): present only on the prepaid plan."""
-        return f"{self.prefix}:w:{org_id}"
+        return f"{self.org_tag(org_id)}:w"
 
 
 def _check_version(data: dict[str, Any], what: str) -> None:

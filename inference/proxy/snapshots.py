@@ -17,10 +17,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import redis.asyncio as aioredis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from inference.proxy.contract import (
@@ -34,20 +30,9 @@ from inference.proxy.contract import (
     RedisKeys,
     decode_event,
 )
+from inference.proxy.redis_conn import async_client, async_redis, mget, pubsub
 
 log = logging.getLogger("llmaas.proxy")
-
-
-def async_redis(url: str, timeout: float) -> aioredis.Redis:
-    """A client that reconnects once, at once, when a pooled connection went stale (Redis
-    restarted): without it each worker's first call after a restart would fail."""
-    return aioredis.Redis.from_url(
-        url,
-        socket_timeout=timeout,
-        socket_connect_timeout=timeout,
-        retry=Retry(NoBackoff(), retries=1),
-        retry_on_error=[RedisConnectionError],
-    )
 
 
 class SnapshotUnavailable(Exception):
@@ -77,8 +62,9 @@ class SnapshotStore:
         self.cache_ttl = cache_ttl
         self.cache_size = cache_size
         self.redis = async_redis(redis_url, timeout)
-        # The subscriber blocks on reads, so it gets a connection without a read timeout.
-        self._sub_redis = aioredis.Redis.from_url(
+        # The subscriber blocks on reads, so it gets a connection without a read timeout. On a
+        # cluster it listens on one node: PUBLISH reaches every node's subscribers.
+        self._sub_redis = async_client(
             redis_url, socket_connect_timeout=timeout, socket_keepalive=True, health_check_interval=10
         )
         self._cache: dict[str, _Entry] = {}
@@ -99,15 +85,16 @@ class SnapshotStore:
         # Polls instead of blocking on listen(): redis-py can swallow a cancellation inside its
         # connection code, so the loop also checks a flag at least once a second.
         while not self._stopping():
-            pubsub = self._sub_redis.pubsub()
+            subscription = None
             try:
-                await pubsub.subscribe(self.keys.events)
+                subscription = await pubsub(self._sub_redis)
+                await subscription.subscribe(self.keys.events)
                 # Anything published while we were away is unknown: start from an empty cache.
                 self._forget()
                 self._subscribed = True
                 backoff = 0.1
                 while not self._stopping():
-                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                    message = await subscription.get_message(ignore_subscribe_messages=True, timeout=1.0)
                     if message is not None and message.get("type") == "message":
                         self._apply(message["data"])
             except asyncio.CancelledError:
@@ -118,7 +105,8 @@ class SnapshotStore:
                 self._subscribed = False
                 self._forget()
                 with contextlib.suppress(Exception):  # the connection may already be gone
-                    await pubsub.aclose()
+                    if subscription is not None:
+                        await subscription.aclose()
             if not self._stopping():
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 2.0)
@@ -168,7 +156,7 @@ class SnapshotStore:
                 return entry.snapshot
         generation = self._generation
         try:
-            epoch, raw = await self.redis.mget(self.keys.epoch, self.keys.key(key_hash))
+            epoch, raw = await mget(self.redis, self.keys.epoch, self.keys.key(key_hash))
         except (RedisError, OSError) as exc:
             raise SnapshotUnavailable(f"Redis unreachable ({type(exc).__name__})") from exc
         if epoch is None:

@@ -26,8 +26,8 @@ from inference.proxy.contract import (
     RedisKeys,
     UsageRecord,
 )
+from inference.proxy.redis_conn import async_redis
 from inference.proxy.settings import SETTINGS
-from inference.proxy.snapshots import async_redis
 from inference.proxy.usage_records import UnidentifiedRejections, usage_record
 
 log = logging.getLogger("llmaas.proxy.usage")

@@ -7,17 +7,18 @@ import pytest
 import redis as redis_lib
 
 from inference.proxy.admission import Admission, Admitted, Refusal, nano_per_token, prompt_upper_bound
-from inference.proxy.contract import CatalogModel, KeySnapshot, ScopeLimits
-from inference.proxy.snapshots import async_redis
+from inference.proxy.admission_lua import ADMIT, PURGE, SETTLE, SLOT
+from inference.proxy.contract import CatalogModel, KeySnapshot, RedisKeys, ScopeLimits
+from inference.proxy.redis_conn import async_redis, sync_redis
+from inference.tests.redis_targets import TARGETS, keys_at
 
-URL = "redis://127.0.0.1:6379/0"
 MODEL = CatalogModel("m", "m", 4096, input_price_per_mtok="1", output_price_per_mtok="2", max_output_tokens=100)
 BODY = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 100}
 
 
-@pytest.fixture
-def keys(redis_prefix):
-    return redis_prefix
+@pytest.fixture(params=TARGETS)
+def keys(request, redis_prefix):
+    return keys_at(request, redis_prefix)
 
 
 def snapshot(**key_limits) -> KeySnapshot:
@@ -36,7 +37,7 @@ def worst_case() -> int:
 
 def run(keys, scenario, ttl: float = 60.0):
     async def main():
-        client = async_redis(URL, 2)
+        client = async_redis(keys.url, 2)
         try:
             return await scenario(Admission(client, keys, ttl))
         finally:
@@ -62,9 +63,9 @@ def test_a_budget_for_one_admits_one_and_settling_charges_the_real_cost(keys):
         return first
 
     first = run(keys, scenario)
-    state = redis_lib.Redis.from_url(URL).hgetall(first.budget_keys[0])
+    state = sync_redis(keys.url).hgetall(first.budget_keys[0])
     assert {k.decode(): int(v) for k, v in state.items()} == {"spent": 5 * 1000 + 10 * 2000, "reserved": 0}
-    assert redis_lib.Redis.from_url(URL).zcard(keys.reservations) == 0
+    assert sync_redis(keys.url).zcard(keys.reservations("o")) == 0
 
 
 def test_expired_reservations_give_back_budget_and_slots(keys):
@@ -81,7 +82,7 @@ def test_expired_reservations_give_back_budget_and_slots(keys):
         return first
 
     first = run(keys, scenario, ttl=1.0)
-    spent = int(redis_lib.Redis.from_url(URL).hget(first.budget_keys[0], "spent"))
+    spent = int(sync_redis(keys.url).hget(first.budget_keys[0], "spent"))
     assert spent == 1000 + 2000
 
 
@@ -153,3 +154,23 @@ def test_tpm_admits_a_request_only_if_its_own_worst_case_fits_in_what_is_left(ke
         assert isinstance(outcomes[1], Admitted) and outcomes[1].headers["x-ratelimit-remaining-tokens"] == "0"
 
     run(keys, scenario)
+
+
+def test_a_script_touching_a_key_outside_its_hash_slot_fails_on_the_cluster(redis_cluster):
+    """What makes the cluster runs above a cross-slot check: every admission script starts with a
+    shebang, under which a node refuses any key outside the declared keys' slot (D's entries
+    included), and redis-py refuses declared keys that span slots."""
+    assert all(script.startswith("#!lua\n") for script in (ADMIT, SETTLE, SLOT, PURGE))
+    client = sync_redis(redis_cluster)
+    keys = RedisKeys("llmaas-test-slots")
+    other = next(
+        f"o{i}" for i in range(100) if client.keyslot(keys.wallet(f"o{i}")) != client.keyslot(keys.wallet("o"))
+    )
+    stray = "#!lua\nredis.call('GET', KEYS[1]); return redis.call('GET', ARGV[1])"
+    # The organization's own keys share its slot; a model's deployment slots share the model's.
+    assert client.eval(stray, 1, keys.wallet("o"), keys.budget("o", "key", "k", "all")) is None
+    assert client.eval(stray, 1, keys.deployment_slots("m", "a"), keys.deployment_slots("m", "b")) is None
+    with pytest.raises(redis_lib.ResponseError):
+        client.eval(stray, 1, keys.wallet("o"), keys.wallet(other))
+    with pytest.raises(redis_lib.RedisClusterException):
+        client.eval("return 1", 2, keys.wallet("o"), keys.wallet(other))

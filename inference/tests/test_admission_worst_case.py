@@ -140,7 +140,7 @@ def test_absurd_values_are_refused_before_redis(redis_prefix, name, value):
         "integer_below_min_value",
         "integer_above_max_value",
     }
-    assert not redis_lib.Redis.from_url(URL).keys(f"{redis_prefix.prefix}:r:*")  # nothing was counted
+    assert not redis_lib.Redis.from_url(URL).keys(redis_prefix.requests_window("*", "*", "*"))  # nothing was counted
 
 
 def test_a_worst_case_too_large_to_reserve_exactly_is_refused_not_a_redis_error(redis_prefix):

@@ -252,7 +252,8 @@ def test_whatever_a_client_sends_every_call_is_refused_or_served_admitted_and_bi
     period = budget_period("monthly", "UTC", datetime.now(UTC))[0]
     for key_id in key_ids:
         cost = sum((Decimal(row[3]) for row in rows if row[1] == key_id), Decimal(0))
-        budget = rkeys.budget("key", key_id, period)
+        ((org_id,),) = e2e.sql("SELECT organization_id::text FROM keys_apikey WHERE id = %s::uuid", key_id)
+        budget = rkeys.budget(str(org_id), "key", key_id, period)
 
         def settled(budget: str = budget, cost: Decimal = cost) -> bool:
             spent, reserved = r.hmget(budget, "spent", "reserved")

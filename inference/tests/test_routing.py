@@ -8,6 +8,7 @@ import pytest
 
 from inference.proxy.admission import Admission, Admitted, Saturated, worst_case
 from inference.proxy.contract import CatalogDeployment, CatalogModel, KeySnapshot, ScopeLimits
+from inference.proxy.redis_conn import async_redis
 from inference.proxy.routing import (
     LEAST_BUSY,
     ROUND_ROBIN,
@@ -18,9 +19,8 @@ from inference.proxy.routing import (
     requested_profile,
 )
 from inference.proxy.settings import ProxySettings
-from inference.proxy.snapshots import async_redis
+from inference.tests.redis_targets import TARGETS, keys_at
 
-URL = "redis://127.0.0.1:6379/0"
 CHAT = "/v1/chat/completions"
 
 
@@ -40,14 +40,14 @@ def body(chars: int) -> dict:
     return {"model": "m", "messages": [{"role": "user", "content": "a" * chars}], "max_tokens": 10}
 
 
-@pytest.fixture
-def keys(redis_prefix):
-    return redis_prefix
+@pytest.fixture(params=TARGETS)
+def keys(request, redis_prefix):
+    return keys_at(request, redis_prefix)
 
 
 def run(keys, scenario, ttl: float = 60.0):
     async def main():
-        client = async_redis(URL, 2)
+        client = async_redis(keys.url, 2)
         try:
             return await scenario(Admission(client, keys, ttl))
         finally:

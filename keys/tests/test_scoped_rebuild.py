@@ -16,9 +16,9 @@ from usage import tasks
 from usage.tests.factories import spend_logged
 
 
-def _counter(scope: str, scope_id: object, tz: str = "UTC") -> str:
+def _counter(scope: str, scope_id: object, org_id: object, tz: str = "UTC") -> str:
     period_id, _, _ = budget_period("monthly", tz, datetime.now(UTC))
-    return redis_keys().budget(scope, str(scope_id), period_id)
+    return redis_keys().budget(str(org_id), scope, str(scope_id), period_id)
 
 
 def test_it_rebuilds_only_the_changed_keys_budget_through_the_queue(
@@ -47,8 +47,8 @@ def test_it_rebuilds_only_the_changed_keys_budget_through_the_queue(
         response = api(p["dave"], org).patch(f"/api/keys/{mine.id}/", {"budget_usd": "2"}, format="json")
     assert response.status_code == 200, response.content
 
-    assert int(redis_client.hget(_counter("key", mine.id), "spent") or 0) == 500_000_000
-    for untouched in (_counter("key", theirs.id), _counter("key", foreign.id)):
+    assert int(redis_client.hget(_counter("key", mine.id, org.id), "spent") or 0) == 500_000_000
+    for untouched in (_counter("key", theirs.id, org.id), _counter("key", foreign.id, foreign.organization_id)):
         assert not redis_client.exists(untouched)
     assert queued == [("key", str(mine.id))]  # through the queue, after the commit, for this key only
 
@@ -71,6 +71,6 @@ def test_it_rebuilds_only_the_organizations_own_budget_when_its_limits_change(
     with django_capture_on_commit_callbacks(execute=True):
         response = api(p["alice"], org).patch("/api/organization/limits", {"budget_usd": "3"}, format="json")
     assert response.status_code == 200, response.content
-    assert int(redis_client.hget(_counter("org", org.id), "spent") or 0) == 250_000_000
-    assert not redis_client.exists(_counter("org", other.id))
-    assert not redis_client.exists(_counter("key", key.id))  # the key's own budget did not change
+    assert int(redis_client.hget(_counter("org", org.id, org.id), "spent") or 0) == 250_000_000
+    assert not redis_client.exists(_counter("org", other.id, other.id))
+    assert not redis_client.exists(_counter("key", key.id, org.id))  # the key's own budget did not change

@@ -35,7 +35,7 @@ def scale_rollups(org_id, factor: int | float) -> None:
 
 
 def budget_name(key):
-    (name,) = shared_redis.redis_client().keys(redis_keys().budget("key", str(key.id), "*"))
+    (name,) = shared_redis.redis_client().keys(redis_keys().budget(str(key.organization_id), "key", str(key.id), "*"))
     return name
 
 
@@ -83,7 +83,7 @@ def test_spend_past_10_to_the_17_nano_dollars_stays_an_integer_the_proxy_can_add
     """redis.call writes a Lua number as %.17g: 2e+17, which HINCRBY (the proxy's settle) refuses."""
     scope = ScopeSpend("key", "k-1", "m202612", None, None, Decimal("1000000000"), Decimal("200000000"), "o-1")
     raise_spent(scope)
-    name = redis_keys().budget("key", "k-1", "m202612")
+    name = redis_keys().budget("o-1", "key", "k-1", "m202612")
     assert redis_client.hget(name, "spent") == b"200000000000000000"
     assert redis_client.hincrby(name, "spent", 1) == 200000000000000001
 

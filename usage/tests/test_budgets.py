@@ -34,6 +34,6 @@ def test_rebuild_counts_the_current_period_only_and_reconcile_reports_drift(make
     # Redis ahead of PostgreSQL (records still on their way to it): never lowered.
     from llmaas.redis_client import redis_keys
 
-    redis_client.hincrby(redis_keys().budget("key", scope.scope_id, scope.period_id), "spent", 5)
+    redis_client.hincrby(redis_keys().budget(scope.org_id, "key", scope.scope_id, scope.period_id), "spent", 5)
     assert spend_rebuild() == 0
     assert redis_spent(scope) == 850_000_005
