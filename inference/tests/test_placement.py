@@ -9,7 +9,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from inference.lifecycle.launch import LaunchError, launch_spec, looks_like_oom
-from inference.models import Backend, GpuHost
+from inference.models import Backend, GpuHost, ModelDeployment
 
 pytestmark = pytest.mark.django_db
 
@@ -110,3 +110,47 @@ def test_it_recognises_gpu_out_of_memory_in_a_processs_output():
     assert looks_like_oom("torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB")
     assert looks_like_oom("ggml_cuda_init: ... cudaMalloc failed: out of memory")
     assert not looks_like_oom("error: failed to open GGUF file")
+
+
+def test_the_admin_refuses_an_overcommit_and_edits_windows_and_gpu_hosts(h100s, redis_client):
+    from django.test import Client
+
+    from accounts.models import User
+    from inference.models import AvailabilityWindow
+    from inference.tests.test_catalog import inline_management
+
+    saved(backend("big", "0", gpu_memory_gib=Decimal("60")))
+    client = Client()
+    client.force_login(User.objects.create_superuser(email="ops@ops.test", password=None))
+    form = {
+        "name": "more", "kind": "vllm", "base_url": "http://gpu-1:8100/v1", "host": "gpu-1", "gpu_ids": "0",
+        "gpu_memory_gib": "30", "tensor_parallel_size": 1, "managed": "on", "launch_model": "m", "probe": "on",
+        "launch_args": "[]", "parallel": 4, "start_timeout_seconds": 120, "idle_ttl_seconds": 600,
+        "hourly_cost_usd": "0",  # the GPU-cost field beside (ignored where it is absent)
+        **inline_management("deployments"), **inline_management("health_checks"),
+    }  # fmt: skip
+    refused = client.post("/admin/inference/backend/add/", form)
+    assert refused.status_code == 200
+    assert "GPU 0 of gpu-1 would be overcommitted" in refused.content.decode()
+    assert not Backend.objects.filter(name="more").exists()
+    assert client.post("/admin/inference/backend/add/", {**form, "gpu_memory_gib": "20"}).status_code == 302
+
+    deployment = ModelDeployment.objects.create(
+        name="night", public_name="night", backend=Backend.objects.get(name="more"), upstream_model="m",
+        context_window=512,
+    )  # fmt: skip
+    page = f"/admin/inference/modeldeployment/{deployment.pk}/change/"
+    assert client.get(page).status_code == 200
+    change = {
+        "name": "night", "public_name": "night", "backend": deployment.backend_id, "upstream_model": "m",
+        "context_window": 512, "queue_timeout_seconds": 0, "routing_profile": "throughput",
+        "input_price_per_mtok": "0", "output_price_per_mtok": "0", "max_output_tokens": 1024, "mode": "chat",
+        "enabled": "on", "availability_override": "", "windows-TOTAL_FORMS": "1", "windows-INITIAL_FORMS": "0",
+        "windows-MIN_NUM_FORMS": "0", "windows-MAX_NUM_FORMS": "1000", "windows-0-days": "someday",
+        "windows-0-start": "22:00", "windows-0-end": "06:00",
+    }  # fmt: skip
+    refused = client.post(page, change)
+    assert refused.status_code == 200 and "is not a list of days" in refused.content.decode()
+    assert client.post(page, {**change, "windows-0-days": "mon-fri"}).status_code == 302
+    assert [str(w) for w in AvailabilityWindow.objects.filter(deployment=deployment)] == ["mon-fri 22:00-06:00"]
+    assert client.get("/admin/inference/gpuhost/").status_code == 200
