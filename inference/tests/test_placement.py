@@ -3,13 +3,19 @@ them, and no GPU's memory is overcommitted; the launch command carries the GPUs 
 
 from __future__ import annotations
 
+import io
 from decimal import Decimal
 
 import pytest
+import yaml
 from django.core.exceptions import ValidationError
+from django.core.management import call_command
+from django.test import Client
 
+from accounts.models import User
 from inference.lifecycle.launch import LaunchError, launch_spec, looks_like_oom
-from inference.models import Backend, GpuHost, ModelDeployment
+from inference.models import AvailabilityWindow, Backend, GpuHost, ModelDeployment
+from inference.tests.test_catalog import inline_management
 
 pytestmark = pytest.mark.django_db
 
@@ -113,12 +119,6 @@ def test_it_recognises_gpu_out_of_memory_in_a_processs_output():
 
 
 def test_the_admin_refuses_an_overcommit_and_edits_windows_and_gpu_hosts(h100s, redis_client):
-    from django.test import Client
-
-    from accounts.models import User
-    from inference.models import AvailabilityWindow
-    from inference.tests.test_catalog import inline_management
-
     saved(backend("big", "0", gpu_memory_gib=Decimal("60")))
     client = Client()
     client.force_login(User.objects.create_superuser(email="ops@ops.test", password=None))
@@ -154,3 +154,40 @@ def test_the_admin_refuses_an_overcommit_and_edits_windows_and_gpu_hosts(h100s, 
     assert client.post(page, {**change, "windows-0-days": "mon-fri"}).status_code == 302
     assert [str(w) for w in AvailabilityWindow.objects.filter(deployment=deployment)] == ["mon-fri 22:00-06:00"]
     assert client.get("/admin/inference/gpuhost/").status_code == 200
+
+
+def test_placement_renders_to_compose_device_reservations_and_k8s_gpu_limits_and_node_selectors(h100s):
+    h100s.node_selector = {"gpu": "h100"}
+    h100s.save()
+    saved(backend("qwen-72b", "0,1", gpu_memory_fraction=Decimal("0.9"), parallel=64))
+    saved(backend("small", "2", kind=Backend.Kind.LLAMACPP, launch_model="/models/smollm2.gguf", host="gpu-2"))
+    out = io.StringIO()
+    call_command("fleet_render", "--format", "compose", stdout=out)
+    services = yaml.safe_load(out.getvalue())["services"]
+    qwen = services["backend-qwen-72b"]
+    assert qwen["profiles"] == ["gpu"] and qwen["entrypoint"] == ["vllm", "serve"]
+    assert qwen["deploy"]["resources"]["reservations"]["devices"] == [
+        {"driver": "nvidia", "device_ids": ["0", "1"], "capabilities": ["gpu"]}
+    ]
+    args = qwen["command"]
+    assert args[0] == "Qwen/Qwen2.5-0.5B-Instruct" and args[args.index("--host") + 1] == "0.0.0.0"
+    assert args[args.index("--tensor-parallel-size") + 1] == "2"
+    assert args[args.index("--gpu-memory-utilization") + 1] == "0.900"
+    assert "CUDA_VISIBLE_DEVICES" not in str(qwen)  # the runtime exposes exactly the reserved GPUs
+    assert services["backend-small"]["command"][:2] == ["-m", "/models/smollm2.gguf"]
+
+    out = io.StringIO()
+    call_command("fleet_render", "--format", "k8s", stdout=out)
+    docs = list(yaml.safe_load_all(out.getvalue()))
+    assert [(d["kind"], d["metadata"]["name"]) for d in docs] == [
+        ("Deployment", "backend-qwen-72b"), ("Service", "backend-qwen-72b"),
+        ("Deployment", "backend-small"), ("Service", "backend-small"),
+    ]  # fmt: skip
+    pod = docs[0]["spec"]["template"]["spec"]
+    assert pod["nodeSelector"] == {"gpu": "h100"}
+    assert pod["containers"][0]["resources"]["limits"] == {"nvidia.com/gpu": 2}
+    assert pod["tolerations"][0]["key"] == "nvidia.com/gpu"
+    assert docs[1]["spec"]["ports"][0]["port"] == 8008  # the backend URL's port
+    small = docs[2]["spec"]["template"]["spec"]
+    assert small["nodeSelector"] == {"kubernetes.io/hostname": "gpu-2"}  # an unregistered host: by name
+    assert small["containers"][0]["resources"]["limits"] == {"nvidia.com/gpu": 1}
