@@ -107,7 +107,7 @@ def main() -> None:
     args = parser.parse_args()
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    bench = Bench(out / "state", workers=args.workers)
+    bench = Bench(out / "state", workers=args.workers, smollm2=False)
     say("starting the levels")
     try:
         bench.up()

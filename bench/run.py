@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import random
 import statistics
 import subprocess
@@ -45,12 +46,24 @@ def say(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
+# The CPUs the load generator runs on (os.sched_setaffinity in its process): the last one of a
+# machine with 2 or more, so that it never takes the cores the proxies are pinned to
+# (Bench.pin_proxies, on 3 or more CPUs). On 2 cores the proxies keep both (see bench/README.md).
+CPUS = sorted(os.sched_getaffinity(0))
+LOADGEN_CPUS = set(CPUS[-1:]) if len(CPUS) >= 2 else set(CPUS)
+PROXY_CPUS = set(CPUS[:-1]) if len(CPUS) >= 3 else set(CPUS)
+
+
+def _pin_loadgen() -> None:
+    os.sched_setaffinity(0, LOADGEN_CPUS)
+
+
 def load(url: str, key: str, body: dict, concurrency: int = 1, **limits: float) -> dict[str, Any]:
     argv = [sys.executable, "-m", "bench.loadgen", url + "/v1/chat/completions", key, json.dumps(body)]
     argv += ["--concurrency", str(concurrency)]
     for name, value in limits.items():
         argv += [f"--{name}", str(value)]
-    out = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, check=True)
+    out = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, check=True, preexec_fn=_pin_loadgen)
     return dict(json.loads(out.stdout))
 
 
@@ -99,20 +112,44 @@ def b1_added_latency(bench: Bench, rounds: int, per_round: int) -> dict[str, Any
     return result
 
 
+def b8_full_path(samples: dict[str, list[float]]) -> dict[str, Any]:
+    """The whole LLMaaS path against stock LiteLLM, each less the backend: (L2−L0)/(L1−L0), from
+    B1's interleaved c=1 samples (below 1: our proxy, with nginx, auth, admission and the usage
+    hook, costs less than stock LiteLLM alone)."""
+    result: dict[str, Any] = {}
+    for name, q in (("p50", 0.5), ("p99", 0.99)):
+
+        def ratio(s: dict[str, list[float]], q: float = q) -> float:
+            return (pct(s["L2"], q) - pct(s["L0"], q)) / (pct(s["L1"], q) - pct(s["L0"], q))
+
+        result[name] = {
+            "added_ms": {k: round(pct(samples[k], q) - pct(samples["L0"], q), 3) for k in ("L1", "L2")},
+            "ratio": round(ratio(samples), 3),
+            "ci95": [round(x, 3) for x in bootstrap(samples, ratio)],
+        }
+    return result
+
+
 def _knee(points: list[dict[str, Any]], idle_p99: float) -> dict[str, Any]:
     """The highest rate with the p99 under 2× idle: the points in order of concurrency up to the
     first over it (or with errors), where the p99 curve's crossing of 2× idle is interpolated
     linearly between that point and the one before (the levels are a few, far apart)."""
     limit = 2 * idle_p99
-    knee, below = 0.0, None
+    knee, below, at = 0.0, None, None
     for p in points:
         if p["p99"] >= limit or p["errors"]:
             if below is not None and not p["errors"]:
                 share = (limit - below["p99"]) / (p["p99"] - below["p99"])
-                knee = max(knee, below["rps"] + share * (p["rps"] - below["rps"]))
+                crossing = below["rps"] + share * (p["rps"] - below["rps"])
+                if crossing > knee:
+                    knee = crossing
+                    at = below["concurrency"] + share * (p["concurrency"] - below["concurrency"])
             break
-        knee, below = max(knee, p["rps"]), p
-    return {"points": points, "idle_p99": round(idle_p99, 2), "limit_p99": round(limit, 2), "knee_rps": round(knee, 1)}
+        if p["rps"] > knee:
+            knee, at = p["rps"], p["concurrency"]
+        below = p
+    return {"points": points, "idle_p99": round(idle_p99, 2), "limit_p99": round(limit, 2), "knee_rps": round(knee, 1),
+            "knee_concurrency": None if at is None else round(at, 2)}  # fmt: skip
 
 
 def b2_throughput(
@@ -127,6 +164,7 @@ def b2_throughput(
     for workers in (1, 2):
         say(f"B2: throughput knee with {workers} worker(s), concurrency {levels}, {rounds} interleaved rounds")
         bench.set_workers(workers)
+        bench.pin_proxies(PROXY_CPUS)
         quiet: dict[str, list[float]] = {"L1": [], "L2": []}
         for _ in range(idle[0]):
             order = list(targets)
@@ -150,6 +188,11 @@ def b2_throughput(
                                       "p99": round(pct(lat, 0.99), 2), "errors": errors[level]})  # fmt: skip
         l1, l2 = (_knee(points[k], pct(quiet[k], 0.99)) for k in ("L1", "L2"))
         result[f"workers_{workers}"] = {"L1": l1, "L2": l2, "ratio": round(l2["knee_rps"] / l1["knee_rps"], 3)}
+    result["scaling"] = {
+        level: round(result["workers_2"][level]["knee_rps"] / result["workers_1"][level]["knee_rps"], 3)
+        for level in ("L1", "L2")
+    }
+    result["pinning"] = {"loadgen_cpus": sorted(LOADGEN_CPUS), "proxy_cpus": sorted(PROXY_CPUS), "cpus": CPUS}
     return result
 
 
@@ -459,30 +502,68 @@ def b9_api_auth(bench: Bench, rounds: int, per_round: int) -> dict[str, Any]:
 
 def plots(out: Path, b1: dict[str, Any], b2: dict[str, Any]) -> list[str]:
     import matplotlib
+    import matplotlib.ticker
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4))
-    for level, values in b1["raw"].items():
-        ax.hist(values, bins=60, alpha=0.5, label=level, range=(0, max(pct(v, 0.99) for v in b1["raw"].values())))
-    ax.set_xlabel("latency (ms), c=1, non-streamed")
-    ax.set_ylabel("requests")
-    ax.legend()
-    ax.set_title("B1: latency distributions (L0 backend, L1 stock LiteLLM, L2 LLMaaS)")
+    # B1: one panel per level on a shared logarithmic axis (the backend answers in about a
+    # millisecond, the proxies in tens), p50 and p99 marked.
+    names = {"L0": "L0 backend direct", "L1": "L1 stock LiteLLM", "L2": "L2 LLMaaS (nginx, auth, admission, usage)"}
+    raw = b1["raw"]
+    low = max(0.05, min(min(v) for v in raw.values()))
+    high = max(max(v) for v in raw.values())
+    bins = [low * (high / low) ** (i / 80) for i in range(81)]
+    fig, axes = plt.subplots(len(raw), 1, figsize=(8, 1.9 * len(raw) + 0.8), sharex=True)
+    for ax, (level, values) in zip(axes, sorted(raw.items()), strict=True):
+        ax.hist(values, bins=bins, color={"L0": "tab:gray", "L1": "tab:blue", "L2": "tab:orange"}[level])
+        for q, style in ((0.5, "-"), (0.99, "--")):
+            ax.axvline(pct(values, q), color="black", linestyle=style, linewidth=1,
+                       label=f"p{int(q * 100)} {pct(values, q):.2f} ms")  # fmt: skip
+        ax.set_xscale("log")
+        ax.set_ylabel("requests")
+        ax.set_title(f"{names[level]}: {len(values)} requests", fontsize=9, loc="left")
+        ax.legend(fontsize=8, loc="upper right")
+    axes[-1].set_xlabel("latency (ms, log scale), c=1, non-streamed, interleaved rounds")
+    fig.suptitle("B1/B8: latency distribution per level")
     fig.tight_layout()
     fig.savefig(out / "b1_latency.png")
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for ax, (name, data) in zip(axes, b2.items(), strict=True):
+    plt.close(fig)
+
+    # B2: throughput (solid, left axis) and p99 (dashed, right axis) against concurrency, one
+    # panel per worker count; each level's p99 limit (2× idle) dotted and its knee marked.
+    panels = sorted(k for k in b2 if k.startswith("workers_"))
+    fig, axes = plt.subplots(1, len(panels), figsize=(6.5 * len(panels), 6.0), squeeze=False)
+    colors = {"L1": "tab:blue", "L2": "tab:orange"}
+    for ax, name in zip(axes[0], panels, strict=True):
+        data, right = b2[name], axes[0][panels.index(name)].twinx()
         for level in ("L1", "L2"):
-            pts = data[level]["points"]
-            ax.plot([p["rps"] for p in pts], [p["p99"] for p in pts], marker="o", label=level)
-        ax.set_xlabel("throughput (req/s)")
-        ax.set_ylabel("p99 latency (ms)")
-        ax.set_title(f"B2: {name.replace('_', ' ')}")
-        ax.legend()
+            pts, curve = data[level]["points"], data[level]
+            cs = [p["concurrency"] for p in pts]
+            ax.plot(cs, [p["rps"] for p in pts], marker="o", color=colors[level], label=f"{level} throughput")
+            right.plot(cs, [p["p99"] for p in pts], marker="x", linestyle="--", color=colors[level],
+                       label=f"{level} p99")  # fmt: skip
+            right.axhline(curve["limit_p99"], color=colors[level], linestyle=":", linewidth=1,
+                          label=f"{level} p99 limit (2× idle) {curve['limit_p99']} ms")  # fmt: skip
+            if curve.get("knee_concurrency"):
+                ax.plot([curve["knee_concurrency"]], [curve["knee_rps"]], marker="*", markersize=16,
+                        color=colors[level], markeredgecolor="black", linestyle="none",
+                        label=f"{level} knee {curve['knee_rps']} req/s")  # fmt: skip
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(cs, [str(c) for c in cs])
+        ax.set_xlabel("concurrency (closed-loop clients)")
+        ax.set_ylabel("throughput (req/s)")
+        right.set_ylabel("p99 latency (ms)")
+        right.set_yscale("log")
+        right.yaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+        ax.set_ylim(bottom=0)
+        ax.set_title(f"B2: {name.removeprefix('workers_')} worker(s), knee L2/L1 {data['ratio']}")
+        handles = ax.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
+        labels = ax.get_legend_handles_labels()[1] + right.get_legend_handles_labels()[1]
+        ax.legend(handles, labels, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)
     fig.tight_layout()
     fig.savefig(out / "b2_throughput.png")
+    plt.close(fig)
     return ["b1_latency.png", "b2_throughput.png"]
 
 
@@ -515,20 +596,28 @@ def report(out: Path, results: dict[str, Any]) -> str:
     return text
 
 
-HOT_PATH = {"B1", "B2", "B3", "B4", "B5", "B6", "B7", "B9"}
+HOT_PATH = {"B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B9"}
 PORTAL = {"B10", "B11"}
 FIGURES = sorted(HOT_PATH | PORTAL | fleet.FIGURES, key=lambda f: int(f[1:]))
 
 
 def hot_path_rows(results: dict[str, Any]) -> list[tuple[str, str, Any, str, str]]:
-    b1, b2, b3, b4, b5, b6, b7, b9 = (results[k] for k in ("B1", "B2", "B3", "B4", "B5", "B6", "B7", "B9"))
+    b1, b2, b3, b4, b5, b6, b7, b8, b9 = (results[k] for k in ("B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B9"))
+    pinning = b2["pinning"]
     return [
         ("B1", "added p50 latency (L2−L1)/(L1−L0)", b1["p50"]["ratio"], f"CI95 {b1['p50']['ci95']}", "≤ 0.10"),
         ("B1", "added p99 latency (L2−L1)/(L1−L0)", b1["p99"]["ratio"], f"CI95 {b1['p99']['ci95']}", "≤ 0.10"),
+        ("B8", "full path vs stock, p50 (L2−L0)/(L1−L0)", b8["p50"]["ratio"],
+         f"CI95 {b8['p50']['ci95']}, added {json.dumps(b8['p50']['added_ms'])} ms", "≤ 0.70"),
+        ("B8", "full path vs stock, p99 (L2−L0)/(L1−L0)", b8["p99"]["ratio"],
+         f"CI95 {b8['p99']['ci95']}, added {json.dumps(b8['p99']['added_ms'])} ms", "≤ 0.70"),
         ("B2", "throughput knee L2/L1, 1 worker", b2["workers_1"]["ratio"],
          f"{b2['workers_1']['L2']['knee_rps']} vs {b2['workers_1']['L1']['knee_rps']} req/s", "≥ 0.90"),
         ("B2", "throughput knee L2/L1, 2 workers", b2["workers_2"]["ratio"],
-         f"{b2['workers_2']['L2']['knee_rps']} vs {b2['workers_2']['L1']['knee_rps']} req/s", "≥ 0.90"),
+         f"{b2['workers_2']['L2']['knee_rps']} vs {b2['workers_2']['L1']['knee_rps']} req/s", "≥ 1.3"),
+        ("B2", "worker scaling: L2 knee 2 workers / 1 worker", b2["scaling"]["L2"],
+         f"L1 {b2['scaling']['L1']}; load generator on CPU {pinning['loadgen_cpus']}, proxies on "
+         f"{pinning['proxy_cpus']} of {pinning['cpus']}", "≥ 1.7"),
         ("B3", "streaming TTFT L2/L1 (SmolLM2), median of per-prompt ratios", b3["ratio"],
          f"CI95 {b3['ci95']}, medians {b3['median_ms']} ms (their ratio {b3['ratio_of_medians']})", "≤ 1.05"),
         ("B4", "SQL statements/transactions per proxied request", b4["sql_transactions_per_request"],
@@ -551,7 +640,7 @@ def hot_path_rows(results: dict[str, Any]) -> list[tuple[str, str, Any, str, str
 def hot_path_details(results: dict[str, Any]) -> list[str]:
     b1, b2 = results["B1"], results["B2"]
     lines = ["", "B1 percentiles (ms): " + json.dumps({k: b1[k] for k in ("p50", "p99")})]
-    for name, data in b2.items():
+    for name, data in ((k, v) for k, v in b2.items() if k.startswith("workers_")):
         for level in ("L1", "L2"):
             points = (f"c={p['concurrency']}: {p['rps']} req/s p99 {p['p99']} ms" for p in data[level]["points"])
             lines.append(f"B2 {name} {level}: " + ", ".join(points))
@@ -573,6 +662,7 @@ def selected(only: str | None) -> set[str]:
 
 def hot_path(bench: Bench, results: dict[str, Any], quick: bool) -> None:
     results["B1"] = b1_added_latency(bench, rounds=4 if quick else 10, per_round=40 if quick else 150)
+    results["B8"] = b8_full_path(results["B1"]["raw"])
     results["B3"] = b3_ttft(bench, n=6 if quick else 60)
     results["B4"] = b4_statements(bench, n=200 if quick else 1000)
     results["B5"] = b5_ingest(bench, rows=4000 if quick else 20000, rounds=3 if quick else 5)

@@ -44,6 +44,7 @@ class Bench:
     stack: Stack | None = None
     key: str = ""
     l1_key: str = "sk-bench-master-" + uuid.uuid4().hex
+    smollm2: bool = True  # B3's streaming model on llama-server (the profile needs only the fast backend)
 
     @property
     def vhost(self) -> str:
@@ -82,9 +83,10 @@ class Bench:
                 env, self.state / "logs" / "fast.log", http_ok(f"{self.l0}/v1/models"),
             )
         )  # fmt: skip
-        binary = assets.llama_server()
-        spec = LlamaSpec("llama-smollm2", assets.smollm2(), self.smol_port, "smollm2-135m-instruct", threads=1)
-        self.helpers.start(Stack(StackConfig(state_dir=self.state)).llama_proc(spec, binary))
+        if self.smollm2:
+            binary = assets.llama_server()
+            spec = LlamaSpec("llama-smollm2", assets.smollm2(), self.smol_port, "smollm2-135m-instruct", threads=1)
+            self.helpers.start(Stack(StackConfig(state_dir=self.state)).llama_proc(spec, binary))
         self.helpers.wait_ready(timeout=60)
         self._start_l1()
         ensure_vhost(self.vhost)
@@ -153,6 +155,19 @@ class Bench:
         stock.argv[stock.argv.index("--workers") + 1] = str(workers)
         self.helpers.restart("litellm-stock", timeout=180)
 
+    def pin_proxies(self, cpus: set[int]) -> None:
+        """Both proxies (master and workers) and nginx on ``cpus`` (os.sched_setaffinity), apart
+        from the load generator's CPU when the machine has enough (bench.run.PROXY_CPUS)."""
+        assert self.stack is not None
+        procs = [self.stack.supervisor.procs[n] for n in ("litellm", "nginx")] + [self.helpers.procs["litellm-stock"]]
+        for proc in procs:
+            assert proc.popen is not None
+            for pid in _tree(proc.popen.pid):
+                try:
+                    os.sched_setaffinity(pid, cpus)
+                except ProcessLookupError:
+                    continue  # a helper process that ended meanwhile
+
     def worker_pids(self, level: str) -> list[int]:
         """The uvicorn worker processes (children of the proxy's master process)."""
         assert self.stack is not None
@@ -167,3 +182,15 @@ class Bench:
             drop_database(self.stack.config.database_url)
         self.helpers.stop_all()
         delete_vhost(self.vhost)
+
+
+def _tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (uvicorn's workers, nginx's)."""
+    pids = [pid]
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            for child in (task / "children").read_text().split():
+                pids += _tree(int(child))
+    except OSError:
+        pass
+    return pids
