@@ -227,3 +227,50 @@ def test_the_routing_policy_is_read_from_the_environment_and_a_typo_is_refused(m
     assert ordered([a, b, c], LEAST_BUSY) == [a, b, c]
     firsts = [ordered([a, b, c], ROUND_ROBIN)[0] for _ in range(6)]
     assert firsts[:3] in ([a, b, c], [b, c, a], [c, a, b]) and firsts[3:] == firsts[:3]
+
+
+def test_a_call_needing_a_deployment_slot_costs_one_more_round_trip_on_a_cluster_only(keys):
+    """Commands each call sends (one round trip each; a settle's two on a cluster go in parallel)."""
+    a, b = deployment("a", 512), deployment("b", 512)
+    limited = KeySnapshot(key_id="k", org_id="o", user_id="u", scopes=(ScopeLimits("key", "k", rpm=3),))
+    cluster = keys.url.startswith("redis+cluster://")
+
+    async def scenario(adm: Admission):
+        sent: list[str] = []
+        send = adm.redis.execute_command
+
+        async def counted(*args, **options):
+            sent.append(str(args[0]).upper())
+            return await send(*args, **options)
+
+        m = model(a, b)
+        worst = worst_case(body(10), m, CHAT)
+        warm = await adm.reserve(UNLIMITED, m, worst, [a, b])  # loads the scripts (NOSCRIPT once per node)
+        assert isinstance(warm, Admitted)
+        await adm.settle(warm.metadata(), 1, 1)
+        adm.redis.execute_command = counted
+
+        def take() -> list[str]:
+            taken = sorted(sent)
+            sent.clear()
+            return taken
+
+        plain = await adm.reserve(UNLIMITED, m, worst)  # no deployment slot to take
+        assert isinstance(plain, Admitted) and take() == ["EVALSHA"]
+        await adm.settle(plain.metadata(), 1, 1)
+        assert take() == ["EVALSHA"]
+        slotted = await adm.reserve(limited, m, worst, [a, b])
+        assert isinstance(slotted, Admitted) and slotted.deployment is not None
+        assert take() == (["EVALSHA", "EVALSHA"] if cluster else ["EVALSHA"])
+        await adm.settle(slotted.metadata(), 1, 1)
+        assert take() == (["EVALSHA", "ZREM"] if cluster else ["EVALSHA"])
+        for _ in range(2):
+            assert isinstance(await adm.reserve(limited, m, worst, [a, b]), Admitted)
+        take()
+        refused = await adm.reserve(limited, m, worst, [a, b])  # rpm: the slot taken first goes back
+        assert not isinstance(refused, Admitted | Saturated)
+        assert take() == (["EVALSHA", "EVALSHA", "ZREM"] if cluster else ["EVALSHA"])
+        held = [await send("ZCARD", keys.deployment_slots("m", d)) for d in ("a", "b")]
+        assert held == [1, 1]  # the two admitted calls, one each; the refused one holds none
+
+    run(keys, scenario)
