@@ -12,7 +12,9 @@ import ollama
 import openai
 import pytest
 from django.core.management import CommandError, call_command
+from django.test import Client
 
+from accounts.models import User
 from inference.drivers import DriverError, OllamaDriver, driver_for
 from inference.drivers.ollama import PullProgress, pinned_digest
 from inference.health import backends_probe
@@ -23,6 +25,7 @@ from inference.pulls import deployment_pull, pull_summary
 from inference.services import deployment_set
 from inference.tests.fake_ollama import Published, make_app
 from inference.tests.serving import serving
+from llmaas.celery import app as celery_app
 from llmaas.errors import ApplicationError
 
 DIGEST = "sha256:a80c4f17acd55265feec403c7aef86be0c25983ab279d83f3bcd3abbcb5b8b72"
@@ -186,3 +189,31 @@ def test_a_failed_pull_is_recorded_and_only_ollama_backends_pull(fake):
     with pytest.raises(ApplicationError, match="only Ollama pulls models"):
         deployment_pull(deployment=llama)
     assert type(driver_for(llama.backend)).__name__ == "LlamaCppDriver"
+
+
+@pytest.mark.django_db
+def test_an_operator_pulls_from_the_admin_and_sees_the_progress(fake, monkeypatch, django_capture_on_commit_callbacks):
+    url, _ = fake
+    deployment_set(
+        name="llama-admin", backend_url=f"{url}/v1", backend_kind="ollama", upstream_model="llama3.2:1b",
+        context_window=4096, digest="Q4_K_M",
+    )  # fmt: skip
+    cpp = deployment_set(name="cpp-admin", backend_url="http://127.0.0.1:9/v1", backend_kind="llamacpp",
+                         upstream_model="x", context_window=512)  # fmt: skip
+    monkeypatch.setitem(celery_app.conf, "task_always_eager", True)  # the worker's part, run here
+    operator = User.objects.create_superuser(email="ops@pull.test", password=None)
+    client = Client()
+    client.force_login(operator)
+    ollama_one = ModelDeployment.objects.get(name="llama-admin")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            "/admin/inference/modeldeployment/",
+            {"action": "pull_model", "_selected_action": [ollama_one.pk, cpp.pk]},
+            follow=True,
+        )
+    page = response.content.decode()
+    assert "Cpp-admin: not on an Ollama backend." in page and "Pulling 1 model(s)" in page
+    ollama_one.refresh_from_db()
+    assert ollama_one.pull_progress["status"] == "success" and ollama_one.pull_progress["quantization"] == "Q4_K_M"
+    listing = client.get("/admin/inference/modeldeployment/").content.decode()
+    assert "success " + DIGEST[7:26] in listing
