@@ -153,10 +153,10 @@ class UsageDelta(UsageBucket):
     """What one ingest added to one hour of an organization and is not in its rollup yet.
 
     Written by the ingest in the same transaction as the rows (append-only: one small cube a
-    batch and hour, levels 0, 2, 3 and 4; end users are not in it, their hours are read from
-    request_logs), consumed by the aggregation, which recomputes those hours and deletes the
-    deltas it saw. So an hour's rollup plus its deltas is always the hour's exact total, and an
-    hour with a total (level 2) delta is an hour whose rollup is not up to date ("dirty").
+    batch and hour, every level, end users included), consumed by the aggregation, which
+    recomputes those hours and deletes the deltas it saw. So an hour's rollup plus its deltas is
+    always the hour's exact total, and an hour with a total (level 2) delta is an hour whose
+    rollup is not up to date ("dirty").
     """
 
     id = models.BigAutoField(primary_key=True)

@@ -49,44 +49,54 @@ DELTA_COLUMNS = _COLUMNS
 
 def deltas_insert(rows: str) -> str:
     """An INSERT of the deltas (see UsageDelta) of ``rows`` — a relation with the request_logs
-    columns org_id, key_id, model, status, prompt_tokens, completion_tokens, cost, created_at —
-    to run in the transaction that writes those rows (every writer of request_logs must)."""
+    columns org_id, key_id, model, end_user, status, prompt_tokens, completion_tokens, cost,
+    created_at — to run in the transaction that writes those rows (every writer of request_logs
+    must). Every level of the cube (LEVELS), end users (level 1) included."""
     return f"""
 INSERT INTO usage_deltas ({_COLUMNS})
 SELECT hour, org_id,
-       CASE GROUPING(key_id, model) WHEN 0 THEN 0 WHEN 3 THEN 2 WHEN 2 THEN 3 ELSE 4 END,
-       key_id, coalesce(model, ''), '', count(*), count(*) FILTER (WHERE status <> 'success'),
+       CASE GROUPING(key_id, model, eu) WHEN 1 THEN 0 WHEN 6 THEN 1 WHEN 7 THEN 2 WHEN 5 THEN 3 ELSE 4 END,
+       key_id, coalesce(model, ''), coalesce(eu, ''), count(*), count(*) FILTER (WHERE status <> 'success'),
        sum(prompt_tokens), sum(completion_tokens), sum(cost)
-FROM (SELECT date_trunc('hour', created_at, 'UTC') AS hour, * FROM {rows} WHERE org_id IS NOT NULL) r
-GROUP BY GROUPING SETS ((hour, org_id, key_id, model), (hour, org_id), (hour, org_id, model), (hour, org_id, key_id))
+FROM (
+    SELECT date_trunc('hour', created_at, 'UTC') AS hour, coalesce(end_user, '') AS eu, * FROM {rows}
+    WHERE org_id IS NOT NULL
+) r
+GROUP BY GROUPING SETS ((hour, org_id, key_id, model), (hour, org_id, eu), (hour, org_id), (hour, org_id, model),
+                        (hour, org_id, key_id))
 """
 
 
-# (level, keeps the key, keeps the model) of the deltas: deltas_insert's grouping sets.
+# (level, keeps the key, keeps the model) of the deltas summed from the finest (key × model)
+# groups: deltas_insert's grouping sets but end users (level 1), which are summed on their own.
 _DELTA_LEVELS = ((0, True, True), (2, False, False), (3, False, True), (4, True, False))
 
 
 def deltas_of(rows: Iterable[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     """The usage_deltas rows (``DELTA_COLUMNS``) that ``deltas_insert`` writes for ``rows`` of
-    (org_id, key_id, model, status, prompt_tokens, completion_tokens, cost, hour), ``hour`` the
-    UTC hour of created_at as an aware datetime, for a
+    (org_id, key_id, model, end_user, status, prompt_tokens, completion_tokens, cost, hour),
+    ``hour`` the UTC hour of created_at as an aware datetime, for a
     writer that COPYs its rows and so has no relation to select them from (a test checks both
-    give the same deltas). One dict update a row, then the few groups are summed per level."""
-    finest: dict[tuple[datetime, str, str | None, str], list[Any]] = {}
-    for org, key, model, status, prompt, completion, cost, hour in rows:
+    give the same deltas). Two dict updates a row (key × model, end user), then the few groups
+    are summed per level."""
+    finest: dict[tuple[Any, ...], list[Any]] = {}  # (hour, org, key, model) → sums
+    users: dict[tuple[Any, ...], list[Any]] = {}  # (hour, org, end user) → sums
+    for org, key, model, end_user, status, prompt, completion, cost, hour in rows:
         if org is None:
             continue
-        group = (hour, org, key, model)
-        sums = finest.get(group)
-        if sums is None:
-            finest[group] = [1, status != "success", prompt, completion, cost]
-        else:
-            sums[0] += 1
-            sums[1] += status != "success"
-            sums[2] += prompt
-            sums[3] += completion
-            sums[4] += cost
-    out = []
+        failed = status != "success"
+        for groups, group in ((finest, (hour, org, key, model)), (users, (hour, org, end_user or ""))):
+            sums = groups.get(group)
+            if sums is None:
+                groups[group] = [1, failed, prompt, completion, cost]
+            else:
+                sums[0] += 1
+                sums[1] += failed
+                sums[2] += prompt
+                sums[3] += completion
+                sums[4] += cost
+    out = [(hour, org, 1, None, "", end_user, *(int(v) for v in sums[:4]), sums[4])
+           for (hour, org, end_user), sums in users.items()]  # fmt: skip
     for level, keeps_key, keeps_model in _DELTA_LEVELS:
         totals: dict[tuple[datetime, str, str | None, str], list[Any]] = {}
         for (hour, org, key, model), sums in finest.items():

@@ -71,7 +71,7 @@ WITH stored AS (
     INSERT INTO request_logs ({COLUMNS}, ingested_at)
     SELECT {COLUMNS}, now() FROM request_logs_stage
     ON CONFLICT (call_id, created_at) DO NOTHING
-    RETURNING id, call_id, org_id, key_id, model, status, prompt_tokens, completion_tokens, cost, created_at
+    RETURNING id, call_id, org_id, key_id, model, end_user, status, prompt_tokens, completion_tokens, cost, created_at
 ), deltas AS ({deltas_insert("stored")})
 SELECT id, call_id, created_at FROM stored
 """  # noqa: S608 - a constant column list, no input in it
@@ -239,7 +239,9 @@ def request_logs_ingest(*, records: list[UsageRecord]) -> IngestResult:
         hour = int(created_at.timestamp()) // 3600  # of the stored time (rounded to µs), as in SQL
         if hour not in hours:
             hours[hour] = datetime.fromtimestamp(hour * 3600, tz=UTC)
-        deltas.append((org_id, key_id, r.model, r.status, r.prompt_tokens, r.completion_tokens, cost, hours[hour]))
+        deltas.append(
+            (org_id, key_id, r.model, r.end_user, r.status, r.prompt_tokens, r.completion_tokens, cost, hours[hour])
+        )
         rows[key] = (
             r.call_id,
             org_id,

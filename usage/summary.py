@@ -23,7 +23,7 @@ from usage.partitions import add_months, month_start
 GRANULARITIES = ("hour", "day", "month", "total")
 GROUPS = ("model", "key", "end_user")
 TABLES = {"month": "monthly_usage", "day": "usage_daily", "hour": "usage_hourly", "delta": "usage_deltas"}
-DELTA_LEVELS = (0, 2, 3, 4)  # the cube levels the ingest writes deltas of (not 1: end users)
+DELTA_LEVELS = (0, 1, 2, 3, 4)  # the cube levels the ingest writes deltas of: all of them
 # The rollup levels whose buckets nest inside each output granularity, coarsest first.
 _LEVELS = {
     "total": ("month", "day", "hour"),
@@ -281,6 +281,11 @@ def summary_statement(q: UsageQuery) -> tuple[str, dict[str, Any]]:
     return summary_sql(q, plan(q.start, end, q.granularity, dirty, deltas=level in DELTA_LEVELS))
 
 
+# Groups in byte order (code point order, as C.UTF-8 databases sort): a few thousand end users
+# sort in a fraction of the time the locale's comparison takes, and in the same order in any database.
+_GROUP_ORDER = "coalesce(grp, '') COLLATE \"C\""
+
+
 def usage_rows(
     q: UsageQuery, *, after: tuple[datetime | None, str | None] | None = None, limit: int | None = None
 ) -> list[UsageRow]:
@@ -294,8 +299,8 @@ def usage_rows(
         params["epoch"] = EPOCH
         if after is not None:
             params["after_b"], params["after_g"] = after[0] or EPOCH, after[1] or ""
-            outer += " WHERE (coalesce(bucket, %(epoch)s), coalesce(grp, '')) > (%(after_b)s, %(after_g)s)"
-        outer += " ORDER BY coalesce(bucket, %(epoch)s), coalesce(grp, '')"
+            outer += f" WHERE (coalesce(bucket, %(epoch)s), {_GROUP_ORDER}) > (%(after_b)s, %(after_g)s)"
+        outer += f" ORDER BY coalesce(bucket, %(epoch)s), {_GROUP_ORDER}"
         if limit is not None:
             outer += f" LIMIT {int(limit)}"
         cursor.execute(outer, params)

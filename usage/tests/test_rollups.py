@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import random
 import uuid
 from dataclasses import replace
@@ -20,6 +21,7 @@ from usage.summary import UsageQuery, floor, plan, quiet_end, step, usage_rows
 from usage.tests.factories import Traffic, ingest, priced_models, random_records, raw_rows, record, utc
 
 START, END = utc(2026, 10, 28), utc(2026, 12, 3)
+END_USER_DELTAS_MIGRATION = importlib.import_module("usage.migrations.0005_end_user_deltas")
 
 
 @pytest.fixture
@@ -70,7 +72,7 @@ def test_the_ingests_deltas_are_what_deltas_insert_computes_from_the_stored_rows
     again = request_logs_ingest(records=records[600:])  # 100 stored: the idempotent path
     assert (again.inserted, again.duplicates) == (len(records) - 700, 100)
     ingested = delta_sums()
-    assert {k[2] for k in ingested} == {0, 2, 3, 4}
+    assert {k[2] for k in ingested} == {0, 1, 2, 3, 4}  # every level, end users included
     UsageDelta.objects.all().delete()
     with connection.cursor() as cursor:
         cursor.execute(deltas_insert("(SELECT * FROM request_logs) AS r"))
@@ -283,3 +285,19 @@ def test_a_range_older_than_a_day_keeps_its_end(recent):
     end = timezone.now() - timedelta(days=2)
     query = UsageQuery(recent.org_id, end - timedelta(days=5), end, "total")
     assert quiet_end(query, timezone.now()) == end
+
+
+def test_the_migration_gives_hours_dirtied_before_end_user_deltas_theirs(half_rolled):
+    """Deltas written before end users had any (usage 0005): their hours' end-user summaries would
+    miss the unrolled rows; the migration adds, per end user, the rows minus the stale rollup."""
+    t = half_rolled
+    UsageDelta.objects.filter(level=1).delete()  # as the ingest wrote them before
+    query = UsageQuery(t.org_id, START, END, "day", "end_user")
+    expected = raw_rows(t.org_id, START, END, "day", "end_user")
+    assert as_dict(usage_rows(query)) != expected
+    with connection.cursor() as cursor:
+        cursor.execute(END_USER_DELTAS_MIGRATION.DIRTY_HOURS_END_USER_DELTAS)
+    assert as_dict(usage_rows(query)) == expected
+    aggregate_usage()
+    assert not UsageDelta.objects.exists()
+    assert as_dict(usage_rows(query)) == expected

@@ -65,7 +65,7 @@ SELECT %(run)s || '-' || (%(offset)s + g), %(org)s, key_id, %(user)s, (%(models)
                            WHEN 'rejected' THEN 'AuthenticationError' END,
        stream, end_user, status = 'cancelled', created_at, created_at + interval '2 seconds'
 FROM shaped
-RETURNING org_id, key_id, model, status, prompt_tokens, completion_tokens, cost, created_at
+RETURNING org_id, key_id, model, end_user, status, prompt_tokens, completion_tokens, cost, created_at
 ), deltas AS ({deltas_insert("stored")})
 SELECT count(*) FROM stored
 """
