@@ -329,7 +329,7 @@ def usage_totals(q: UsageQuery) -> UsageRow:
 class GpuCostTotals(NamedTuple):
     gpu_seconds: Decimal
     internal_cost: Decimal
-    pending: int  # calls routed to a deployment whose GPU cost is not allocated yet (usage/gpu_cost.py)
+    pending: int  # calls that ended after the watermark: their window is not allocated yet (usage/gpu_cost.py)
 
 
 def gpu_cost_totals(q: UsageQuery) -> GpuCostTotals:
@@ -338,7 +338,9 @@ def gpu_cost_totals(q: UsageQuery) -> GpuCostTotals:
     params: dict[str, Any] = {"org": q.org_id, "start": q.start, "end": q.end}
     sql = (
         "SELECT coalesce(sum(gpu_seconds), 0), coalesce(sum(internal_cost), 0), "
-        "count(*) FILTER (WHERE gpu_seconds IS NULL AND deployment_id IS NOT NULL) FROM request_logs "
+        "count(*) FILTER (WHERE gpu_seconds IS NULL AND deployment_id IS NOT NULL AND created_at "
+        "+ latency_ms * interval '1 millisecond' >= coalesce((SELECT until FROM usage_gpucostwatermark "
+        "WHERE id = 1), '-infinity')) FROM request_logs "
         f"WHERE org_id = %(org)s AND created_at >= %(start)s AND created_at < %(end)s{_filters(q, params)}"
     )
     with connection.cursor() as cursor:

@@ -127,12 +127,13 @@ def test_the_summary_shows_gpu_seconds_and_internal_cost_beside_the_list_price(t
     key = team.keys["alice"]
     calls(team.org.id, key.id, "gpu", [(0, 2000), (100, 500)])
     calls(team.org.id, key.id, "gpu", [(7200, 1000)])  # its window is not closed yet
+    calls(team.org.id, key.id, "deleted", [(60, 1000)])  # never allocated (no backend), never pending
     gpu_cost_allocate(until=T0 + timedelta(hours=1))
     params = {"granularity": "total", "start": T0.isoformat(), "end": (T0 + timedelta(hours=3)).isoformat()}
     client = api(team.people["alice"], team.org)
 
     body = client.get("/api/usage/summary", {**params, "internal_cost": "true"}).json()
-    assert body["totals"]["requests"] == 3
+    assert body["totals"]["requests"] == 4
     assert (body["totals"]["gpu_seconds"], body["totals"]["internal_cost_usd"]) == ("2.500000", "0.0025000000")
     assert body["totals"]["gpu_cost_pending"] == 1
     # Its list price is $0 (a self-hosted model); the internal cost above says what it cost.
