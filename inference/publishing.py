@@ -16,7 +16,7 @@ from collections.abc import Iterable
 
 from django.db import transaction
 
-from inference.lifecycle.availability import catalog_lifecycle
+from inference.lifecycle.availability import catalog_lifecycle, running
 from inference.models import ModelAlias, ModelDeployment
 from inference.proxy.contract import EVENT_CATALOG, Catalog, CatalogDeployment, CatalogModel, encode_event
 from llmaas.redis_client import redis_keys, redis_pipeline_for_publish, redis_write_and_publish
@@ -44,8 +44,8 @@ def catalog_deployment(d: ModelDeployment) -> CatalogDeployment:
 def catalog_model(name: str, deployments: list[ModelDeployment]) -> CatalogModel:
     """The public model ``name`` served by ``deployments`` (all enabled; the routable ones are
     published as its deployments, or all of them when none is)."""
-    # A managed backend's process may be stopped (its probe fails): the proxy asks for it on demand.
-    up = [d for d in deployments if d.backend.routable or d.backend.managed]
+    # A managed backend not running is not down: the proxy asks the fleet agent for it on demand.
+    up = [d for d in deployments if d.backend.routable or (d.backend.managed and not running(d.backend))]
     routable = [catalog_deployment(d) for d in (up or deployments)]
     first = deployments[0]
     return CatalogModel(

@@ -26,6 +26,10 @@ def run_state(backend: Backend) -> str:
     return str(backend.run_state) if backend.managed else RUN_RUNNING
 
 
+def running(backend: Backend) -> bool:
+    return run_state(backend) == RUN_RUNNING
+
+
 def catalog_lifecycle(d: ModelDeployment) -> dict[str, Any]:
     """The CatalogDeployment fields of lifecycle and schedule."""
     return {

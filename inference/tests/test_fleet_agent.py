@@ -15,6 +15,7 @@ from inference.health import backends_probe
 from inference.lifecycle.agent import AgentConfig, FleetAgent
 from inference.models import Backend, ModelDeployment
 from inference.proxy.contract import RUN_FAILED, RUN_RUNNING, RUN_STOPPED, Catalog
+from inference.publishing import catalog_build
 from inference.tests.test_data_plane import poll
 from stack import assets
 from stack.processes import free_port
@@ -158,3 +159,21 @@ def test_beat_probes_a_managed_backend_only_while_its_process_runs(agent):
     agent.want(backend.pk)
     run_until(agent, backend, RUN_RUNNING)
     assert backends_probe()["probed-gpu"] is True
+
+
+def test_a_stopped_managed_deployment_stays_published_but_a_running_one_that_fails_its_probe_leaves(db):
+    healthy = Backend.objects.create(name="always-on", kind=Backend.Kind.LLAMACPP, base_url="http://127.0.0.1:9/v1")
+    ModelDeployment.objects.create(
+        name="shared-a", public_name="shared", backend=healthy, upstream_model="m", context_window=512
+    )
+    backend = managed("shared-gpu", parallel=1)
+    ModelDeployment.objects.filter(backend=backend).update(public_name="shared")
+    Backend.objects.filter(pk=backend.pk).update(health=Backend.Health.UNHEALTHY)  # its probe failed while stopped
+
+    def published() -> list[str]:
+        (model,) = [m for m in catalog_build().models if m.name == "shared"]
+        return sorted(d.id for d in model.deployments)
+
+    assert published() == ["shared-a", "shared-gpu"]  # stopped on purpose: the proxy may start it
+    Backend.objects.filter(pk=backend.pk).update(run_state=RUN_RUNNING)
+    assert published() == ["shared-a"]  # running and failing its probe: down like any backend
