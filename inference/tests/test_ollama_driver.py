@@ -162,8 +162,10 @@ def test_a_deployment_pull_keeps_its_progress_for_the_admin_and_the_cli_prints_i
         context_window=4096, digest=DIGEST,
     )  # fmt: skip
     out = io.StringIO()
-    call_command("ollama_pull", "llama-small", stdout=out)
+    call_command("ollama_pull", "llama-small", "--keep-alive", "10m", stdout=out)
     assert "pulling manifest" in out.getvalue() and f"digest {DIGEST[7:19]}" in out.getvalue()
+    assert "loaded llama3.2:1b, kept alive 10m" in out.getvalue()
+    assert OllamaDriver(backend(url)).loaded_models(timeout=5) == ["llama3.2:1b"]
     deployment = ModelDeployment.objects.get(name="llama-small")
     assert deployment.pull_progress["status"] == "success"
     assert pull_summary(deployment.pull_progress) == "success " + DIGEST[7:26]

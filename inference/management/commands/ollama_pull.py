@@ -1,13 +1,17 @@
 import sys
 from typing import Any
 
+import httpx
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
+from inference.drivers import DriverError, OllamaDriver
 from inference.drivers.ollama import PullProgress
 from inference.models import ModelDeployment
 from inference.pulls import deployment_pull
 from llmaas.errors import ApplicationError
+
+KEEP_ALIVE_TIMEOUT = 300.0  # seconds: loading a large model into GPU memory takes a while
 
 
 class Command(BaseCommand):
@@ -18,6 +22,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("deployment", help="the deployment's name")
+        parser.add_argument(
+            "--keep-alive", default="", help="then load it and keep it loaded this long (e.g. 30m; -1: for ever)"
+        )
 
     def handle(self, *args: Any, **o: Any) -> None:
         deployment = ModelDeployment.objects.select_related("backend").filter(name=o["deployment"]).first()
@@ -47,3 +54,10 @@ class Command(BaseCommand):
             for bar in bars.values():
                 bar.close()
         self.stdout.write(f"pulled {pulled.name} digest {pulled.digest[:12]} quantization {pulled.quantization}")
+        if o["keep_alive"]:
+            duration = int(o["keep_alive"]) if o["keep_alive"].lstrip("-").isdigit() else o["keep_alive"]
+            try:
+                OllamaDriver(deployment.backend).keep_alive(pulled.name, duration, timeout=KEEP_ALIVE_TIMEOUT)
+            except (DriverError, httpx.HTTPError) as exc:
+                raise CommandError(f"loading {pulled.name} failed: {exc}") from None
+            self.stdout.write(f"loaded {pulled.name}, kept alive {o['keep_alive']}")
