@@ -4,12 +4,23 @@ import json
 import threading
 import time
 from dataclasses import replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import httpx
 import pytest
 import redis as redis_lib
 
 from inference.proxy.contract import USAGE_FIELD, RedisKeys
-from inference.proxy.shipper import DELIVERIES, GROUP, RETRIES, Shipper, ShipperConfig, _rejections, metrics_hash
+from inference.proxy.shipper import (
+    DELIVERIES,
+    GROUP,
+    RETRIES,
+    Shipper,
+    ShipperConfig,
+    _rejections,
+    batch_body,
+    metrics_hash,
+)
 from usage.models import RequestLog
 from webhooks.tests.test_litellm_webhook import record
 
@@ -164,3 +175,66 @@ def test_an_unreadable_webhook_answer_is_delivered_again_not_acknowledged_on_a_g
         _rejections(answer, 3)
     assert _rejections({"rejected": [{"index": 2, "reason": "late", "error": "old"}]}, 3) == [(2, "late", "old")]
     assert _rejections({"inserted": 3}, 3) == []
+
+
+class _Relay(ThreadingHTTPServer):
+    """Forwards each POST to the real webhook after a pause, counting the deliveries in flight."""
+
+    def __init__(self, target: str) -> None:
+        self.target, self.lock, self.now, self.most = target, threading.Lock(), 0, 0
+        super().__init__(("127.0.0.1", 0), _RelayHandler)
+
+
+class _RelayHandler(BaseHTTPRequestHandler):
+    server: _Relay
+
+    def do_POST(self) -> None:
+        with self.server.lock:
+            self.server.now += 1
+            self.server.most = max(self.server.most, self.server.now)
+        try:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            time.sleep(0.3)  # long enough for every delivery the shipper may start to overlap
+            headers = {k: v for k, v in self.headers.items() if k.lower().startswith(("content-type", "x-"))}
+            answer = httpx.post(self.server.target, content=body, headers=headers, timeout=30)
+        finally:
+            with self.server.lock:
+                self.server.now -= 1
+        self.send_response(answer.status_code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(answer.content)))
+        self.end_headers()
+        self.wfile.write(answer.content)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.mark.parametrize("parallel", [1, 2])
+def test_it_has_as_many_batches_in_flight_as_configured_and_stores_each_call_once(
+    live_server, settings, prefix, parallel
+):
+    client = redis_lib.Redis.from_url("redis://127.0.0.1:6379/0")
+    records = [record() for _ in range(60)]
+    push(client, prefix, records)
+    relay = _Relay(f"{live_server.url}/api/webhooks/litellm")
+    threading.Thread(target=relay.serve_forever, daemon=True).start()
+    try:
+        shipper = shipper_for(live_server, settings, prefix, batch=10, linger_ms=0, parallel=parallel)
+        shipper.config = replace(shipper.config, webhook_url=f"http://127.0.0.1:{relay.server_port}/")
+        run_until(shipper, lambda: RequestLog.objects.count() == 60)
+    finally:
+        relay.shutdown()
+    assert relay.most == parallel
+    assert sorted(RequestLog.objects.values_list("call_id", flat=True)) == sorted(r["call_id"] for r in records)
+    assert client.xpending(RedisKeys(prefix).usage_stream, GROUP)["pending"] == 0
+    assert int(client.hget(metrics_hash(RedisKeys(prefix)), DELIVERIES)) == 6
+
+
+def test_the_body_carries_each_record_as_written_and_unreadable_ones_as_null():
+    good = json.dumps(record()).encode()
+    assert json.loads(batch_body([good, b"{not json", None])) == {"records": [json.loads(good), None, None]}
+    # A record only the standard library reads (orjson refuses NaN) still goes, for the contract to judge.
+    odd = json.dumps(record(latency_ms=float("nan"))).encode()
+    body = json.loads(batch_body([good, odd]))
+    assert body["records"][0] == json.loads(good) and body["records"][1]["call_id"] == json.loads(odd)["call_id"]
