@@ -18,9 +18,19 @@ from stack.testing import E2E, isolated_stack
 LOCAL_REDIS = "redis://127.0.0.1:6379/0"
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--redis-cluster",
+        action="store_true",
+        help="run the tests that use Django's Redis (the redis_client fixture) on a throwaway 3-master Redis Cluster",
+    )
+
+
 # --- unit-level fixtures ----------------------------------------------------------------------
 @pytest.fixture
-def redis_client() -> Iterator[redis_lib.Redis]:
+def redis_client(request: pytest.FixtureRequest) -> Iterator[redis_lib.Redis]:
+    if request.config.getoption("--redis-cluster"):
+        request.getfixturevalue("settings").REDIS_URL = request.getfixturevalue("redis_cluster")
     client = sync_redis(settings.REDIS_URL)  # a cluster's too, when a test points REDIS_URL at one
     yield client  # type: ignore[misc]
     for name in client.scan_iter(match=f"{settings.REDIS_PREFIX}:*"):

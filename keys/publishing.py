@@ -241,10 +241,15 @@ def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
-# Remove a last-used time only if it is still the one we stored.
-_HDEL_IF_SAME = (
-    "if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then return redis.call('HDEL', KEYS[1], ARGV[1]) end"
-)
+# Remove last-used times only where each is still the one we stored. ARGV: key id, time, key id, …
+# (one script for many: a Redis Cluster's pipeline cannot carry EVAL).
+_HDEL_IF_SAME = """
+local n = 0
+for i = 1, #ARGV, 2 do
+  if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[i + 1] then n = n + redis.call('HDEL', KEYS[1], ARGV[i]) end
+end
+return n
+"""
 
 
 def last_used_flush() -> int:
@@ -259,8 +264,7 @@ def last_used_flush() -> int:
             used[str(uuid.UUID(_text(key_id)))] = datetime.fromtimestamp(int(stamp), tz=UTC)
     updated = keys_last_used_record(used=used)
     # Remove only what we stored; a newer time written meanwhile stays for the next flush.
-    pipe = client.pipeline(transaction=False)
-    for key_id, stamp in raw.items():
-        pipe.eval(_HDEL_IF_SAME, 1, name, key_id, stamp)
-    pipe.execute()
+    pairs = list(raw.items())
+    for start in range(0, len(pairs), BATCH):
+        client.eval(_HDEL_IF_SAME, 1, name, *(value for pair in pairs[start : start + BATCH] for value in pair))
     return updated

@@ -8,7 +8,6 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-import redis.asyncio as aioredis
 from django.conf import settings
 
 from billing.ledger import usage_post
@@ -18,6 +17,7 @@ from billing.services import code_redeem, plan_set
 from billing.wallet import wallet_state, wallet_sync, wallets_rebuild
 from inference.proxy.admission import Admission, Admitted, InsufficientBalance, wallet_charge, worst_case
 from inference.proxy.contract import NANO_PER_USD, CatalogModel, RedisKeys
+from inference.proxy.redis_conn import async_redis
 from keys.publishing import key_snapshot
 from usage.models import RequestLog
 from usage.tests.factories import ingest, record
@@ -38,7 +38,7 @@ def prepaid(team, django_capture_on_commit_callbacks):
 
 
 async def _reserve_many(n: int, snapshot: Any) -> list[Any]:
-    client = aioredis.from_url(settings.REDIS_URL)
+    client = async_redis(settings.REDIS_URL, 2)
     try:
         admission = Admission(client, RedisKeys(settings.REDIS_PREFIX), reservation_ttl=30)
         worst = worst_case(BODY, BETA, PATH)
@@ -48,7 +48,7 @@ async def _reserve_many(n: int, snapshot: Any) -> list[Any]:
 
 
 async def _settle(admitted: Admitted, prompt: int, completion: int) -> None:
-    client = aioredis.from_url(settings.REDIS_URL)
+    client = async_redis(settings.REDIS_URL, 2)
     try:
         await Admission(client, RedisKeys(settings.REDIS_PREFIX), 30).settle(admitted.metadata(), prompt, completion)
     finally:
@@ -102,7 +102,7 @@ def test_the_multiplier_prices_the_reservation_and_the_charge(db, prepaid, djang
     client_body_worst = worst_case(small, BETA, PATH)
 
     async def one() -> Any:
-        client = aioredis.from_url(settings.REDIS_URL)
+        client = async_redis(settings.REDIS_URL, 2)
         try:
             admission = Admission(client, RedisKeys(settings.REDIS_PREFIX), 30)
             return await admission.reserve(snapshot, BETA, client_body_worst)
@@ -164,7 +164,7 @@ def test_a_call_settled_after_its_reservation_expired_is_charged_to_the_wallet(d
     worst = worst_case({**BODY, "max_tokens": 100}, BETA, PATH)
 
     async def reserve_briefly() -> Any:
-        client = aioredis.from_url(settings.REDIS_URL)
+        client = async_redis(settings.REDIS_URL, 2)
         try:
             return await Admission(client, RedisKeys(settings.REDIS_PREFIX), reservation_ttl=0.01).reserve(
                 snapshot, BETA, worst

@@ -29,6 +29,17 @@ SyncClient = redis.Redis | RedisCluster
 AsyncClient = aioredis.Redis | AsyncRedisCluster
 
 
+class _AsyncCluster(AsyncRedisCluster):
+    """redis-py 8.1's asyncio cluster client, loading its slot map before a command when it has
+    none yet: left to itself, concurrent first commands (a worker's first burst) race its
+    initialisation and some fail with a closed connection (measured: 1 to 13 of 20)."""
+
+    async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        if self._initialize:
+            await self.initialize()
+        return await super().execute_command(*args, **kwargs)
+
+
 def is_cluster_url(url: str) -> bool:
     return url.split("://", 1)[0].lower() in CLUSTER_SCHEMES
 
@@ -53,7 +64,7 @@ def sync_redis(url: str, **options: Any) -> SyncClient:
 def async_client(url: str, **options: Any) -> AsyncClient:
     """An asyncio client for ``url`` (a server, or a cluster)."""
     if is_cluster_url(url):
-        return AsyncRedisCluster.from_url(_node_url(url), **options)
+        return _AsyncCluster.from_url(_node_url(url), **options)
     return aioredis.Redis.from_url(url, **options)
 
 

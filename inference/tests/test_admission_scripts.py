@@ -10,7 +10,7 @@ from inference.proxy.admission import Admission, Admitted, Refusal, nano_per_tok
 from inference.proxy.admission_lua import ADMIT, PURGE, SETTLE, SLOT
 from inference.proxy.contract import CatalogModel, KeySnapshot, RedisKeys, ScopeLimits
 from inference.proxy.redis_conn import async_redis, sync_redis
-from inference.tests.redis_targets import TARGETS, keys_at
+from inference.tests.redis_targets import TARGETS, KeysAt, keys_at
 
 MODEL = CatalogModel("m", "m", 4096, input_price_per_mtok="1", output_price_per_mtok="2", max_output_tokens=100)
 BODY = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 100}
@@ -174,3 +174,14 @@ def test_a_script_touching_a_key_outside_its_hash_slot_fails_on_the_cluster(redi
         client.eval(stray, 1, keys.wallet("o"), keys.wallet(other))
     with pytest.raises(redis_lib.RedisClusterException):
         client.eval("return 1", 2, keys.wallet("o"), keys.wallet(other))
+
+
+def test_a_fresh_cluster_clients_first_burst_is_all_admitted(redis_cluster, redis_prefix):
+    """A proxy worker's first burst: redis-py's asyncio cluster client, left to itself, raced its own
+    initialisation and failed some of 20 concurrent first commands (redis_conn._AsyncCluster)."""
+    keys = KeysAt(redis_prefix.prefix, redis_cluster)
+
+    async def scenario(adm: Admission):
+        return await asyncio.gather(*(adm.admit(snapshot(), MODEL, BODY, "/v1/chat/completions") for _ in range(20)))
+
+    assert all(isinstance(outcome, Admitted) for outcome in run(keys, scenario))

@@ -97,7 +97,7 @@ def test_two_racing_checks_alert_once(transactional_db, team, budgeted):
 def test_at_100_percent_the_next_call_is_refused_and_raising_the_budget_lifts_it(team, budgeted, redis_client):
     assert isinstance(admit(budgeted), Admitted)
     spend(budgeted, "1.00")  # recorded by PostgreSQL only: Redis never saw these calls settle
-    redis_client.delete(*redis_client.keys(redis_keys().budget("*", "key", "*", "*")))
+    redis_client.delete(*redis_client.scan_iter(match=redis_keys().budget("*", "key", "*", "*")))
     check = check_budgets()
     assert check.blocked == 1 and check.alerts == 1
     assert BudgetAlert.objects.filter(threshold=100).exists() and BudgetAlert.objects.filter(threshold=90).exists()

@@ -35,7 +35,8 @@ def scale_rollups(org_id, factor: int | float) -> None:
 
 
 def budget_name(key):
-    (name,) = shared_redis.redis_client().keys(redis_keys().budget(str(key.organization_id), "key", str(key.id), "*"))
+    pattern = redis_keys().budget(str(key.organization_id), "key", str(key.id), "*")
+    (name,) = shared_redis.redis_client().scan_iter(match=pattern)  # every node of a cluster (KEYS asks one)
     return name
 
 
