@@ -125,7 +125,10 @@ def test_it_replaces_a_malformed_or_huge_request_id_with_nginxs(e2e: Any, key: s
 
 
 def test_django_litellm_celery_and_nginx_write_json_lines(e2e: Any) -> None:
-    for name in ("nginx-access", "django", "django-internal", "litellm", "celery-worker", "celery-beat", "shipper"):
+    for name in (
+        "nginx-access", "django", "django-internal", "litellm", "celery-worker", "celery-beat", "shipper",
+        "fleet-agent",
+    ):  # fmt: skip
         found = lines(e2e, name)  # fails on a line that is not JSON
         assert found, f"{name}.log is empty"
         assert all({"timestamp", "level", "message"} <= line.keys() for line in found if "component" not in line), name
