@@ -177,3 +177,16 @@ def test_a_stopped_managed_deployment_stays_published_but_a_running_one_that_fai
     assert published() == ["shared-a", "shared-gpu"]  # stopped on purpose: the proxy may start it
     Backend.objects.filter(pk=backend.pk).update(run_state=RUN_RUNNING)
     assert published() == ["shared-a"]  # running and failing its probe: down like any backend
+
+
+def test_a_process_is_stopped_when_its_deployments_leave_their_schedule_even_without_a_ttl(agent):
+    backend = managed("night-gpu", parallel=1)  # idle TTL 0: never stopped for idleness
+    agent.refresh()
+    agent.want(backend.pk)
+    run_until(agent, backend, RUN_RUNNING)
+    for _ in range(10):
+        agent.step()
+    backend.refresh_from_db()
+    assert backend.run_state == RUN_RUNNING
+    ModelDeployment.objects.filter(backend=backend).update(availability_override="unavailable")
+    run_until(agent, backend, RUN_STOPPED, timeout=30)
