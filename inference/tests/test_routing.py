@@ -248,7 +248,7 @@ def test_a_call_needing_a_deployment_slot_costs_one_more_round_trip_on_a_cluster
         warm = await adm.reserve(UNLIMITED, m, worst, [a, b])  # loads the scripts (NOSCRIPT once per node)
         assert isinstance(warm, Admitted)
         await adm.settle(warm.metadata(), 1, 1)
-        adm.redis.execute_command = counted
+        adm.redis.execute_command = counted  # type: ignore[method-assign]
 
         def take() -> list[str]:
             taken = sorted(sent)
