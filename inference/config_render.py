@@ -38,9 +38,6 @@ def render_litellm_config(deployments: Iterable[ModelDeployment]) -> str:
             "always_include_stream_usage": True,
         },
         "litellm_settings": {
-            # "prometheus": LiteLLM's own metrics at /metrics (no license needed), summed over the
-            # workers through PROMETHEUS_MULTIPROC_DIR; the route gate serves it to the master key only.
-            "callbacks": ["inference.proxy.hooks.proxy_hooks", "inference.proxy.usage.usage_logger", "prometheus"],
             # Unbounded (a series per client address or agent) and personal: never labels.
             "prometheus_exclude_labels": ["client_ip", "user_agent", "user_email", "end_user"],
             # Requests, failures, latencies, tokens, spend, deployment state: every other metric is a no-op, never
@@ -66,6 +63,11 @@ def render_litellm_config(deployments: Iterable[ModelDeployment]) -> str:
                     ],
                 }
             ],
+            # "prometheus": LiteLLM's own metrics at /metrics (no license needed), summed over the
+            # workers through PROMETHEUS_MULTIPROC_DIR; the route gate serves it to the master key only.
+            # After the prometheus_* settings: importing the hooks installs our leaner instance of that
+            # callback (lean_prometheus.py), which reads them.
+            "callbacks": ["inference.proxy.hooks.proxy_hooks", "inference.proxy.usage.usage_logger", "prometheus"],
             "enable_post_custom_auth_checks": False,
             "telemetry": False,
             "drop_params": True,

@@ -19,6 +19,7 @@ from litellm.integrations.custom_logger import CustomLogger
 from litellm.proxy._types import LitellmUserRoles
 from redis.exceptions import RedisError
 
+from inference.proxy import lean_prometheus
 from inference.proxy.admission import apply_output_cap
 from inference.proxy.auth import OpenAIError, store
 from inference.proxy.settings import SETTINGS as settings
@@ -141,3 +142,6 @@ class ProxyHooks(CustomLogger):
 
 
 proxy_hooks = ProxyHooks()
+# LiteLLM imports this module while it reads litellm_settings.callbacks, before it builds its
+# "prometheus" callback: ours (lean_prometheus.py) is the one it will find and use.
+lean_prometheus.install()

@@ -152,3 +152,9 @@ def test_the_rendered_litellm_config_names_models_but_no_secret(catalog, setting
         config["general_settings"],
         config["litellm_settings"],
     )
+    # LiteLLM applies litellm_settings in order, and importing the hooks installs our prometheus
+    # callback (lean_prometheus.py), which reads the prometheus_* settings: they come first.
+    order = list(config["litellm_settings"])
+    assert order.index("prometheus_metrics_config") < order.index("callbacks")
+    assert order.index("prometheus_exclude_labels") < order.index("callbacks")
+    assert list(repo["litellm_settings"]) == order
