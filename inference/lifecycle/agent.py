@@ -74,6 +74,7 @@ class Managed:
     stopping_since: float = 0.0
     tokens: float = -1.0  # the last token counter seen (-1: none yet)
     note: str = ""  # why it was (re)started, kept as the backend's run_error while it runs
+    outdated: bool = False  # the backend's launch settings changed since it started
 
     def alive(self) -> bool:
         return self.popen.poll() is None
@@ -152,9 +153,21 @@ class FleetAgent:
     def refresh(self) -> None:
         self.backends = {b.pk: b for b in self.managed()}
         self._refreshed = self.now()
-        for backend_id in list(self.procs):
-            if backend_id not in self.backends:  # no longer managed here: stop it
-                self.stop(self.procs[backend_id], RUN_STOPPED, "no longer managed by this agent")
+        hosts = {h.name: h for h in GpuHost.objects.filter(name__in={b.host for b in self.backends.values()})}
+        for backend_id, proc in list(self.procs.items()):
+            backend = self.backends.get(backend_id)
+            if backend is None:  # no longer managed here: stop it
+                self.stop(proc, RUN_STOPPED, "no longer managed by this agent")
+            else:
+                proc.outdated = self.spec_of(backend, hosts.get(backend.host)) != (proc.spec.argv, proc.spec.env)
+
+    @staticmethod
+    def spec_of(backend: Backend, host: GpuHost | None) -> tuple[tuple[str, ...], dict[str, str]] | None:
+        try:
+            spec = launch_spec(backend, host)
+        except LaunchError:
+            return None
+        return spec.argv, spec.env
 
     def reset_states(self) -> None:
         """At start: no process of ours runs, whatever an earlier agent left recorded."""
@@ -278,7 +291,9 @@ class FleetAgent:
             return
         ttl = backend.idle_ttl_seconds
         idle_too_long = ttl > 0 and self.now() - proc.last_active >= ttl
-        if idle_too_long or not self.in_schedule(backend):
+        # A changed launch (GPUs, model, arguments, concurrency) drains like an idle stop; the next
+        # call starts the new one.
+        if idle_too_long or proc.outdated or not self.in_schedule(backend):
             proc.state, proc.stopping_since = RUN_STOPPING, self.now()
             self.record(proc.backend_id, RUN_STOPPING)
 

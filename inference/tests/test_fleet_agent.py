@@ -190,3 +190,19 @@ def test_a_process_is_stopped_when_its_deployments_leave_their_schedule_even_wit
     assert backend.run_state == RUN_RUNNING
     ModelDeployment.objects.filter(backend=backend).update(availability_override="unavailable")
     run_until(agent, backend, RUN_STOPPED, timeout=30)
+
+
+def test_a_changed_launch_drains_the_old_process_and_the_next_start_uses_the_new_one(agent):
+    backend = managed("moved-gpu", parallel=1, gpu_ids="0")
+    agent.refresh()
+    agent.want(backend.pk)
+    run_until(agent, backend, RUN_RUNNING)
+    for _ in range(5):
+        agent.step()
+    assert Backend.objects.get(pk=backend.pk).run_state == RUN_RUNNING  # unchanged: kept (no TTL)
+    Backend.objects.filter(pk=backend.pk).update(gpu_ids="1", parallel=2)
+    run_until(agent, backend, RUN_STOPPED, timeout=30)
+    agent.want(backend.pk)
+    run_until(agent, backend, RUN_RUNNING)
+    argv, environ = process_of(agent, backend)
+    assert environ["CUDA_VISIBLE_DEVICES"] == "1" and argv[argv.index("--parallel") + 1] == "2"
