@@ -221,7 +221,8 @@ class KeySnapshot:
 
 
 # A managed backend's process (Backend.run_state; the fleet agent's, lifecycle/agent.py).
-RUN_STOPPED, RUN_STARTING, RUN_RUNNING, RUN_STOPPING, RUN_FAILED = "stopped", "starting", "running", "stopping", "failed"
+RUN_STOPPED, RUN_STARTING, RUN_RUNNING = "stopped", "starting", "running"
+RUN_STOPPING, RUN_FAILED = "stopping", "failed"
 
 MODE_CHAT = "chat"
 MODE_EMBEDDING = "embedding"
