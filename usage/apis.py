@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
+import orjson
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -291,8 +292,23 @@ SUMMARY_ROW: dict[str, serializers.Field[Any, Any, Any, Any]] = {
 }
 
 
+class SummaryRenderer(JSONRenderer):
+    """JSON by orjson: a summary per end user is thousands of rows, and the standard library's
+    encoder took about a seventh of the request (bench usage). The same document as JSONRenderer's
+    (compact, UTF-8, UTC times with "Z"); anything orjson does not know goes through JSONRenderer."""
+
+    def render(self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None) -> bytes:
+        if data is None:
+            return b""
+        try:
+            return orjson.dumps(data, option=orjson.OPT_UTC_Z)
+        except orjson.JSONEncodeError:
+            return super().render(data, accepted_media_type, renderer_context)
+
+
 class UsageSummaryApi(APIView):
     required_scopes = {"GET": USAGE_READ}
+    renderer_classes = [SummaryRenderer]
 
     class PageSerializer(serializers.Serializer[dict[str, Any]]):
         limit = serializers.IntegerField(min_value=1, max_value=10_000, default=1000)

@@ -11,8 +11,11 @@ from decimal import Decimal
 
 import pytest
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
+from rest_framework.renderers import JSONRenderer
 
 from inference.proxy.contract import UsageRecord
+from usage.apis import SummaryRenderer
 from usage.models import ChatHistory, Notification, RetentionPolicy
 from usage.rollups import aggregate_usage
 from usage.tests.factories import ingest, record
@@ -242,3 +245,20 @@ def test_a_zero_cost_is_written_fixed_point_as_in_the_export():
 
     row = (None, "alpha", 1, 1, 0, 0, Decimal("0.0000000000"))  # what psycopg returns for a numeric(20,10) zero
     assert _row_body(row)["cost_usd"] == "0.0000000000"  # not str()'s "0E-10"
+
+
+def test_the_summary_renders_the_same_json_as_drf_does():
+    """SummaryRenderer (orjson) in place of DRF's JSONRenderer: the same bytes, and what orjson
+    cannot encode (a lazy translation in an error) still renders."""
+    now = timezone.now()
+    data = {
+        "start": now.replace(microsecond=0),
+        "end": now,
+        "group_by": None,
+        "totals": {"requests": 3, "cost_usd": "0.0000012000"},
+        "results": [{"bucket": None, "group": 'Zoë ☃ "quoted" \\ back', "requests": 2**40}],
+        "next": "http://testserver/api/usage/summary?cursor=abc",
+    }
+    assert SummaryRenderer().render(data) == JSONRenderer().render(data)
+    lazy = {"error": {"message": gettext_lazy("This field is required.")}}
+    assert SummaryRenderer().render(lazy) == JSONRenderer().render(lazy)
