@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -47,6 +47,16 @@ _current: ContextVar[RequestMeta | None] = ContextVar("llmaas_request_meta", def
 def current() -> RequestMeta:
     """The current request's client IP and user agent (empty outside a request)."""
     return _current.get() or _NONE
+
+
+def bind_request_id(request_id: str) -> Token[RequestMeta | None]:
+    """Makes ``request_id`` the current one outside a request (a Celery task run on behalf of one);
+    give the token back to ``unbind`` when the work is done."""
+    return _current.set(RequestMeta(request_id=request_id))
+
+
+def unbind(token: Token[RequestMeta | None]) -> None:
+    _current.reset(token)
 
 
 def _valid_ip(value: str | None) -> str | None:

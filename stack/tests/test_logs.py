@@ -112,6 +112,22 @@ def test_it_carries_one_request_id_through_nginx_and_django(e2e: Any) -> None:
     assert with_id(e2e, "django", missing, logger="django.request", level="WARNING")
 
 
+def test_a_task_queued_by_a_request_logs_with_the_requests_id(e2e: Any) -> None:
+    """A password reset queues its mail as a Celery task: the worker's lines for that task (Celery's
+    own "succeeded" line) carry the id of the request that queued it."""
+    request_id = f"e2e-task-{uuid.uuid4().hex}"
+    with httpx.Client(base_url=e2e.public, timeout=30) as client:
+        client.get("/api/auth/csrf").raise_for_status()
+        response = client.post(
+            "/api/auth/password-reset",
+            json={"email": e2e.stack.state["admin_email"]},
+            headers={"X-CSRFToken": client.cookies["csrftoken"], "X-Request-ID": request_id},
+        )
+    assert response.status_code < 300, response.text
+    done = with_id(e2e, "celery-worker", request_id, level="INFO")
+    assert any("succeeded" in line["message"] for line in done), done
+
+
 @pytest.mark.parametrize("bad", ["x" * 65, "has space", 'quote"d', "<script>", "-dash-first", "y" * 4000])
 def test_it_replaces_a_malformed_or_huge_request_id_with_nginxs(e2e: Any, key: str, bad: str) -> None:
     response = httpx.get(f"{e2e.public}/v1/models", headers={"Authorization": f"Bearer {key}", "X-Request-ID": bad})
