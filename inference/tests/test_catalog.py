@@ -195,7 +195,7 @@ def test_an_operator_adds_backends_and_deployments_in_the_admin_and_the_catalog_
         added = client.post(
             "/admin/inference/backend/add/",
             {"name": "gpu-9", "kind": "vllm", "base_url": "http://gpu-9:8000/v1", "host": "gpu-9", "gpu_ids": "0,1",
-             "upstream_key_env": "VLLM_KEY", "probe": "on", "launch_args": "[]",
+             "upstream_key_env": "VLLM_KEY", "probe": "on", "hourly_cost_usd": "2.50", "launch_args": "[]",
              "tensor_parallel_size": 2, "parallel": 4, "start_timeout_seconds": 120, "idle_ttl_seconds": 600,
              **inline_management("deployments"), **inline_management("health_checks")},
         )  # fmt: skip
