@@ -6,6 +6,9 @@ cd "$ROOT"
 
 step() { printf '==> %s\n' "$*" >&2; }
 
+# LLMAAS_SETUP=venvs (bin/audit): only the two virtualenvs, no system packages, build or services.
+SETUP_ALL=1; [ "${LLMAAS_SETUP:-all}" = "venvs" ] && SETUP_ALL=0
+
 need_apt=()
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need_apt+=(nginx-light)
 command -v cmake >/dev/null 2>&1 || need_apt+=(cmake)
@@ -16,7 +19,7 @@ command -v npm >/dev/null 2>&1 || need_apt+=(nodejs npm)
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
 # The deployment checks: docker-compose (v1, Debian) parses docker-compose.dev.yml without an engine.
 command -v docker-compose >/dev/null 2>&1 || need_apt+=(docker-compose)
-if [ ${#need_apt[@]} -gt 0 ]; then
+if [ "$SETUP_ALL" -eq 1 ] && [ ${#need_apt[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   step "installing ${need_apt[*]} (apt)"
   $SUDO apt-get update -qq
@@ -54,7 +57,7 @@ install_venv "$ROOT/.venv" dev
 install_venv "$ROOT/.venv-litellm" proxy
 
 # The portal's packages and built assets (frontend/dist, served by nginx), when missing or stale.
-"$ROOT/bin/_frontend.sh" build
+[ "$SETUP_ALL" -eq 0 ] || "$ROOT/bin/_frontend.sh" build
 
 # The local services this kind of machine runs; start any that stopped.
 ensure_services() {
@@ -70,4 +73,4 @@ ensure_services() {
     for _ in $(seq 1 60); do (exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null && break; sleep 1; done
   fi
 }
-ensure_services
+[ "$SETUP_ALL" -eq 0 ] || ensure_services

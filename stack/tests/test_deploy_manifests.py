@@ -223,8 +223,9 @@ def test_it_lints_the_workflows_clean() -> None:
     done = actionlint(*workflows)
     assert done.returncode == 0, done.stdout + done.stderr
     ci = yaml.safe_load((ROOT / ".github" / "workflows" / "ci.yml").read_text())
-    assert set(ci["jobs"]) >= {"lint", "test", "images"}
+    assert set(ci["jobs"]) >= {"lint", "test", "images", "audit"}
     assert any("bin/test" in (step.get("run") or "") for step in ci["jobs"]["test"]["steps"])
+    assert any("bin/audit" in (step.get("run") or "") for step in ci["jobs"]["audit"]["steps"])
 
 
 def test_it_reports_a_broken_workflow(tmp_path: Path) -> None:
