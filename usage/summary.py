@@ -33,6 +33,7 @@ _LEVELS = {
 }
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SUMMED = ("requests", "errors", "prompt_tokens", "completion_tokens", "cost")
+_FAILED = "(status <> 'success')::int"  # a raw row's errors
 _GROUP_COLUMN = {None: "NULL::text", "model": "model", "key": "key_id::text", "end_user": "end_user"}
 
 
@@ -184,6 +185,15 @@ def _ranges(column: str, ranges: list[tuple[datetime, datetime]], params: dict[s
     return "(" + " OR ".join(parts) + ")"
 
 
+def _weighted(column: str, weight: int) -> str:
+    """``column`` times the piece's weight, with no arithmetic for the usual ±1: the statement
+    reads ten thousand rows and more per end user, and a numeric multiplication by 1 for each of
+    them took about a seventh of its time (bench usage)."""
+    if weight == 1:
+        return column
+    return f"-{column}" if weight == -1 else f"{weight} * {column}"
+
+
 def summary_sql(q: UsageQuery, the_plan: Plan) -> tuple[str, dict[str, Any]]:
     """The one statement that sums the plan's signed pieces into (bucket, group) rows."""
     params: dict[str, Any] = {"org": q.org_id, "level": rollup_level(q)}
@@ -194,12 +204,13 @@ def summary_sql(q: UsageQuery, the_plan: Plan) -> tuple[str, dict[str, Any]]:
         if source == "raw":
             selects.append(
                 f"SELECT created_at AS t, key_id, model, coalesce(end_user, '') AS end_user, {sign} AS requests, "
-                f"{sign} * (status <> 'success')::int AS errors, {sign} * prompt_tokens AS prompt_tokens, "
-                f"{sign} * completion_tokens AS completion_tokens, {sign} * cost AS cost FROM request_logs "
-                f"WHERE org_id = %(org)s AND {_ranges('created_at', ranges, params, tag)}{filters}"
+                f"{_weighted(_FAILED, sign)} AS errors, "
+                f"{_weighted('prompt_tokens', sign)} AS prompt_tokens, "
+                f"{_weighted('completion_tokens', sign)} AS completion_tokens, {_weighted('cost', sign)} AS cost "
+                f"FROM request_logs WHERE org_id = %(org)s AND {_ranges('created_at', ranges, params, tag)}{filters}"
             )
         else:
-            signed = ", ".join(f"{sign} * {c} AS {c}" for c in _SUMMED)
+            signed = ", ".join(f"{_weighted(c, sign)} AS {c}" for c in _SUMMED)
             selects.append(
                 f"SELECT bucket AS t, key_id, model, end_user, {signed} FROM {TABLES[source]} "
                 f"WHERE org_id = %(org)s AND level = %(level)s AND {_ranges('bucket', ranges, params, tag)}{filters}"
