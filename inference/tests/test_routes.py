@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
+from pathlib import Path
 
+import gunicorn.config
 import pytest
+import uvicorn.config
 
 from inference.proxy.routes import (
     GENERATION_ROUTES,
@@ -17,6 +21,7 @@ from inference.proxy.routes import (
 )
 from stack.stack import Stack, StackConfig, nginx_binary
 
+ROOT = Path(__file__).resolve().parents[2]
 CHAT, TEXT, EMBEDDINGS, RESPONSES = "/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/v1/responses"
 
 
@@ -119,6 +124,26 @@ def test_the_rendered_nginx_config_routes_exactly_the_public_surface(tmp_path):
         text=True,
     )
     assert checked.returncode == 0, checked.stderr
+
+
+def test_nginx_closes_idle_upstream_connections_before_the_servers_do(tmp_path):
+    """A server that closes an idle keep-alive connection while nginx sends a request on it makes
+    that request a 502 (found by bench B7: one in 48,000 calls of a 10-minute soak). nginx must
+    close first: below uvicorn's and gunicorn's own keep-alive, which nothing here overrides."""
+    config = StackConfig(state_dir=tmp_path, public_port=18999)
+    (tmp_path / "logs").mkdir()
+    text = Stack(config).render_nginx().read_text()
+    timeouts = {
+        name: int(seconds) for name, seconds in re.findall(r"upstream (\w+) \{[^}]*keepalive_timeout (\d+)s;", text)
+    }
+    assert timeouts["litellm"] < uvicorn.config.Config(app=None).timeout_keep_alive
+    assert timeouts["django"] < gunicorn.config.Config().keepalive
+    launchers = [ROOT / "stack" / "stack.py", ROOT / "docker-compose.dev.yml", *(ROOT / "deploy").rglob("*"),
+                 *(ROOT / "k8s").rglob("*.yaml")]  # fmt: skip
+    for path in launchers:
+        if path.is_file():
+            source = path.read_text()
+            assert "--timeout-keep-alive" not in source and "--keep-alive" not in source, path
 
 
 @pytest.mark.parametrize(
