@@ -39,15 +39,19 @@ for group in groups:
 print("\n".join(deps))
 PY
 }
+# The virtualenvs' own tools. Python 3.11's venv seeds setuptools 65.5.0, which has known advisories
+# (CVE-2022-40897, CVE-2024-6345, CVE-2025-47273: its package index, which nothing here uses), so
+# bin/audit would report it: every venv gets a fixed one (the Dockerfiles likewise).
+VENV_TOOLS=(pip "setuptools>=78.1.1")
 install_venv() {  # venv-dir extras...
   local venv="$1"; shift
   local stamp="$venv/.llmaas-stamp" pins want
   pins="$(requirements "$@")"
-  want="$(printf '%s\n' "$pins" | sha256sum | cut -c1-64) $*"
+  want="$(printf '%s\n' "$pins" "${VENV_TOOLS[@]}" | sha256sum | cut -c1-64) $*"
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then return 0; fi
   [ -x "$venv/bin/python" ] || { step "creating $venv"; "$PYTHON" -m venv "$venv"; }
   step "installing Python packages into $venv ($*)"
-  "$venv/bin/python" -m pip install -q --upgrade pip >/dev/null
+  "$venv/bin/python" -m pip install -q --upgrade "${VENV_TOOLS[@]}" >/dev/null
   printf '%s\n' "$pins" > "$venv/requirements.txt"
   "$venv/bin/python" -m pip install -q -r "$venv/requirements.txt"
   echo "$want" > "$stamp"

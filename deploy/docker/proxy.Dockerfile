@@ -10,7 +10,7 @@ COPY pyproject.toml .
 RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml','rb'))['project']['optional-dependencies']['proxy']))" \
       > requirements.txt \
  && python -m venv /opt/venv \
- && /opt/venv/bin/pip install --no-cache-dir --upgrade pip \
+ && /opt/venv/bin/pip install --no-cache-dir --upgrade pip 'setuptools>=78.1.1' \
  && /opt/venv/bin/pip install --no-cache-dir -r requirements.txt
 
 FROM ${PYTHON_IMAGE}
