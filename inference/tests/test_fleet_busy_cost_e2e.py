@@ -32,6 +32,18 @@ def test_calls_go_to_the_idle_deployment_when_the_other_backend_is_busy_outside_
     catalog_set(e2e, "busy", "busy-a", busy_port, 8192)
     catalog_set(e2e, "busy", "busy-b", idle_port, 8192)
     assert poll(lambda: chat(e2e, key, "busy", SHORT).status_code == 200, timeout=25)
+    # A worker's first call after the catalog changed is routed before it has scraped the new
+    # backends, and nginx may hand any call to any worker: every worker serves this model first
+    # (a CI run once routed a call to the busy backend through a worker that had not).
+    workers: set[str] = set()
+
+    def every_worker_served() -> bool:
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            burst = list(pool.map(lambda _: chat(e2e, key, "busy", SHORT), range(4)))
+        workers.update(r.headers["x-llmaas-worker"] for r in burst if r.status_code == 200)
+        return len(workers) >= e2e.stack.config.litellm_workers
+
+    assert poll(every_worker_served, timeout=30)
     assert deployments_of(e2e, [chat(e2e, key, "busy", SHORT) for _ in range(3)]) == ["busy-a"] * 3
 
     # Keep busy-a's only slot taken and a queue behind it, by calls straight to its llama-server.
