@@ -67,8 +67,8 @@ class BackendAdmin(PublishingAdmin):
     list_filter = ("kind", "health")
     search_fields = ("name", "base_url", "host")
     readonly_fields = (
-        "health", "health_checked_at", "health_error", "run_state", "run_state_at", "run_error", "created_at",
-        "updated_at",
+        "health", "health_checked_at", "health_error", "run_state", "run_state_at", "run_error", "start_failures",
+        "start_retry_at", "created_at", "updated_at",
     )  # fmt: skip
     inlines = (DeploymentInline, HealthCheckInline)
 

@@ -39,6 +39,10 @@ class DeploymentAvailabilitySerializer(serializers.Serializer[Any]):
         choices=RUN_STATES, help_text="Its process: an on-demand deployment starts on its first call."
     )
     on_demand = serializers.BooleanField(help_text="Started on demand and stopped when idle.")
+    start_retry_at = serializers.DateTimeField(
+        allow_null=True,
+        help_text="After failed starts: when the next one is tried (calls meanwhile get 503). Null: none pending.",
+    )
 
 
 class ModelAvailabilitySerializer(serializers.Serializer[Any]):

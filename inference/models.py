@@ -155,6 +155,11 @@ class Backend(models.Model):
     run_state = models.CharField(max_length=10, choices=RunState.choices, default=RunState.STOPPED)
     run_state_at = models.DateTimeField(null=True, blank=True)
     run_error = models.CharField(max_length=500, blank=True)
+    # Failed starts in a row (a start that timed out or whose process exited before it was ready),
+    # and the time before which the fleet agent does not try again (lifecycle/agent.py): a broken
+    # launch is retried with a doubling pause, not by every call that finds it stopped.
+    start_failures = models.PositiveIntegerField(default=0)
+    start_retry_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 

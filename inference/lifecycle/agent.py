@@ -15,6 +15,12 @@ host, one model per process, each with its GPUs in ``CUDA_VISIBLE_DEVICES`` (lau
   flight therefore always completes.
 - **GPU out of memory**: a process that dies with an OOM in its output is restarted with half its
   concurrency (``--parallel`` for llama.cpp), saved on the backend; another exit is ``failed``.
+- **Failed starts back off**: a start that times out, exits before it is ready or cannot be
+  launched counts on the backend (``start_failures``); the agent does not start it again before
+  ``start_retry_at`` (``retry_first`` seconds, doubling with each failure in a row up to
+  ``retry_most``), which the catalog publishes so that proxies refuse its calls at once with a
+  Retry-After instead of each one waiting out a start. A start that reaches ``running``, a change of
+  the backend's launch settings, or a restart of the agent clears it.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -108,6 +114,8 @@ class AgentConfig:
     refresh: float = 1.0  # seconds between reads of the backends
     stop_grace: float = 1.0  # seconds between "stopping" being published and the last look
     http_timeout: float = 0.5
+    retry_first: float = 10.0  # seconds before a backend that failed to start is tried again
+    retry_most: float = 300.0  # the pause doubles with each failure in a row, up to this
 
 
 class FleetAgent:
@@ -115,6 +123,10 @@ class FleetAgent:
         self.config = config
         self.now = now
         self.procs: dict[int, Managed] = {}
+        # Backends whose last start failed: when they may be started again (time.time()) and the
+        # launch that failed (None: it could not be built), so that a changed launch is tried at once.
+        self.retry_at: dict[int, float] = {}
+        self.failed_launch: dict[int, tuple[tuple[str, ...], dict[str, str]] | None] = {}
         self.backends: dict[int, Backend] = {}
         self._refreshed = -1e9
         self.redis = redis_client()
@@ -160,6 +172,10 @@ class FleetAgent:
                 self.stop(proc, RUN_STOPPED, "no longer managed by this agent")
             else:
                 proc.outdated = self.spec_of(backend, hosts.get(backend.host)) != (proc.spec.argv, proc.spec.env)
+        for backend_id, launch in list(self.failed_launch.items()):
+            backend = self.backends.get(backend_id)
+            if backend is None or self.spec_of(backend, hosts.get(backend.host)) != launch:
+                self.forget_failures(backend_id, publish=backend is not None)
 
     @staticmethod
     def spec_of(backend: Backend, host: GpuHost | None) -> tuple[tuple[str, ...], dict[str, str]] | None:
@@ -170,9 +186,12 @@ class FleetAgent:
         return spec.argv, spec.env
 
     def reset_states(self) -> None:
-        """At start: no process of ours runs, whatever an earlier agent left recorded."""
+        """At start: no process of ours runs, whatever an earlier agent left recorded, and every
+        backend may be started (a restarted agent tries a failed one again at once)."""
         stale = self.managed().exclude(run_state=RUN_STOPPED)
-        if stale.update(run_state=RUN_STOPPED, run_state_at=timezone.now()):
+        changed = stale.update(run_state=RUN_STOPPED, run_state_at=timezone.now())
+        changed += self.managed().filter(start_failures__gt=0).update(start_failures=0, start_retry_at=None)
+        if changed:
             catalog_publish()
 
     def take_wanted(self) -> list[int]:
@@ -198,6 +217,9 @@ class FleetAgent:
     def want(self, backend_id: int) -> None:
         proc = self.procs.get(backend_id)
         if proc is None:
+            if time.time() < self.retry_at.get(backend_id, 0.0):
+                log.info("fleet: %s wanted, but its starts failed: not tried again yet", backend_id)
+                return
             self.start(backend_id)
         elif proc.state == RUN_STOPPING:
             proc.state, proc.last_active = RUN_RUNNING, self.now()
@@ -214,7 +236,7 @@ class FleetAgent:
         try:
             spec = launch_spec(backend, host, parallel=parallel)
         except LaunchError as exc:
-            self.record(backend_id, RUN_FAILED, str(exc))
+            self.start_failed(backend_id, str(exc), None)
             return None
         log_path = self.config.log_dir / f"fleet-{backend.name}.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -254,6 +276,25 @@ class FleetAgent:
         self.record(proc.backend_id, state, error)
         log.info("fleet: %s %s%s", proc.name, state, f" ({error})" if error else "")
 
+    def start_failed(self, backend_id: int, error: str, launch: tuple[tuple[str, ...], dict[str, str]] | None) -> None:
+        """``failed``, and not started again before a pause that doubles with each failure in a row."""
+        failures = 1 + (Backend.objects.filter(pk=backend_id).values_list("start_failures", flat=True).first() or 0)
+        pause = min(self.config.retry_first * 2 ** min(failures - 1, 30), self.config.retry_most)
+        retry_at = timezone.now() + timedelta(seconds=pause)
+        self.retry_at[backend_id] = time.time() + pause
+        self.failed_launch[backend_id] = launch
+        why = f"{failures} failed start{'s' if failures > 1 else ''} in a row, next try after {retry_at:%H:%M:%S} UTC"
+        self.record(backend_id, RUN_FAILED, f"{why}: {error}", start_failures=failures, start_retry_at=retry_at)
+        log.warning("fleet: backend %s failed to start (%s): %s", backend_id, why, error)
+
+    def forget_failures(self, backend_id: int, *, publish: bool = True) -> None:
+        self.retry_at.pop(backend_id, None)
+        self.failed_launch.pop(backend_id, None)
+        if publish and Backend.objects.filter(pk=backend_id, start_failures__gt=0).update(
+            start_failures=0, start_retry_at=None
+        ):
+            catalog_publish()
+
     def stop_all(self) -> None:
         for proc in list(self.procs.values()):
             self.stop(proc)
@@ -277,10 +318,23 @@ class FleetAgent:
     def watch_start(self, proc: Managed) -> None:
         if self.healthy(proc):
             proc.state, proc.last_active = RUN_RUNNING, self.now()
-            self.record(proc.backend_id, RUN_RUNNING, proc.note, health=Backend.Health.HEALTHY, health_error="")
+            self.retry_at.pop(proc.backend_id, None)
+            self.failed_launch.pop(proc.backend_id, None)
+            self.record(
+                proc.backend_id,
+                RUN_RUNNING,
+                proc.note,
+                health=Backend.Health.HEALTHY,
+                health_error="",
+                start_failures=0,
+                start_retry_at=None,
+            )
             log.info("fleet: %s running after %.1f s", proc.name, self.now() - proc.started)
         elif self.now() - proc.started >= proc.timeout:
-            self.stop(proc, RUN_FAILED, f"not ready within its start timeout ({proc.timeout:g} s)")
+            proc.terminate()
+            self.procs.pop(proc.backend_id, None)
+            error = f"not ready within its start timeout ({proc.timeout:g} s)"
+            self.start_failed(proc.backend_id, error, (proc.spec.argv, proc.spec.env))
 
     def watch_idle(self, proc: Managed) -> None:
         if self.busy(proc):
@@ -320,7 +374,11 @@ class FleetAgent:
             self.start(proc.backend_id, lower, note)
             return
         last = output.strip().splitlines()[-1:] or [""]
-        self.record(proc.backend_id, RUN_FAILED, f"exited with status {code}: {last[0]}")
+        error = f"exited with status {code}: {last[0]}"
+        if proc.state == RUN_STARTING:  # never ready: a failed start, retried after a pause
+            self.start_failed(proc.backend_id, error, (proc.spec.argv, proc.spec.env))
+            return
+        self.record(proc.backend_id, RUN_FAILED, error)  # it ran: the next call may start it again
         log.warning("fleet: %s exited with status %s", proc.name, code)
 
     def healthy(self, proc: Managed) -> bool:

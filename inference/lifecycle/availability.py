@@ -9,7 +9,7 @@ from typing import Any
 from django.conf import settings
 
 from inference.models import AvailabilityWindow, Backend, ModelDeployment
-from inference.proxy.contract import RUN_RUNNING
+from inference.proxy.contract import RUN_FAILED, RUN_RUNNING
 from inference.proxy.schedule import Availability, Window, availability, parse_days
 
 
@@ -26,6 +26,13 @@ def run_state(backend: Backend) -> str:
     return str(backend.run_state) if backend.managed else RUN_RUNNING
 
 
+def start_retry_at(backend: Backend) -> float | None:
+    """When the fleet agent tries a failed backend again (unix s), or None if it may now."""
+    if not backend.managed or backend.run_state != RUN_FAILED or backend.start_retry_at is None:
+        return None
+    return backend.start_retry_at.timestamp()
+
+
 def running(backend: Backend) -> bool:
     return run_state(backend) == RUN_RUNNING
 
@@ -36,6 +43,7 @@ def catalog_lifecycle(d: ModelDeployment) -> dict[str, Any]:
         "on_demand": d.backend.managed,
         "run_state": run_state(d.backend),
         "start_timeout_s": float(d.backend.start_timeout_seconds),
+        "start_retry_at": start_retry_at(d.backend),
         "windows": tuple(w.to_list() for w in windows_of(d)),
         "schedule_tz": settings.LLMAAS_SCHEDULE_TIME_ZONE,
         "override": d.availability_override,
@@ -65,6 +73,7 @@ def availability_view(d: ModelDeployment, now: datetime) -> dict[str, Any]:
         "time_zone": settings.LLMAAS_SCHEDULE_TIME_ZONE,
         "run_state": run_state(d.backend),
         "on_demand": d.backend.managed,
+        "start_retry_at": d.backend.start_retry_at if start_retry_at(d.backend) is not None else None,
     }
 
 

@@ -170,13 +170,15 @@ def _at_capacity(outcome: Saturated) -> OpenAIError:
     )
 
 
-def _model_unavailable(model: str) -> OpenAIError:
+def _model_unavailable(model: str, retry_after: float | None = None) -> OpenAIError:
+    """503. ``retry_after``: seconds until the fleet agent tries a deployment that failed to start again."""
+    if retry_after is None:
+        message, wait = f"The model {model!r} has no healthy deployment right now. Please retry shortly.", 5
+    else:
+        wait = max(1, math.ceil(retry_after))
+        message = f"The model {model!r} failed to start; it is tried again in {wait} s."
     return OpenAIError(
-        503,
-        f"The model {model!r} has no healthy deployment right now. Please retry shortly.",
-        type="service_unavailable",
-        code="model_unavailable",
-        headers={"Retry-After": "5"},
+        503, message, type="service_unavailable", code="model_unavailable", headers={"Retry-After": str(wait)}
     )
 
 
@@ -204,7 +206,7 @@ async def _admit(
             headers={"Retry-After": "5"},
         ) from None
     except StartFailed as exc:
-        raise _model_unavailable(exc.model) from None
+        raise _model_unavailable(exc.model, exc.retry_after) from None
     except (RedisError, OSError, SnapshotUnavailable) as exc:
         raise _unavailable(exc) from None
     try:

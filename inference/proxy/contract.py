@@ -254,6 +254,9 @@ class CatalogDeployment:
     on_demand: bool = False
     run_state: str = RUN_RUNNING
     start_timeout_s: float = 0.0
+    # After failed starts the agent does not try again before this time (unix s): a call that
+    # finds the deployment failed is refused at once with a Retry-After, without asking for a start.
+    start_retry_at: float | None = None
     # Availability in time (proxy/schedule.py): windows as [days, start minute, end minute] in
     # schedule_tz; an override ("available"/"unavailable") holds until override_until (unix s; None: until cleared).
     windows: tuple[Any, ...] = ()

@@ -88,9 +88,16 @@ class StartTimeout(Exception):
 
 
 class StartFailed(Exception):
-    def __init__(self, model: str, deployment: str) -> None:
+    """``retry_after``: seconds until the fleet agent tries the deployment again (None: unknown)."""
+
+    def __init__(self, model: str, deployment: str, retry_after: float | None = None) -> None:
         super().__init__(f"{deployment} failed to start")
-        self.model, self.deployment = model, deployment
+        self.model, self.deployment, self.retry_after = model, deployment, retry_after
+
+
+def backing_off(d: CatalogDeployment, now: float) -> bool:
+    """Its last starts failed and the agent will not try again before ``d.start_retry_at``."""
+    return d.run_state == RUN_FAILED and d.start_retry_at is not None and d.start_retry_at > now
 
 
 def is_running(d: CatalogDeployment) -> bool:
@@ -118,7 +125,14 @@ class Starter:
         ready = [d for d in choices if is_running(d)]
         if ready or not choices:
             return ready
-        target = choices[0]
+        # A deployment whose starts keep failing is not asked again before the agent's next try:
+        # refused at once (with when to retry) rather than waiting out a start that is not coming.
+        now = time.time()
+        startable = [d for d in choices if not backing_off(d, now)]
+        if not startable:
+            first = min(choices, key=lambda d: d.start_retry_at or 0.0)
+            raise StartFailed(model, first.id, (first.start_retry_at or now) - now)
+        target = startable[0]
         task = self._starts.get(target.id)
         if task is None or task.done():
             task = asyncio.get_running_loop().create_task(self._start(model, target))
@@ -143,8 +157,10 @@ class Starter:
                 return current
             if current.run_state == RUN_STARTING:
                 progressed = True
-            elif current.run_state == RUN_FAILED and progressed:
-                raise StartFailed(model, target.id)  # this start failed (not the last one)
+            elif current.run_state == RUN_FAILED and (progressed or backing_off(current, time.time())):
+                # This start failed (not the last one), or the agent declined it: it tries again later.
+                retry_at = current.start_retry_at
+                raise StartFailed(model, target.id, None if retry_at is None else max(0.0, retry_at - time.time()))
             now = time.monotonic()
             if now >= deadline:
                 raise StartTimeout(model, target.id, target.start_timeout_s)

@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import os
 import stat
+import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.utils import timezone
 
 from inference.health import backends_probe
 from inference.lifecycle.agent import AgentConfig, FleetAgent
@@ -119,8 +122,58 @@ def test_a_crash_that_is_not_an_out_of_memory_is_failed_with_its_last_line(agent
     agent.refresh()
     agent.want(backend.pk)
     backend = run_until(agent, backend, RUN_FAILED, timeout=30)
-    assert backend.run_error == "exited with status 3: error: loading model: bad magic"
-    assert backend.parallel == 1
+    retry = f"{backend.start_retry_at:%H:%M:%S}"
+    assert backend.run_error == f"1 failed start in a row, next try after {retry} UTC: " + (
+        "exited with status 3: error: loading model: bad magic"
+    )
+    assert backend.parallel == 1 and backend.start_failures == 1
+
+
+def test_failed_starts_are_retried_after_a_doubling_pause_that_the_catalog_publishes(
+    tmp_path, redis_client, fake_gpu_server
+):
+    fleet = FleetAgent(AgentConfig(log_dir=tmp_path, tick=0.05, refresh=0.2, stop_grace=0.2, retry_first=2.0))
+    try:
+        backend = managed("crashing-gpu", parallel=1, extra=("--fake-crash",))
+        fleet.refresh()
+        fleet.want(backend.pk)
+        backend = run_until(fleet, backend, RUN_FAILED, timeout=30)
+        first_retry = backend.start_retry_at
+        assert backend.start_failures == 1 and first_retry is not None
+        assert 1.0 < (first_retry - backend.run_state_at).total_seconds() <= 2.1
+        # The proxies see when it is tried again (and refuse its calls until then).
+        (deployment,) = Catalog.from_json(redis_client.get(fleet.keys.catalog)).models[0].deployments
+        assert deployment.run_state == RUN_FAILED and deployment.start_retry_at == first_retry.timestamp()
+        # Wanted again within the pause: not started.
+        fleet.want(backend.pk)
+        assert backend.pk not in fleet.procs
+        # After it: started, fails again, and the pause doubles.
+        assert poll(lambda: time.time() > first_retry.timestamp(), timeout=10, every=0.05)
+        fleet.want(backend.pk)
+        assert backend.pk in fleet.procs
+        assert poll(lambda: (fleet.step(), Backend.objects.get(pk=backend.pk).start_failures == 2)[1], timeout=30)
+        backend.refresh_from_db()
+        assert 3.0 < (backend.start_retry_at - backend.run_state_at).total_seconds() <= 4.1
+        # A changed launch is tried at once: the operator fixed it.
+        Backend.objects.filter(pk=backend.pk).update(launch_args=["-c", "512", "-t", "1"])
+        assert poll(lambda: (fleet.step(), Backend.objects.get(pk=backend.pk).start_retry_at is None)[1], timeout=10)
+        (deployment,) = Catalog.from_json(redis_client.get(fleet.keys.catalog)).models[0].deployments
+        assert deployment.start_retry_at is None
+        fleet.want(backend.pk)
+        backend = run_until(fleet, backend, RUN_RUNNING)
+        assert backend.start_failures == 0 and backend.start_retry_at is None
+    finally:
+        fleet.stop_all()
+
+
+def test_a_restarted_agent_may_start_a_backend_whose_starts_failed(agent):
+    backend = managed("retried-gpu", parallel=1)
+    Backend.objects.filter(pk=backend.pk).update(
+        run_state=RUN_FAILED, start_failures=3, start_retry_at=timezone.now() + timedelta(minutes=5)
+    )
+    agent.reset_states()
+    backend.refresh_from_db()
+    assert (backend.run_state, backend.start_failures, backend.start_retry_at) == (RUN_STOPPED, 0, None)
 
 
 def test_an_idle_process_is_stopped_after_its_ttl_and_wanted_again_it_starts(agent, redis_client):

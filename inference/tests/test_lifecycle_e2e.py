@@ -203,3 +203,40 @@ def test_outside_its_window_a_model_answers_503_naming_the_next_window_and_an_ov
     refused = chat(e2e, key, "lc-night")
     assert refused.status_code == 503 and refused.json()["error"]["code"] == "model_outside_schedule"
     assert "an operator has made it unavailable" in refused.json()["error"]["message"]
+
+
+def test_a_start_that_keeps_failing_is_refused_at_once_until_its_retry_and_a_fixed_launch_serves(
+    e2e, key, admin, tmp_path
+):
+    broken = tmp_path / "broken.gguf"
+    broken.write_bytes(b"not a gguf file" * 64)
+    port = free_port()
+    managed(e2e, "lc-broken", port, gguf=broken)
+    first = chat(e2e, key, "lc-broken")  # starts it: the process exits before it is ready
+    assert first.status_code == 503, first.text
+    assert first.json()["error"]["code"] == "model_unavailable"
+    assert "failed to start; it is tried again in" in first.json()["error"]["message"]
+    failures = e2e.sql(
+        "SELECT b.start_failures, b.run_error FROM inference_backend b JOIN inference_modeldeployment d "
+        "ON d.backend_id = b.id WHERE d.name = %s",
+        "lc-broken",
+    )
+    assert failures[0][0] == 1 and "1 failed start in a row, next try after" in failures[0][1], failures
+    # Within the agent's pause (10 s): refused without another start, saying when.
+    again = chat(e2e, key, "lc-broken")
+    assert again.status_code == 503 and 1 <= int(again.headers["Retry-After"]) <= 10, again.text
+    assert e2e.sql(
+        "SELECT b.start_failures FROM inference_backend b JOIN inference_modeldeployment d "
+        "ON d.backend_id = b.id WHERE d.name = %s",
+        "lc-broken",
+    ) == [(1,)]
+    shown = availability(e2e, admin, "lc-broken")["deployments"][0]["availability"]
+    assert shown["run_state"] == "failed" and shown["start_retry_at"] is not None
+    # The operator fixes the launch: tried at the next call, and served.
+    managed(e2e, "lc-broken", port)
+
+    def served() -> bool:
+        return chat(e2e, key, "lc-broken").status_code == 200
+
+    assert poll(served, timeout=60, every=1.0)
+    assert availability(e2e, admin, "lc-broken")["deployments"][0]["availability"]["start_retry_at"] is None

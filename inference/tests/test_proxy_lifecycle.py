@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import time
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
@@ -117,3 +118,62 @@ def test_a_start_that_never_comes_times_out_and_a_failed_one_fails(redis_prefix)
     gone = deployment("gone", RUN_STOPPED)
     with pytest.raises(StartFailed):
         run(wait(Catalog(), gone))  # removed from the catalog meanwhile
+
+
+def test_a_deployment_backing_off_after_failed_starts_is_refused_at_once_with_when_to_retry(redis_prefix):
+    sync = redis_lib.Redis.from_url(LOCAL_REDIS)
+    later = time.time() + 30
+    broken = dataclasses.replace(deployment("broken", RUN_FAILED, timeout=60.0), start_retry_at=later)
+    catalog = Catalog(broken)
+
+    async def call(*choices: CatalogDeployment) -> list[CatalogDeployment]:
+        starter = Starter(async_redis(LOCAL_REDIS, 1.0), redis_prefix, catalog.lookup)
+        return await asyncio.wait_for(starter.running("m", list(choices)), 5)  # never the 60 s start timeout
+
+    with pytest.raises(StartFailed) as caught:
+        run(call(broken))
+    assert 25 < caught.value.retry_after <= 30
+    assert sync.hkeys(redis_prefix.fleet_wanted) == []  # the agent was not asked
+    # Another candidate that may start is started instead.
+    spare = deployment("spare", RUN_STOPPED)
+    catalog = Catalog(broken, spare)
+
+    async def spare_starts() -> list[CatalogDeployment]:
+        task = asyncio.create_task(call(broken, spare))
+        await asyncio.sleep(0.2)
+        assert sync.hkeys(redis_prefix.fleet_wanted) == [b"spare"]
+        catalog.publish("spare", RUN_RUNNING)
+        return await task
+
+    assert run(spare_starts()) == [dataclasses.replace(spare, run_state=RUN_RUNNING)]
+    sync.hdel(redis_prefix.fleet_wanted, "spare")
+    # Once its pause is over, it is asked for again.
+    retried = dataclasses.replace(broken, start_retry_at=time.time() - 1)
+    catalog = Catalog(retried)
+
+    async def retried_starts() -> list[CatalogDeployment]:
+        task = asyncio.create_task(call(retried))
+        await asyncio.sleep(0.2)
+        assert sync.hkeys(redis_prefix.fleet_wanted) == [b"broken"]
+        catalog.publish("broken", RUN_RUNNING)
+        return await task
+
+    assert run(retried_starts())[0].run_state == RUN_RUNNING
+
+
+def test_a_start_the_agent_declines_ends_the_wait_with_when_to_retry(redis_prefix):
+    stopped = deployment("flaky", RUN_STOPPED, timeout=60.0)
+    catalog = Catalog(stopped)
+
+    async def scenario() -> None:
+        starter = Starter(async_redis(LOCAL_REDIS, 1.0), redis_prefix, catalog.lookup)
+        task = asyncio.create_task(starter.running("m", [stopped]))
+        await asyncio.sleep(0.1)
+        # Its last start failed before this one was asked: the agent publishes its pause.
+        failed = dataclasses.replace(stopped, run_state=RUN_FAILED, start_retry_at=time.time() + 20)
+        catalog.model = dataclasses.replace(catalog.model, deployments=(failed,))
+        await asyncio.wait_for(task, 5)
+
+    with pytest.raises(StartFailed) as caught:
+        run(scenario())
+    assert 15 < caught.value.retry_after <= 20

@@ -11,6 +11,14 @@ from llmaas.env import envstr
 log = logging.getLogger("inference.lifecycle.agent")
 
 
+def positive(value: str) -> float:
+    """A number of seconds above 0 (argparse turns the ValueError into a usage error)."""
+    seconds = float(value)
+    if not seconds > 0 or seconds == float("inf"):
+        raise ValueError(value)
+    return seconds
+
+
 class Command(BaseCommand):
     help = (
         "Run the fleet agent: start managed backends' processes on demand, stop them when idle or "
@@ -32,11 +40,23 @@ class Command(BaseCommand):
         parser.add_argument(
             "--stop-grace", type=float, default=1.0, help="seconds between publishing 'stopping' and the last look"
         )
+        parser.add_argument(
+            "--retry-first", type=positive, default=10.0, help="seconds before a failed start is tried again"
+        )
+        parser.add_argument(
+            "--retry-most", type=positive, default=300.0, help="the pause doubles with each failed start, up to this"
+        )
 
     def handle(self, *args: Any, **o: Any) -> None:
-        agent = FleetAgent(
-            AgentConfig(host=o["host"] or None, log_dir=Path(o["log_dir"]), tick=o["tick"], stop_grace=o["stop_grace"])
+        config = AgentConfig(
+            host=o["host"] or None,
+            log_dir=Path(o["log_dir"]),
+            tick=o["tick"],
+            stop_grace=o["stop_grace"],
+            retry_first=o["retry_first"],
+            retry_most=max(o["retry_most"], o["retry_first"]),
         )
+        agent = FleetAgent(config)
 
         def stop(signum: int, frame: Any) -> None:
             agent.stopped.set()
