@@ -63,6 +63,18 @@ def _die_with_agent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
+Launch = tuple[tuple[str, ...], dict[str, str]]  # a process's argv and the environment it adds
+
+
+@dataclass(frozen=True)
+class FailedStart:
+    """A backend whose last start failed: when it may be started again (time.time()) and the launch
+    that failed (None: it could not be built), so that a changed launch is tried at once."""
+
+    retry_at: float
+    launch: Launch | None
+
+
 @dataclass
 class Managed:
     """The agent's view of one managed backend's process."""
@@ -81,6 +93,10 @@ class Managed:
     tokens: float = -1.0  # the last token counter seen (-1: none yet)
     note: str = ""  # why it was (re)started, kept as the backend's run_error while it runs
     outdated: bool = False  # the backend's launch settings changed since it started
+
+    @property
+    def launch(self) -> Launch:
+        return self.spec.argv, self.spec.env
 
     def alive(self) -> bool:
         return self.popen.poll() is None
@@ -123,10 +139,7 @@ class FleetAgent:
         self.config = config
         self.now = now
         self.procs: dict[int, Managed] = {}
-        # Backends whose last start failed: when they may be started again (time.time()) and the
-        # launch that failed (None: it could not be built), so that a changed launch is tried at once.
-        self.retry_at: dict[int, float] = {}
-        self.failed_launch: dict[int, tuple[tuple[str, ...], dict[str, str]] | None] = {}
+        self.failed_starts: dict[int, FailedStart] = {}
         self.backends: dict[int, Backend] = {}
         self._refreshed = -1e9
         self.redis = redis_client()
@@ -171,14 +184,16 @@ class FleetAgent:
             if backend is None:  # no longer managed here: stop it
                 self.stop(proc, RUN_STOPPED, "no longer managed by this agent")
             else:
-                proc.outdated = self.spec_of(backend, hosts.get(backend.host)) != (proc.spec.argv, proc.spec.env)
-        for backend_id, launch in list(self.failed_launch.items()):
+                proc.outdated = self.spec_of(backend, hosts.get(backend.host)) != proc.launch
+        for backend_id, failed in list(self.failed_starts.items()):
             backend = self.backends.get(backend_id)
-            if backend is None or self.spec_of(backend, hosts.get(backend.host)) != launch:
-                self.forget_failures(backend_id, publish=backend is not None)
+            if backend is None:
+                del self.failed_starts[backend_id]
+            elif self.spec_of(backend, hosts.get(backend.host)) != failed.launch:
+                self.forget_failures(backend_id)
 
     @staticmethod
-    def spec_of(backend: Backend, host: GpuHost | None) -> tuple[tuple[str, ...], dict[str, str]] | None:
+    def spec_of(backend: Backend, host: GpuHost | None) -> Launch | None:
         try:
             spec = launch_spec(backend, host)
         except LaunchError:
@@ -217,7 +232,8 @@ class FleetAgent:
     def want(self, backend_id: int) -> None:
         proc = self.procs.get(backend_id)
         if proc is None:
-            if time.time() < self.retry_at.get(backend_id, 0.0):
+            failed = self.failed_starts.get(backend_id)
+            if failed is not None and time.time() < failed.retry_at:
                 log.info("fleet: %s wanted, but its starts failed: not tried again yet", backend_id)
                 return
             self.start(backend_id)
@@ -270,29 +286,29 @@ class FleetAgent:
         )
         return proc
 
-    def stop(self, proc: Managed, state: str = RUN_STOPPED, error: str = "") -> None:
+    def discard(self, proc: Managed) -> None:
         proc.terminate()
         self.procs.pop(proc.backend_id, None)
+
+    def stop(self, proc: Managed, state: str = RUN_STOPPED, error: str = "") -> None:
+        self.discard(proc)
         self.record(proc.backend_id, state, error)
         log.info("fleet: %s %s%s", proc.name, state, f" ({error})" if error else "")
 
-    def start_failed(self, backend_id: int, error: str, launch: tuple[tuple[str, ...], dict[str, str]] | None) -> None:
+    def start_failed(self, backend_id: int, error: str, launch: Launch | None) -> None:
         """``failed``, and not started again before a pause that doubles with each failure in a row."""
         failures = 1 + (Backend.objects.filter(pk=backend_id).values_list("start_failures", flat=True).first() or 0)
         pause = min(self.config.retry_first * 2 ** min(failures - 1, 30), self.config.retry_most)
         retry_at = timezone.now() + timedelta(seconds=pause)
-        self.retry_at[backend_id] = time.time() + pause
-        self.failed_launch[backend_id] = launch
+        self.failed_starts[backend_id] = FailedStart(time.time() + pause, launch)
         why = f"{failures} failed start{'s' if failures > 1 else ''} in a row, next try after {retry_at:%H:%M:%S} UTC"
         self.record(backend_id, RUN_FAILED, f"{why}: {error}", start_failures=failures, start_retry_at=retry_at)
         log.warning("fleet: backend %s failed to start (%s): %s", backend_id, why, error)
 
-    def forget_failures(self, backend_id: int, *, publish: bool = True) -> None:
-        self.retry_at.pop(backend_id, None)
-        self.failed_launch.pop(backend_id, None)
-        if publish and Backend.objects.filter(pk=backend_id, start_failures__gt=0).update(
-            start_failures=0, start_retry_at=None
-        ):
+    def forget_failures(self, backend_id: int) -> None:
+        """Its launch changed since it failed: a call may start it at once."""
+        del self.failed_starts[backend_id]
+        if Backend.objects.filter(pk=backend_id, start_failures__gt=0).update(start_failures=0, start_retry_at=None):
             catalog_publish()
 
     def stop_all(self) -> None:
@@ -318,8 +334,7 @@ class FleetAgent:
     def watch_start(self, proc: Managed) -> None:
         if self.healthy(proc):
             proc.state, proc.last_active = RUN_RUNNING, self.now()
-            self.retry_at.pop(proc.backend_id, None)
-            self.failed_launch.pop(proc.backend_id, None)
+            self.failed_starts.pop(proc.backend_id, None)
             self.record(
                 proc.backend_id,
                 RUN_RUNNING,
@@ -331,10 +346,9 @@ class FleetAgent:
             )
             log.info("fleet: %s running after %.1f s", proc.name, self.now() - proc.started)
         elif self.now() - proc.started >= proc.timeout:
-            proc.terminate()
-            self.procs.pop(proc.backend_id, None)
+            self.discard(proc)
             error = f"not ready within its start timeout ({proc.timeout:g} s)"
-            self.start_failed(proc.backend_id, error, (proc.spec.argv, proc.spec.env))
+            self.start_failed(proc.backend_id, error, proc.launch)
 
     def watch_idle(self, proc: Managed) -> None:
         if self.busy(proc):
@@ -376,7 +390,7 @@ class FleetAgent:
         last = output.strip().splitlines()[-1:] or [""]
         error = f"exited with status {code}: {last[0]}"
         if proc.state == RUN_STARTING:  # never ready: a failed start, retried after a pause
-            self.start_failed(proc.backend_id, error, (proc.spec.argv, proc.spec.env))
+            self.start_failed(proc.backend_id, error, proc.launch)
             return
         self.record(proc.backend_id, RUN_FAILED, error)  # it ran: the next call may start it again
         log.warning("fleet: %s exited with status %s", proc.name, code)

@@ -26,11 +26,11 @@ def run_state(backend: Backend) -> str:
     return str(backend.run_state) if backend.managed else RUN_RUNNING
 
 
-def start_retry_at(backend: Backend) -> float | None:
-    """When the fleet agent tries a failed backend again (unix s), or None if it may now."""
-    if not backend.managed or backend.run_state != RUN_FAILED or backend.start_retry_at is None:
+def start_retry_at(backend: Backend) -> datetime | None:
+    """When the fleet agent tries a backend whose starts failed again, or None if a call may start it."""
+    if not backend.managed or backend.run_state != RUN_FAILED:
         return None
-    return backend.start_retry_at.timestamp()
+    return backend.start_retry_at
 
 
 def running(backend: Backend) -> bool:
@@ -43,7 +43,7 @@ def catalog_lifecycle(d: ModelDeployment) -> dict[str, Any]:
         "on_demand": d.backend.managed,
         "run_state": run_state(d.backend),
         "start_timeout_s": float(d.backend.start_timeout_seconds),
-        "start_retry_at": start_retry_at(d.backend),
+        "start_retry_at": retry.timestamp() if (retry := start_retry_at(d.backend)) else None,
         "windows": tuple(w.to_list() for w in windows_of(d)),
         "schedule_tz": settings.LLMAAS_SCHEDULE_TIME_ZONE,
         "override": d.availability_override,
@@ -73,7 +73,7 @@ def availability_view(d: ModelDeployment, now: datetime) -> dict[str, Any]:
         "time_zone": settings.LLMAAS_SCHEDULE_TIME_ZONE,
         "run_state": run_state(d.backend),
         "on_demand": d.backend.managed,
-        "start_retry_at": d.backend.start_retry_at if start_retry_at(d.backend) is not None else None,
+        "start_retry_at": start_retry_at(d.backend),
     }
 
 
